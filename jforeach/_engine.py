@@ -1,0 +1,428 @@
+"""The engine every op goes through: validate, flatten, compile once, donate, write back.
+
+A call ``jforeach.NAME(tensors, *operands)`` becomes:
+
+1. ``tensors`` is flattened (or, for a :class:`~jforeach.Packed`, its flat buffers are taken) and every
+   leaf is checked; each operand is classified into one of torch's overloads (a number for all, a number
+   per tensor, a tree of the same structure, one array for all) with precise errors on mismatch.
+2. A jitted kernel is looked up by everything static (the op, the overloads, the in-place flag); JAX's
+   own cache then keys it by shapes and dtypes, so repeated calls never retrace.
+3. The kernel applies the op's row function leaf by leaf, with torch's dtype rules; any dtype error is
+   raised while tracing, i.e. before anything runs, so a rejected in-place call donates nothing.
+4. In-place calls donate the ``tensors`` buffers (unless the arguments are tracers, where nothing can be
+   donated and the same result is computed functionally) and write the results back into the caller's
+   mutable containers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _dtypes
+from ._dtypes import Rank
+from ._table import OPS, Op, Operand
+
+_CATEGORY_NAMES = ("bool", "int", "float", "complex")
+_NUMBER_TYPES = (numbers.Number, np.bool_)
+
+trace_count = 0
+"""How many times a kernel was traced: tests check that repeated calls do not retrace."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Leaves
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, _NUMBER_TYPES) and not isinstance(value, jax.Array | np.ndarray)
+
+
+def _leaf_name(tree: Any, index: int) -> str:
+    """``[2]['w']`` style position of the index-th leaf, for error messages."""
+    paths = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return jax.tree_util.keystr(paths[index][0]) or "<root>"
+
+
+def as_leaves(tree: Any, fname: str, what: str = "tensors") -> tuple[list[jax.Array], Any]:
+    """Flatten ``tree`` into JAX arrays, converting numpy arrays and Python numbers."""
+    leaves, treedef = jax.tree.flatten(tree)
+    for i, leaf in enumerate(leaves):
+        if isinstance(leaf, jax.Array):
+            continue
+        if isinstance(leaf, np.ndarray | np.generic) or _is_number(leaf):
+            leaves[i] = jnp.asarray(leaf)
+            continue
+        raise TypeError(
+            f"`jforeach.{fname}`: {what}{_leaf_name(tree, i)} is a {type(leaf).__name__}, "
+            "not an array or a number"
+        )
+    return leaves, treedef
+
+
+def _is_tracer(leaves: Sequence[object]) -> bool:
+    return any(isinstance(leaf, jax.core.Tracer) for leaf in leaves)
+
+
+# ----------------------------------------------------------------------------------------------
+# Operands
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+    """The static half of a classified operand: which overload, and how it promotes."""
+
+    overload: str  # "Scalar", "ScalarList", "List", "Tensor", or "Static" (ord, dtype: not traced)
+    number_dtype: np.dtype | None = None  # Scalar / ScalarList: the dtype torch gives the number(s)
+    static: Any = None  # "Static" operands: the value itself
+
+
+def _number_dtype(value: Any) -> np.dtype:
+    if _is_number(value):
+        return _dtypes.number_dtype(value)
+    # a 0-d array where torch takes a Scalar: it promotes like a number of its category
+    return _dtypes.number_dtype(np.zeros((), value.dtype).item())
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, jax.Array | np.ndarray):
+        return f"an array of shape {tuple(value.shape)}"
+    return f"a {type(value).__name__}"
+
+
+def _classify(
+    spec: Operand, value: Any, n: int, treedef: Any, fname: str, packed: Any
+) -> tuple[Kind, Any]:
+    """Decide which torch overload ``value`` is, and return (static kind, dynamic payload)."""
+    from .packed import Packed
+
+    allowed = spec.overloads
+    is_array = isinstance(value, jax.Array | np.ndarray)
+    if isinstance(value, Packed) or packed is not None:
+        if isinstance(value, Packed) and "List" in allowed:
+            if packed is None:
+                raise TypeError(
+                    f"`jforeach.{fname}`: {spec.name} is a Packed but tensors is not; pack both "
+                    "(`jforeach.pack`) or neither"
+                )
+            packed.layout.check_same(value.layout, fname, spec.name)
+            return Kind("List"), list(value.buffers)
+        if (
+            "List" in allowed
+            and not _is_number(value)
+            and not (is_array and value.ndim == 0)
+            and not (isinstance(value, Sequence) and all(_is_number(v) for v in value))
+            and not (is_array and "Tensor" in allowed)
+        ):
+            raise TypeError(
+                f"`jforeach.{fname}`: tensors is a Packed but {spec.name} is {_describe(value)}; "
+                "pack it with the same layout (`jforeach.pack`)"
+            )
+    scalar_array = is_array and value.ndim == 0 and ("List" not in allowed or packed is not None)
+    if ("Scalar" in allowed or "Tensor" in allowed) and (_is_number(value) or scalar_array):
+        return Kind("Scalar", _number_dtype(value)), value
+    if "ScalarList" in allowed and isinstance(value, Sequence) and not isinstance(value, str):
+        if all(_is_number(v) or (isinstance(v, jax.Array | np.ndarray) and v.ndim == 0) for v in value):
+            if len(value) != n:
+                raise ValueError(
+                    f"`jforeach.{fname}`: tensors has {n} arrays but {spec.name} has {len(value)} scalars"
+                )
+            if n == 0:
+                return Kind("ScalarList", _dtypes.DEFAULT_FLOAT), jnp.zeros((0,))
+            return _scalar_list(value, fname, spec.name)
+    if "List" in allowed and packed is None:
+        other_treedef = jax.tree.structure(value)
+        if other_treedef == treedef:
+            leaves, _ = as_leaves(value, fname, spec.name)
+            return Kind("List"), leaves
+        if not ("Scalar" in allowed and is_array and value.ndim == 0) and not (
+            "Tensor" in allowed and is_array
+        ):
+            n_other = other_treedef.num_leaves
+            if n_other != n:
+                raise ValueError(f"`jforeach.{fname}`: tensors has {n} arrays but {spec.name} has {n_other}")
+            raise ValueError(
+                f"`jforeach.{fname}`: the structure of {spec.name}, {other_treedef}, differs from the "
+                f"structure of tensors, {treedef}"
+            )
+    if "Scalar" in allowed and is_array and value.ndim == 0:
+        return Kind("Scalar", _number_dtype(value)), value
+    if is_array and "ScalarList" in allowed and value.ndim == 1 and spec.name == "value":
+        # addcmul/addcdiv's torch Tensor overload: a 1-D tensor of one scalar per tensor.
+        if value.shape[0] != n:
+            raise ValueError(f"`jforeach.{fname}`: tensors has {n} arrays but {spec.name} has {value.shape[0]} scalars")
+        return Kind("ScalarList", _number_dtype(value[:0].sum() if value.size == 0 else value[0])), jnp.asarray(value)
+    if is_array and "Tensor" in allowed:
+        return Kind("Tensor"), jnp.asarray(value)
+    expected = " or ".join(_OVERLOAD_WORDS[o] for o in allowed)
+    raise TypeError(f"`jforeach.{fname}`: {spec.name} must be {expected}; got {_describe(value)}")
+
+
+_OVERLOAD_WORDS = {
+    "Scalar": "a number",
+    "ScalarList": "a sequence of numbers, one per tensor",
+    "List": "a tree of arrays with the structure of tensors",
+    "Tensor": "an array",
+}
+
+
+def _scalar_list(values: Sequence[Any], fname: str, name: str) -> tuple[Kind, Any]:
+    dtypes = {_number_dtype(v) for v in values}
+    dtype = functools.reduce(jnp.promote_types, dtypes)
+    dtype = np.dtype(dtype)
+    if any(isinstance(v, jax.core.Tracer) for v in values):
+        payload = jnp.stack([jnp.asarray(v) for v in values])
+    else:
+        wide = {0: np.bool_, 1: np.int64, 2: np.float64, 3: np.complex128}[_dtypes.category(dtype)]
+        payload = np.asarray([np.asarray(v).item() for v in values], dtype=_dtypes.canonical(np.dtype(wide)))
+    return Kind("ScalarList", dtype), payload
+
+
+# ----------------------------------------------------------------------------------------------
+# One tensor: dtype rules and the row function
+
+
+@dataclasses.dataclass(frozen=True)
+class Arg:
+    """An operand as one tensor sees it inside the kernel."""
+
+    value: Any
+    dtype: np.dtype  # the dtype it promotes as
+    rank: Rank
+    promotes: bool
+
+
+def _check_accepts(op: Op, dtype: np.dtype, fname: str) -> None:
+    cat = _CATEGORY_NAMES[_dtypes.category(dtype)]
+    if cat not in op.accepts:
+        raise TypeError(
+            f"`jforeach.{fname}`: {op.name} is not defined for {np.dtype(dtype).name} tensors "
+            f"(torch rejects {_dtypes.torch_name(dtype)} too)"
+        )
+
+
+def result_dtype(op: Op, x_dtype: np.dtype, args: Sequence[Arg]) -> np.dtype:
+    if op.dtype_rule == "same":
+        return np.dtype(x_dtype)
+    rank = Rank.DIMENSIONED
+    promoted = _dtypes.result_type((x_dtype, rank), *((a.dtype, a.rank) for a in args if a.promotes))
+    return _dtypes.float_result(promoted) if op.dtype_rule == "float" else promoted
+
+
+def apply_one(op: Op, x: jax.Array, args: Sequence[Arg], *, inplace: bool, fname: str) -> jax.Array:
+    """The op on one tensor, with torch's dtype rules; raises TypeError/ValueError while tracing."""
+    _check_accepts(op, x.dtype, fname)
+    out_dtype = result_dtype(op, x.dtype, args)
+    if op.name == "lerp":
+        for a in args:
+            if a.rank != Rank.NUMBER and a.dtype != x.dtype:
+                raise TypeError(
+                    f"`jforeach.{fname}`: expected dtype {np.dtype(x.dtype).name} for every operand of lerp, "
+                    f"got {np.dtype(a.dtype).name}"
+                )
+    if inplace and not _dtypes.can_cast(out_dtype, x.dtype):
+        raise TypeError(
+            f"`jforeach.{fname}`: result type {out_dtype.name} can't be cast to the input dtype "
+            f"{np.dtype(x.dtype).name}"
+        )
+    compute = _dtypes.opmath(out_dtype)
+    values = [jnp.asarray(a.value).astype(compute) for a in args]
+    out = op.fn(x.astype(compute), *values)
+    if inplace:
+        if out.shape != x.shape:
+            raise ValueError(
+                f"`jforeach.{fname}`: the result has shape {out.shape} but the tensor it is written "
+                f"into has shape {x.shape}"
+            )
+        return out.astype(x.dtype)
+    if op.name == "abs" and _dtypes.category(x.dtype) == 3:
+        return out  # torch's abs of complex is real
+    return out.astype(out_dtype)
+
+
+# ----------------------------------------------------------------------------------------------
+# The kernel and its cache
+
+
+def _arg_for(kind: Kind, payload: Any, i: int, promotes: bool) -> Arg:
+    if kind.overload == "Scalar":
+        return Arg(payload, kind.number_dtype, Rank.NUMBER, promotes)
+    if kind.overload == "ScalarList":
+        return Arg(payload[i], kind.number_dtype, Rank.NUMBER, promotes)
+    leaf = payload[i] if kind.overload == "List" else payload
+    return Arg(leaf, np.dtype(leaf.dtype), _dtypes.rank_of(leaf.ndim), promotes)
+
+
+@functools.cache
+def _kernel(op_name: str, kinds: tuple[Kind, ...], inplace: bool, donate: bool, fname: str, packed: Any):
+    op = OPS[op_name]
+    specs = op.operands
+
+    def run(xs, payloads):
+        global trace_count
+        trace_count += 1
+        if packed is not None:
+            return packed.apply(op, xs, kinds, payloads, inplace=inplace, fname=fname)
+        if op.family == "reduction":
+            statics = [k.static for k in kinds]
+            return [reduce_one(op, x, *statics, fname=fname) for x in xs]
+        return [
+            apply_one(
+                op,
+                x,
+                [_arg_for(k, p, i, s.promotes) for k, p, s in zip(kinds, payloads, specs, strict=True)],
+                inplace=inplace,
+                fname=fname,
+            )
+            for i, x in enumerate(xs)
+        ]
+
+    run.__name__ = fname
+    return jax.jit(run, donate_argnums=(0,) if donate else ())
+
+
+def reduce_one(op: Op, x: jax.Array, *statics: Any, fname: str) -> jax.Array:
+    """norm / powsum / max of one tensor, as a 0-d array."""
+    _check_accepts(op, x.dtype, fname)
+    if op.name == "max":
+        if x.size == 0:
+            raise ValueError(f"`jforeach.{fname}`: max of an empty tensor (shape {x.shape}) is undefined")
+        return op.fn(x)
+    ord_, dtype = statics
+    out_dtype = reduction_dtype(x.dtype, dtype, fname)
+    return op.fn(x.astype(_dtypes.opmath(out_dtype)), ord_).astype(out_dtype)
+
+
+def reduction_dtype(x_dtype: np.dtype, dtype: Any, fname: str) -> np.dtype:
+    x_dtype = np.dtype(x_dtype)
+    if _dtypes.category(x_dtype) == 3:
+        x_dtype = np.dtype(jnp.finfo(x_dtype).dtype)  # the norm of a complex tensor is real
+    if dtype is None:
+        return x_dtype
+    dtype = _dtypes.canonical(np.dtype(dtype))
+    if _dtypes.category(dtype) != 2 or jnp.promote_types(x_dtype, dtype) != dtype:
+        raise TypeError(
+            f"`jforeach.{fname}`: dtype={dtype.name} would narrow the {x_dtype.name} input; "
+            "torch accepts only a floating dtype at least as wide"
+        )
+    return dtype
+
+
+# ----------------------------------------------------------------------------------------------
+# Entry point
+
+
+def _check_static_operand(op: Op, spec: Operand, value: Any, fname: str) -> None:
+    if spec.name == "ord":
+        if not _is_number(value) or isinstance(value, complex | bool):
+            raise TypeError(f"`jforeach.{fname}`: ord must be a real number, got {value!r}")
+
+
+def call(op_name: str, tensors: Any, operands: Sequence[Any], *, inplace: bool, fname: str) -> Any:
+    """Run one op (see the module docstring)."""
+    from .packed import Packed
+
+    op = OPS[op_name]
+    packed = tensors if isinstance(tensors, Packed) else None
+    if packed is not None:
+        packed.check_alive(fname)
+        leaves, treedef = list(packed.buffers), None
+        n = packed.layout.num_tensors
+    else:
+        leaves, treedef = as_leaves(tensors, fname)
+        n = len(leaves)
+
+    kinds: list[Kind] = []
+    payloads: list[Any] = []
+    for spec, value in zip(op.operands, operands, strict=True):
+        if op.family == "reduction":
+            _check_static_operand(op, spec, value, fname)
+            kinds.append(Kind("Static", static=value))
+            payloads.append(None)
+            continue
+        kind, payload = _classify(spec, value, n, treedef, fname, packed)
+        kinds.append(kind)
+        payloads.append(payload)
+    _check_numbers(op, leaves, kinds, payloads, fname)
+
+    tracing = _is_tracer(leaves) or any(_is_tracer(p) for p in payloads if isinstance(p, list))
+    donate = inplace and not tracing
+    if donate:
+        payloads = _check_aliasing(leaves, payloads, fname)
+    layout = packed.layout if packed is not None else None
+    fn = _kernel(op_name, tuple(kinds), inplace, donate, fname, layout)
+    if packed is not None:
+        payloads = layout.prepare_payloads(kinds, payloads, leaves)
+    out = fn(leaves, payloads)
+
+    if packed is not None:
+        return packed.finish(out, op, inplace=inplace)
+    if not inplace:
+        return jax.tree.unflatten(treedef, out)
+    return write_back(tensors, jax.tree.unflatten(treedef, out))
+
+
+def _check_numbers(op: Op, leaves: list[jax.Array], kinds: list[Kind], payloads: list[Any], fname: str) -> None:
+    """Checks torch makes on the values of numbers: they must happen before any donation."""
+    for spec, kind, payload in zip(op.operands, kinds, payloads, strict=True):
+        if spec.name == "alpha" and _dtypes.category(kind.number_dtype) >= 2:
+            if any(_dtypes.category(leaf.dtype) < 2 for leaf in leaves):
+                raise TypeError(
+                    f"`jforeach.{fname}`: for integral input tensors, alpha must not be a floating point number"
+                )
+        if op.name == "pow" and kind.overload in ("Scalar", "ScalarList") and _dtypes.category(kind.number_dtype) == 1:
+            exps = np.atleast_1d(np.asarray(payload)) if not _is_tracer([payload]) else np.zeros(0)
+            ints = [leaf for leaf in leaves if _dtypes.category(leaf.dtype) <= 1]
+            if ints and (exps < 0).any():
+                raise ValueError(f"`jforeach.{fname}`: integers to negative integer powers are not allowed")
+
+
+def _check_aliasing(leaves: list[jax.Array], payloads: list[Any], fname: str) -> list[Any]:
+    """Reject an array donated twice; copy operands that alias a donated array."""
+    donated: dict[int, int] = {}
+    for i, leaf in enumerate(leaves):
+        j = donated.setdefault(id(leaf), i)
+        if j != i:
+            raise ValueError(
+                f"`jforeach.{fname}`: the same array is tensor {j} and tensor {i}; an in-place op "
+                "cannot write one buffer twice (pass distinct arrays, or use the out-of-place "
+                f"`jforeach.{fname.rstrip('_')}`)"
+            )
+        if leaf.is_deleted():
+            raise ValueError(f"`jforeach.{fname}`: tensor {i} was already donated (deleted)")
+    out = []
+    for payload in payloads:
+        if isinstance(payload, list) and any(id(p) in donated for p in payload):
+            payload = [jnp.copy(p) if id(p) in donated else p for p in payload]
+        elif isinstance(payload, jax.Array) and id(payload) in donated:
+            payload = jnp.copy(payload)
+        out.append(payload)
+    return out
+
+
+def write_back(original: Any, new: Any) -> Any:
+    """Put ``new``'s leaves into ``original``'s mutable containers; return the updated tree.
+
+    Lists and dicts, at every level, are updated in place so that every reference the caller holds
+    sees the results; tuples, NamedTuples and other nodes are rebuilt (around their updated mutable
+    children). A bare array cannot be updated: the new one is returned.
+    """
+    if type(original) is list:
+        for i, (o, n) in enumerate(zip(original, new, strict=True)):
+            original[i] = write_back(o, n)
+        return original
+    if type(original) is dict:
+        for key in original:
+            original[key] = write_back(original[key], new[key])
+        return original
+    if isinstance(original, tuple) and type(new) is type(original):
+        children = [write_back(o, n) for o, n in zip(original, new, strict=True)]
+        return type(original)(*children) if hasattr(original, "_fields") else type(original)(children)
+    return new

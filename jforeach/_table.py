@@ -1,0 +1,270 @@
+"""The op table: one row per torch foreach op. The public API and the parity tests both come from it.
+
+Each row says how the op computes one tensor (``fn``), which operands it takes, how torch decides the
+result dtype, and which inputs torch rejects. Adding an op is adding a row here; ``_ops.py`` turns the
+row into ``jforeach.NAME`` / ``jforeach.NAME_`` and ``tests/test_ops.py`` checks it against
+``torch._foreach_NAME``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Callable
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+
+# An operand overload, torch's names: Scalar (one number for every tensor), ScalarList (one number per
+# tensor), List (a tensor per tensor: a pytree of the same structure) and Tensor (one array for all).
+Overload = Literal["Scalar", "ScalarList", "List", "Tensor"]
+
+# How the result dtype is decided (see ``_engine._result_dtype``):
+#   "float"   integer/bool input gives float32 (log1p, div, ...)
+#   "same"    the dtype of the input (abs, ceil, neg, ...)
+#   "promote" torch.result_type over the input and the operands (add, maximum, pow, ...)
+DtypeRule = Literal["float", "same", "promote"]
+
+ALL = frozenset({"bool", "int", "float", "complex"})
+NO_BOOL = frozenset({"int", "float", "complex"})
+REAL = frozenset({"bool", "int", "float"})
+REAL_NO_BOOL = frozenset({"int", "float"})
+INEXACT = frozenset({"float", "complex"})
+FLOAT = frozenset({"float"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Operand:
+    """A non-``tensors`` argument of an op."""
+
+    name: str
+    overloads: tuple[Overload, ...]
+    default: object = inspect.Parameter.empty  # empty: a required argument
+    promotes: bool = True  # takes part in result-dtype promotion (addcmul's ``value`` does not)
+
+
+@dataclasses.dataclass(frozen=True)
+class Op:
+    """One row of the table."""
+
+    name: str
+    family: Literal["unary", "binary", "pointwise", "reduction", "other"]
+    fn: Callable[..., jax.Array]
+    operands: tuple[Operand, ...] = ()
+    dtype_rule: DtypeRule = "same"
+    accepts: frozenset[str] = ALL  # dtype categories of ``tensors`` torch accepts
+    inplace: bool = True
+    outplace: bool = True
+    torch_name: str = ""  # the op torch's slow path applies per tensor, for the docstring
+    jnp_name: str = ""
+    test_domain: tuple[float, float] = (-3.0, 3.0)  # where tests draw float inputs from
+
+    @property
+    def doc_torch(self) -> str:
+        return self.torch_name or f"torch.{self.name}"
+
+    @property
+    def doc_jnp(self) -> str:
+        return self.jnp_name or f"jax.numpy.{self.name}"
+
+
+def _frac(x):
+    return x - jnp.trunc(x)
+
+
+def _sign(x):
+    return x if x.dtype == jnp.bool_ else jnp.sign(x)
+
+
+def _rounding(fn):
+    # torch's ceil/floor/round/trunc return integers unchanged.
+    return lambda x: x if jnp.issubdtype(x.dtype, jnp.integer) else fn(x)
+
+
+def _reciprocal(x):
+    return 1 / x
+
+
+def _abs(x):
+    return jnp.abs(x)
+
+
+_UNARY: list[Op] = [
+    Op("abs", "unary", _abs, accepts=NO_BOOL),
+    Op("acos", "unary", jnp.arccos, dtype_rule="float", test_domain=(-0.99, 0.99), jnp_name="jax.numpy.arccos"),
+    Op("asin", "unary", jnp.arcsin, dtype_rule="float", test_domain=(-0.99, 0.99), jnp_name="jax.numpy.arcsin"),
+    Op("atan", "unary", jnp.arctan, dtype_rule="float", jnp_name="jax.numpy.arctan"),
+    Op("ceil", "unary", _rounding(jnp.ceil), accepts=REAL_NO_BOOL),
+    Op("cos", "unary", jnp.cos, dtype_rule="float"),
+    Op("cosh", "unary", jnp.cosh, dtype_rule="float"),
+    Op("erf", "unary", jax.lax.erf, dtype_rule="float", accepts=REAL, jnp_name="jax.lax.erf"),
+    Op("erfc", "unary", jax.lax.erfc, dtype_rule="float", accepts=REAL, jnp_name="jax.lax.erfc"),
+    Op("exp", "unary", jnp.exp, dtype_rule="float"),
+    Op("expm1", "unary", jnp.expm1, dtype_rule="float"),
+    Op("floor", "unary", _rounding(jnp.floor), accepts=REAL_NO_BOOL),
+    Op("frac", "unary", _frac, accepts=FLOAT, torch_name="torch.frac", jnp_name="jax.numpy.trunc"),
+    Op("lgamma", "unary", jax.lax.lgamma, dtype_rule="float", accepts=REAL, test_domain=(0.1, 5.0),
+       jnp_name="jax.lax.lgamma"),
+    Op("log", "unary", jnp.log, dtype_rule="float", test_domain=(0.01, 5.0)),
+    Op("log10", "unary", jnp.log10, dtype_rule="float", test_domain=(0.01, 5.0)),
+    Op("log1p", "unary", jnp.log1p, dtype_rule="float", test_domain=(-0.99, 5.0)),
+    Op("log2", "unary", jnp.log2, dtype_rule="float", test_domain=(0.01, 5.0)),
+    Op("neg", "unary", jnp.negative, accepts=NO_BOOL, jnp_name="jax.numpy.negative"),
+    Op("reciprocal", "unary", _reciprocal, dtype_rule="float", test_domain=(0.1, 5.0),
+       jnp_name="jax.numpy.reciprocal"),
+    Op("round", "unary", _rounding(jnp.round), accepts=REAL_NO_BOOL),
+    Op("rsqrt", "unary", jax.lax.rsqrt, dtype_rule="float", test_domain=(0.01, 5.0), jnp_name="jax.lax.rsqrt"),
+    Op("sigmoid", "unary", jax.nn.sigmoid, dtype_rule="float", jnp_name="jax.nn.sigmoid"),
+    Op("sign", "unary", _sign, accepts=REAL),
+    Op("sin", "unary", jnp.sin, dtype_rule="float"),
+    Op("sinh", "unary", jnp.sinh, dtype_rule="float"),
+    Op("sqrt", "unary", jnp.sqrt, dtype_rule="float", test_domain=(0.0, 5.0)),
+    Op("tan", "unary", jnp.tan, dtype_rule="float", test_domain=(-1.4, 1.4)),
+    Op("tanh", "unary", jnp.tanh, dtype_rule="float"),
+    Op("trunc", "unary", _rounding(jnp.trunc), accepts=REAL_NO_BOOL),
+]
+
+_ALL_OVERLOADS: tuple[Overload, ...] = ("Scalar", "ScalarList", "List", "Tensor")
+_NO_TENSOR: tuple[Overload, ...] = ("Scalar", "ScalarList", "List")
+
+
+def _add(x, other, alpha):
+    if x.dtype == jnp.bool_:
+        return x | (other & (alpha != 0))
+    return x + alpha * other
+
+
+def _sub(x, other, alpha):
+    return x - alpha * other
+
+
+def _mul(x, other):
+    return x & other if x.dtype == jnp.bool_ else x * other
+
+
+def _pow(x, exponent):
+    return jnp.power(x, exponent)
+
+
+def _pow_scalar_base(exponent, base):
+    return jnp.power(base, exponent)
+
+
+def _binary(name, fn, overloads=_NO_TENSOR, dtype_rule: DtypeRule = "promote", accepts=ALL, domain=(-3.0, 3.0),
+            jnp_name="", **operand):
+    return Op(name, "binary", fn, (Operand("other", overloads, **operand),), dtype_rule=dtype_rule,
+              accepts=accepts, test_domain=domain, jnp_name=jnp_name)
+
+
+_BINARY: list[Op] = [
+    Op("add", "binary", _add, (Operand("other", _ALL_OVERLOADS), Operand("alpha", ("Scalar",), default=1)),
+       dtype_rule="promote"),
+    Op("sub", "binary", _sub, (Operand("other", _ALL_OVERLOADS), Operand("alpha", ("Scalar",), default=1)),
+       dtype_rule="promote", accepts=NO_BOOL, jnp_name="jax.numpy.subtract"),
+    _binary("mul", _mul, _ALL_OVERLOADS, jnp_name="jax.numpy.multiply"),
+    _binary("div", jnp.true_divide, _ALL_OVERLOADS, dtype_rule="float", jnp_name="jax.numpy.true_divide"),
+    _binary("clamp_min", jnp.maximum, accepts=REAL, jnp_name="jax.numpy.maximum"),
+    _binary("clamp_max", jnp.minimum, accepts=REAL, jnp_name="jax.numpy.minimum"),
+    _binary("maximum", jnp.maximum, accepts=REAL),
+    _binary("minimum", jnp.minimum, accepts=REAL),
+    Op("pow", "binary", _pow, (Operand("exponent", _NO_TENSOR),), dtype_rule="promote", accepts=NO_BOOL,
+       test_domain=(0.1, 3.0), jnp_name="jax.numpy.power"),
+    # torch's _foreach_pow.ScalarAndTensor: ``jforeach.pow(2.0, tensors)``; reached through ``pow``.
+    Op("pow_scalar_base", "binary", _pow_scalar_base, (Operand("self", ("Scalar",)),), dtype_rule="promote",
+       accepts=NO_BOOL, inplace=False, test_domain=(-2.0, 2.0), jnp_name="jax.numpy.power"),
+]
+
+
+def _addcmul(x, tensor1, tensor2, value):
+    return x + value * tensor1 * tensor2
+
+
+def _addcdiv(x, tensor1, tensor2, value):
+    return x + value * (tensor1 / tensor2)
+
+
+def _lerp(x, end, weight):
+    # torch's lerp kernel: the formula switches at |weight| = 0.5 for exact endpoints.
+    return jnp.where(jnp.abs(weight) < 0.5, x + weight * (end - x), end - (end - x) * (1 - weight))
+
+
+_VALUE = Operand("value", ("Scalar", "ScalarList", "Tensor"), default=1, promotes=False)
+_POINTWISE: list[Op] = [
+    Op("addcmul", "pointwise", _addcmul,
+       (Operand("tensor1", ("List",)), Operand("tensor2", ("List",)), _VALUE), dtype_rule="promote",
+       accepts=NO_BOOL, torch_name="torch.addcmul", jnp_name="jax.numpy.multiply"),
+    Op("addcdiv", "pointwise", _addcdiv,
+       (Operand("tensor1", ("List",)), Operand("tensor2", ("List",)), _VALUE), dtype_rule="promote",
+       accepts=INEXACT, torch_name="torch.addcdiv", jnp_name="jax.numpy.true_divide"),
+    Op("lerp", "pointwise", _lerp,
+       (Operand("end", ("List",)), Operand("weight", ("Scalar", "ScalarList", "List"))), dtype_rule="same",
+       accepts=INEXACT, torch_name="torch.lerp", jnp_name="jax.numpy.where"),
+]
+
+
+def _norm(x, ord):  # noqa: A002 - torch's name
+    x = jnp.abs(x)
+    if ord == 0:
+        return jnp.sum(x != 0).astype(x.dtype)
+    if ord == float("inf"):
+        return jnp.max(x, initial=0)
+    if ord == float("-inf"):
+        return jnp.min(x)
+    if ord == 1:
+        return jnp.sum(x)
+    if ord == 2:
+        return jnp.sqrt(jnp.sum(x * x))
+    return jnp.sum(x**ord) ** (1.0 / ord)
+
+
+def _powsum(x, ord):  # noqa: A002
+    x = jnp.abs(x)
+    if ord == 0:
+        return jnp.sum(x != 0).astype(x.dtype)
+    if ord == float("inf"):
+        return jnp.max(x, initial=0)
+    if ord == float("-inf"):
+        return jnp.min(x)
+    return jnp.sum(x**ord)
+
+
+def _max(x):
+    return jnp.max(x)
+
+
+_REDUCTIONS: list[Op] = [
+    Op("norm", "reduction", _norm, (Operand("ord", ("Scalar",), default=2), Operand("dtype", ("Scalar",),
+       default=None)), accepts=INEXACT, inplace=False, torch_name="torch.linalg.vector_norm",
+       jnp_name="jax.numpy.linalg.norm"),
+    Op("powsum", "reduction", _powsum, (Operand("ord", ("Scalar",), default=2), Operand("dtype", ("Scalar",),
+       default=None)), accepts=FLOAT, inplace=False, torch_name="torch.linalg.vector_norm",
+       jnp_name="jax.numpy.sum"),
+    Op("max", "reduction", _max, accepts=REAL, inplace=False, torch_name="torch.max", jnp_name="jax.numpy.max"),
+]
+
+
+def _zero(x):
+    return jnp.zeros_like(x)
+
+
+def _copy(x, src):
+    return jnp.broadcast_to(src, x.shape)
+
+
+def _clone(x):
+    return x
+
+
+_OTHER: list[Op] = [
+    Op("zero", "other", _zero, outplace=False, torch_name="torch.Tensor.zero_", jnp_name="jax.numpy.zeros_like"),
+    Op("copy", "other", _copy, (Operand("src", ("List",)),), outplace=False, torch_name="torch.Tensor.copy_",
+       jnp_name="jax.numpy.broadcast_to"),
+    Op("clone", "other", _clone, inplace=False, torch_name="torch.clone", jnp_name="jax.numpy.copy"),
+]
+
+OPS: dict[str, Op] = {op.name: op for op in _UNARY + _BINARY + _POINTWISE + _REDUCTIONS + _OTHER}
+UNARY_OPS = [op.name for op in _UNARY]
+BINARY_OPS = [op.name for op in _BINARY if op.name != "pow_scalar_base"]
+POINTWISE_OPS = [op.name for op in _POINTWISE]
+REDUCTION_OPS = [op.name for op in _REDUCTIONS]

@@ -1,0 +1,439 @@
+"""Packed multi-tensor buffers: every tensor of a tree lives in one flat buffer per dtype.
+
+This is JAX's form of CUDA's ``multi_tensor_apply`` and of FSDP's flat parameters. A jforeach op on a
+:class:`Packed` runs once per buffer, so its cost is that of one flat kernel and its compile time does
+not grow with the number of tensors. ``Packed`` is a pytree whose children are the buffers, so
+``jax.jit``, ``jax.grad``, ``jax.tree.map``, optax and checkpointing use it unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _dtypes, _engine
+from ._dtypes import Rank
+
+__all__ = ["Layout", "Packed", "pack", "unpack"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+    """One flat buffer: which tensors it holds and where."""
+
+    dtype: np.dtype
+    members: tuple[int, ...]  # tensor indices, in leaf order
+    offsets: tuple[int, ...]  # start of each member in the buffer
+    sizes: tuple[int, ...]
+    length: int  # buffer length, padding included
+
+    @property
+    def used(self) -> int:
+        return self.offsets[-1] + self.sizes[-1] if self.members else 0
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Layout:
+    """Static description of a Packed: the tree structure, each tensor's shape and dtype, the buffers.
+
+    Layouts compare by value and cache their hash, so JAX's jit cache lookups stay O(1).
+    """
+
+    treedef: Any
+    shapes: tuple[tuple[int, ...], ...]
+    dtypes: tuple[np.dtype, ...]
+    groups: tuple[Group, ...]
+    sharding: Any = None
+
+    @functools.cached_property
+    def _key(self) -> tuple:
+        return (self.treedef, self.shapes, self.dtypes, self.groups, self.sharding)
+
+    @functools.cached_property
+    def _hash(self) -> int:
+        return hash(self._key)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        return isinstance(other, Layout) and self._hash == other._hash and self._key == other._key
+
+    @property
+    def num_tensors(self) -> int:
+        return len(self.shapes)
+
+    def __repr__(self) -> str:
+        bufs = ", ".join(f"{g.dtype.name}[{g.length}]" for g in self.groups)
+        return f"Layout({self.num_tensors} tensors in {bufs})"
+
+    # -- checks ---------------------------------------------------------------------------------
+
+    def check_same(self, other: Layout, fname: str, name: str) -> None:
+        if self == other:
+            return
+        if self.treedef != other.treedef:
+            why = f"structures {self.treedef} and {other.treedef}"
+        elif self.shapes != other.shapes:
+            i = next(i for i, (a, b) in enumerate(zip(self.shapes, other.shapes, strict=True)) if a != b)
+            why = f"shapes of tensor {i}: {self.shapes[i]} and {other.shapes[i]}"
+        elif self.dtypes != other.dtypes:
+            i = next(i for i, (a, b) in enumerate(zip(self.dtypes, other.dtypes, strict=True)) if a != b)
+            why = f"dtypes of tensor {i}: {self.dtypes[i].name} and {other.dtypes[i].name}"
+        else:
+            why = f"buffer layouts {self} and {other} (shardings {self.sharding} and {other.sharding})"
+        raise ValueError(f"`jforeach.{fname}`: tensors and {name} are Packed with different layouts: {why}")
+
+    # -- derived layouts --------------------------------------------------------------------------
+
+    def with_group_dtypes(self, dtypes: Sequence[np.dtype]) -> Layout:
+        if tuple(g.dtype for g in self.groups) == tuple(dtypes):
+            return self
+        per_tensor = list(self.dtypes)
+        groups = []
+        for g, dtype in zip(self.groups, dtypes, strict=True):
+            for m in g.members:
+                per_tensor[m] = np.dtype(dtype)
+            groups.append(dataclasses.replace(g, dtype=np.dtype(dtype)))
+        return dataclasses.replace(self, dtypes=tuple(per_tensor), groups=tuple(groups))
+
+    def scalar_layout(self, dtypes: Sequence[np.dtype]) -> Layout:
+        """The layout of a reduction's result: one 0-d tensor per tensor, grouped as here."""
+        groups = tuple(
+            Group(np.dtype(dtype), g.members, tuple(range(len(g.members))), (1,) * len(g.members), len(g.members))
+            for g, dtype in zip(self.groups, dtypes, strict=True)
+        )
+        per_tensor = [np.dtype(np.float32)] * self.num_tensors
+        for g in groups:
+            for m in g.members:
+                per_tensor[m] = g.dtype
+        return Layout(self.treedef, ((),) * self.num_tensors, tuple(per_tensor), groups, None)
+
+    # -- segment ids: which tensor each element of a buffer belongs to -------------------------
+
+    def segment_ids(self, index: int, sharding: Any) -> jax.Array:
+        return _segment_ids(self, index, sharding)
+
+    # -- engine hooks ----------------------------------------------------------------------------
+
+    def prepare_payloads(self, kinds: Sequence[_engine.Kind], payloads: list[Any], buffers: Sequence[Any]) -> list:
+        needs_segments = any(k.overload in ("ScalarList", "Static") for k in kinds)
+        segments = None
+        if needs_segments:
+            segments = [
+                self.segment_ids(i, getattr(b, "sharding", None) if not isinstance(b, jax.core.Tracer) else None)
+                for i, b in enumerate(buffers)
+            ]
+        return [*payloads, segments]
+
+    def apply(self, op: Any, xs: Sequence[jax.Array], kinds: Sequence[Any], payloads: Sequence[Any], *,
+              inplace: bool, fname: str) -> list[jax.Array]:
+        """Inside the kernel: the op on every buffer."""
+        *payloads, segments = payloads
+        if op.family == "reduction":
+            statics = [k.static for k in kinds]
+            return [
+                _segment_reduce(op, x, segments[gi], len(g.members), statics, fname)
+                for gi, (g, x) in enumerate(zip(self.groups, xs, strict=True))
+            ]
+        out = []
+        for gi, (group, x) in enumerate(zip(self.groups, xs, strict=True)):
+            args = []
+            for kind, payload, spec in zip(kinds, payloads, op.operands, strict=True):
+                if kind.overload == "Scalar":
+                    args.append(_engine.Arg(payload, kind.number_dtype, Rank.NUMBER, spec.promotes))
+                elif kind.overload == "ScalarList":
+                    per_tensor = jnp.asarray(payload)[np.asarray(group.members, dtype=np.int32)]
+                    values = jnp.take(per_tensor, segments[gi], mode="clip")
+                    args.append(_engine.Arg(values, kind.number_dtype, Rank.NUMBER, spec.promotes))
+                else:  # List: the other Packed's buffer
+                    leaf = payload[gi]
+                    args.append(_engine.Arg(leaf, np.dtype(leaf.dtype), Rank.DIMENSIONED, spec.promotes))
+            out.append(_engine.apply_one(op, x, args, inplace=inplace, fname=fname))
+        return out
+
+
+@functools.cache
+def _segment_ids_host(layout: Layout, index: int) -> np.ndarray:
+    group = layout.groups[index]
+    ids = np.full(group.length, len(group.members), dtype=np.int32)
+    ids[: group.used] = np.repeat(np.arange(len(group.members), dtype=np.int32), group.sizes)
+    return ids
+
+
+@functools.cache
+def _segment_ids(layout: Layout, index: int, sharding: Any) -> jax.Array:
+    return jax.device_put(_segment_ids_host(layout, index), sharding)
+
+
+def _segment_reduce(op: Any, x: jax.Array, seg: jax.Array, n: int, statics: Sequence[Any], fname: str) -> jax.Array:
+    _engine._check_accepts(op, x.dtype, fname)
+    kw = dict(num_segments=n, indices_are_sorted=True)
+    if op.name == "max":
+        out = jax.ops.segment_max(x, seg, **kw)
+        if jnp.issubdtype(x.dtype, jnp.floating):
+            has_nan = jax.ops.segment_max(jnp.isnan(x), seg, **kw)
+            out = jnp.where(has_nan, jnp.nan, out)
+        return out
+    ord_, dtype = statics
+    out_dtype = _engine.reduction_dtype(x.dtype, dtype, fname)
+    a = jnp.abs(x.astype(_dtypes.opmath(out_dtype)))
+    if ord_ == float("inf"):
+        out = jnp.maximum(jax.ops.segment_max(a, seg, **kw), 0)
+    elif ord_ == float("-inf"):
+        out = jax.ops.segment_min(a, seg, **kw)
+    elif ord_ == 0:
+        out = jax.ops.segment_sum((a != 0).astype(a.dtype), seg, **kw)
+    elif ord_ == 1:
+        out = jax.ops.segment_sum(a, seg, **kw)
+    elif ord_ == 2 and op.name == "norm":
+        out = jnp.sqrt(jax.ops.segment_sum(a * a, seg, **kw))
+    else:
+        out = jax.ops.segment_sum(a**ord_, seg, **kw)
+        if op.name == "norm":
+            out = out ** (1.0 / ord_)
+    return out.astype(out_dtype)
+
+
+@jax.tree_util.register_pytree_node_class
+class Packed:
+    """A tree of arrays stored as one flat buffer per dtype.
+
+    Build one with :func:`pack`; get the tree back with :meth:`unpack`. Every jforeach op accepts a
+    ``Packed`` wherever it accepts a tree (with a Packed of the same layout, numbers, or per-tensor
+    sequences of numbers). In-place ops donate the buffers and point this object at the results.
+
+    Attributes:
+      buffers: The flat 1-D buffers, one per dtype (zero-padded at the end when sharded).
+      layout: The static :class:`Layout`: structure, shapes, dtypes and offsets.
+    """
+
+    __slots__ = ("_buffers", "layout")
+
+    def __init__(self, buffers: Sequence[Any], layout: Layout):
+        self._buffers = tuple(buffers)
+        self.layout = layout
+
+    @property
+    def buffers(self) -> tuple[jax.Array, ...]:
+        return self._buffers
+
+    @property
+    def num_tensors(self) -> int:
+        return self.layout.num_tensors
+
+    def tree_flatten(self) -> tuple[tuple[Any, ...], Layout]:
+        return self._buffers, self.layout
+
+    @classmethod
+    def tree_unflatten(cls, layout: Layout, buffers: Sequence[Any]) -> Packed:
+        return cls(buffers, layout)
+
+    def __repr__(self) -> str:
+        return f"Packed({self.layout.num_tensors} tensors, buffers={[_short(b) for b in self._buffers]})"
+
+    def check_alive(self, fname: str) -> None:
+        for b in self._buffers:
+            if isinstance(b, jax.Array) and not isinstance(b, jax.core.Tracer) and b.is_deleted():
+                raise ValueError(
+                    f"`jforeach.{fname}`: this Packed's buffers were donated to another call and deleted; "
+                    "use the Packed that call returned"
+                )
+
+    def finish(self, out: Sequence[jax.Array], op: Any, *, inplace: bool) -> Packed:
+        """Engine hook: wrap a kernel's buffers (in place: point this Packed at them)."""
+        if op.family == "reduction":
+            return Packed(out, self.layout.scalar_layout([b.dtype for b in out]))
+        if inplace:
+            self._buffers = tuple(out)
+            return self
+        return Packed(out, self.layout.with_group_dtypes([b.dtype for b in out]))
+
+    def unpack(self) -> Any:
+        """The tree this Packed holds, with the original structure, shapes and dtypes.
+
+        Returns:
+          A new tree of arrays. Outside ``jax.jit`` the tensors are cut on the host, so the cost does not
+          grow with a compiled program per tensor; inside ``jit`` (or for buffers spread over several
+          processes) they are sliced in the program, and XLA all-gathers sharded buffers.
+
+        Raises:
+          ValueError: if the buffers were donated by an in-place call.
+
+        Examples:
+          >>> import jax.numpy as jnp
+          >>> import jforeach
+          >>> p = jforeach.pack({"w": jnp.ones((2, 2)), "b": jnp.zeros(3, jnp.int32)})
+          >>> p
+          Packed(2 tensors, buffers=['int32[3]', 'float32[4]'])
+          >>> jforeach.unpack(p)["w"]
+          Array([[1., 1.],
+                 [1., 1.]], dtype=float32)
+        """
+        self.check_alive("unpack")
+        return _unpack(self)
+
+
+def _short(b: Any) -> str:
+    return f"{np.dtype(b.dtype).name}[{b.shape[0]}]" if hasattr(b, "shape") else repr(b)
+
+
+def _shard_count(sharding: Any) -> int:
+    """How many pieces a sharding cuts a 1-D buffer into."""
+    if sharding is None:
+        return 1
+    n = len(sharding.device_set)
+    return n // sharding.shard_shape((n,))[0]
+
+
+def _layout_for(leaves: Sequence[Any], treedef: Any, sharding: Any) -> Layout:
+    shapes = tuple(tuple(int(d) for d in leaf.shape) for leaf in leaves)
+    dtypes = tuple(np.dtype(leaf.dtype) for leaf in leaves)
+    order: dict[np.dtype, list[int]] = {}
+    for i, dtype in enumerate(dtypes):
+        order.setdefault(dtype, []).append(i)
+    pieces = _shard_count(sharding)
+    groups = []
+    for dtype, members in order.items():
+        sizes = tuple(math.prod(shapes[m]) for m in members)
+        offsets = tuple(np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist())
+        used = sum(sizes)
+        length = -(-max(used, 1) // pieces) * pieces if pieces > 1 else used
+        groups.append(Group(dtype, tuple(members), offsets, sizes, int(length)))
+    return Layout(treedef, shapes, dtypes, tuple(groups), sharding)
+
+
+def pack(tree: Any, *, sharding: jax.sharding.Sharding | None = None) -> Packed:
+    """Packs a tree of arrays into one flat buffer per dtype.
+
+    Args:
+      tree: Any pytree of arrays (numpy arrays and Python numbers are converted).
+      sharding: Optional sharding of every flat buffer, e.g. ``NamedSharding(mesh, P("data"))``: each
+        device then holds 1/D of each buffer (ZeRO-style sharded optimizer state). Buffers are
+        zero-padded to a multiple of the shard count; the padding never shows after :meth:`Packed.unpack`.
+
+    Returns:
+      A :class:`Packed` whose buffers are ordered by the first appearance of each dtype.
+
+    Raises:
+      TypeError: for a leaf that is not an array or a number.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jforeach
+      >>> p = jforeach.pack([jnp.array([1.0, 2.0]), jnp.array(3.0)])
+      >>> p.buffers
+      (Array([1., 2., 3.], dtype=float32),)
+      >>> jforeach.log1p(p).unpack()
+      [Array([0.6931472, 1.0986123], dtype=float32), Array(1.3862944, dtype=float32)]
+
+    See also:
+      :func:`unpack`, ``torch.utils._foreach_utils`` (torch groups tensors by device and dtype likewise).
+    """
+    if isinstance(tree, Packed):
+        return tree
+    leaves, treedef = _engine.as_leaves(tree, "pack", "tree")
+    layout = _layout_for(leaves, treedef, sharding)
+    if _engine._is_tracer(leaves):
+        buffers = [_concat_traced(leaves, g) for g in layout.groups]
+        if sharding is not None:
+            buffers = [jax.lax.with_sharding_constraint(b, sharding) for b in buffers]
+        return Packed(buffers, layout)
+    host = jax.device_get(leaves)
+    buffers = []
+    for g in layout.groups:
+        buf = np.zeros(g.length, dtype=g.dtype)
+        for m, off, size in zip(g.members, g.offsets, g.sizes, strict=True):
+            buf[off : off + size] = np.asarray(host[m]).reshape(-1)
+        buffers.append(buf)
+    target = sharding if sharding is not None else _common_device(leaves)
+    return Packed(jax.device_put(buffers, target), layout)
+
+
+def _common_device(leaves: Sequence[jax.Array]) -> Any:
+    if not leaves:
+        return None
+    sharding = leaves[0].sharding
+    return next(iter(sharding.device_set)) if len(sharding.device_set) == 1 else None
+
+
+def _concat_traced(leaves: Sequence[Any], g: Group) -> jax.Array:
+    parts = [jnp.ravel(leaves[m]) for m in g.members]
+    if g.length > g.used:
+        parts.append(jnp.zeros(g.length - g.used, g.dtype))
+    return jnp.concatenate(parts) if parts else jnp.zeros(0, g.dtype)
+
+
+def unpack(packed: Packed) -> Any:
+    """The tree a :class:`Packed` holds; same as :meth:`Packed.unpack`.
+
+    Args:
+      packed: A Packed made by :func:`pack` or returned by a jforeach op.
+
+    Returns:
+      A new tree with the original structure, shapes and dtypes.
+
+    Raises:
+      TypeError: if ``packed`` is not a Packed.
+      ValueError: if its buffers were donated.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jforeach
+      >>> jforeach.unpack(jforeach.pack((jnp.arange(3), jnp.ones(2))))
+      (Array([0, 1, 2], dtype=int32), Array([1., 1.], dtype=float32))
+    """
+    if not isinstance(packed, Packed):
+        raise TypeError(f"`jforeach.unpack`: expected a Packed, got {type(packed).__name__}")
+    return packed.unpack()
+
+
+def _unpack(packed: Packed) -> Any:
+    layout = packed.layout
+    buffers = packed.buffers
+    traced = _engine._is_tracer(buffers)
+    if traced or not all(b.is_fully_addressable for b in buffers):
+        leaves = _slice_leaves(layout, buffers)
+    else:
+        host = jax.device_get(list(buffers))
+        leaves_np: list[Any] = [None] * layout.num_tensors
+        for g, buf in zip(layout.groups, host, strict=True):
+            for m, off, size in zip(g.members, g.offsets, g.sizes, strict=True):
+                leaves_np[m] = buf[off : off + size].reshape(layout.shapes[m])
+        leaves = jax.device_put(leaves_np, _unpack_target(buffers))
+    return jax.tree.unflatten(layout.treedef, leaves)
+
+
+def _unpack_target(buffers: Sequence[jax.Array]) -> Any:
+    if not buffers:
+        return None
+    sharding = buffers[0].sharding
+    if len(sharding.device_set) == 1:
+        return next(iter(sharding.device_set))
+    if isinstance(sharding, jax.sharding.NamedSharding):
+        return jax.sharding.NamedSharding(sharding.mesh, jax.sharding.PartitionSpec())
+    return None
+
+
+def _slice_leaves(layout: Layout, buffers: Sequence[Any]) -> list[Any]:
+    if _engine._is_tracer(buffers):
+        return _slice_in_program(layout, buffers)
+    out_sharding = _unpack_target(buffers)
+    return jax.jit(functools.partial(_slice_in_program, layout), out_shardings=out_sharding)(buffers)
+
+
+def _slice_in_program(layout: Layout, buffers: Sequence[Any]) -> list[Any]:
+    leaves: list[Any] = [None] * layout.num_tensors
+    for g, buf in zip(layout.groups, buffers, strict=True):
+        for m, off, size in zip(g.members, g.offsets, g.sizes, strict=True):
+            leaves[m] = jax.lax.slice(buf, (off,), (off + size,)).reshape(layout.shapes[m])
+    return leaves
