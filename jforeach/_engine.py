@@ -126,6 +126,8 @@ def _classify(
                 "pack it with the same layout (`jforeach.pack`)"
             )
     scalar_array = is_array and value.ndim == 0 and ("List" not in allowed or packed is not None)
+    if scalar_array and "Tensor" in allowed and not spec.zero_dim_as_number:
+        return Kind("Tensor"), jnp.asarray(value)
     if ("Scalar" in allowed or "Tensor" in allowed) and (_is_number(value) or scalar_array):
         return Kind("Scalar", _number_dtype(value)), value
     if "ScalarList" in allowed and isinstance(value, Sequence) and not isinstance(value, str):
@@ -153,6 +155,8 @@ def _classify(
                 f"structure of tensors, {treedef}"
             )
     if "Scalar" in allowed and is_array and value.ndim == 0:
+        if "Tensor" in allowed and not spec.zero_dim_as_number:
+            return Kind("Tensor"), jnp.asarray(value)
         return Kind("Scalar", _number_dtype(value)), value
     if is_array and "ScalarList" in allowed and value.ndim == 1 and spec.name == "value":
         # addcmul/addcdiv's torch Tensor overload: a 1-D tensor of one scalar per tensor.
@@ -197,35 +201,48 @@ class Arg:
     dtype: np.dtype  # the dtype it promotes as
     rank: Rank
     promotes: bool
+    name: str = ""
 
 
-def _check_accepts(op: Op, dtype: np.dtype, fname: str) -> None:
-    cat = _CATEGORY_NAMES[_dtypes.category(dtype)]
-    if cat not in op.accepts:
+def _check_accepts(op: Op, dtype: np.dtype, fname: str, args: Sequence[Arg] = ()) -> None:
+    if not op.bool_operands and any(a.dtype == np.bool_ for a in args):
+        raise TypeError(f"`jforeach.{fname}`: {op.name} with a bool operand is not supported (as in torch)")
+    if _CATEGORY_NAMES[_dtypes.category(dtype)] not in op.accepts:
         raise TypeError(
             f"`jforeach.{fname}`: {op.name} is not defined for {np.dtype(dtype).name} tensors "
             f"(torch rejects {_dtypes.torch_name(dtype)} too)"
         )
 
 
-def result_dtype(op: Op, x_dtype: np.dtype, args: Sequence[Arg]) -> np.dtype:
+def result_dtype(op: Op, x_dtype: np.dtype, x_rank: Rank, args: Sequence[Arg]) -> np.dtype:
     if op.dtype_rule == "same":
         return np.dtype(x_dtype)
-    rank = Rank.DIMENSIONED
-    promoted = _dtypes.result_type((x_dtype, rank), *((a.dtype, a.rank) for a in args if a.promotes))
+    promoted = _dtypes.result_type((x_dtype, x_rank), *((a.dtype, a.rank) for a in args if a.promotes))
     return _dtypes.float_result(promoted) if op.dtype_rule == "float" else promoted
 
 
 def apply_one(op: Op, x: jax.Array, args: Sequence[Arg], *, inplace: bool, fname: str) -> jax.Array:
     """The op on one tensor, with torch's dtype rules; raises TypeError/ValueError while tracing."""
-    _check_accepts(op, x.dtype, fname)
-    out_dtype = result_dtype(op, x.dtype, args)
-    if op.name == "lerp":
+    _check_accepts(op, x.dtype, fname, args)
+    out_dtype = result_dtype(op, x.dtype, _dtypes.rank_of(x.ndim), args)
+    accepts = op.result_accepts
+    if any(a.rank == Rank.NUMBER and a.promotes for a in args):
+        accepts = accepts & op.number_result_accepts
+    if _CATEGORY_NAMES[_dtypes.category(out_dtype)] not in accepts:
+        raise TypeError(
+            f"`jforeach.{fname}`: {op.name} with a {out_dtype.name} result is not implemented (nor in torch)"
+        )
+    for a in args:
+        if a.name == "alpha" and _dtypes.category(a.dtype) >= 2 > _dtypes.category(out_dtype):
+            raise TypeError(
+                f"`jforeach.{fname}`: for integral input tensors, alpha must not be a floating point number"
+            )
+    if op.same_dtype_operands:
         for a in args:
             if a.rank != Rank.NUMBER and a.dtype != x.dtype:
                 raise TypeError(
-                    f"`jforeach.{fname}`: expected dtype {np.dtype(x.dtype).name} for every operand of lerp, "
-                    f"got {np.dtype(a.dtype).name}"
+                    f"`jforeach.{fname}`: {op.name} needs every array operand in the tensor's dtype "
+                    f"{np.dtype(x.dtype).name}, got {np.dtype(a.dtype).name}"
                 )
     if inplace and not _dtypes.can_cast(out_dtype, x.dtype):
         raise TypeError(
@@ -233,8 +250,8 @@ def apply_one(op: Op, x: jax.Array, args: Sequence[Arg], *, inplace: bool, fname
             f"{np.dtype(x.dtype).name}"
         )
     compute = _dtypes.opmath(out_dtype)
-    values = [jnp.asarray(a.value).astype(compute) for a in args]
-    out = op.fn(x.astype(compute), *values)
+    values = [_convert(a.value, compute) for a in args]
+    out = op.fn(_convert(x, compute), *values)
     if inplace:
         if out.shape != x.shape:
             raise ValueError(
@@ -247,17 +264,25 @@ def apply_one(op: Op, x: jax.Array, args: Sequence[Arg], *, inplace: bool, fname
     return out.astype(out_dtype)
 
 
+def _convert(value: Any, dtype: np.dtype) -> jax.Array:
+    value = jnp.asarray(value)
+    if value.dtype == jnp.bool_ and dtype != np.bool_:
+        # through uint8: XLA rewrites convert(bool) / y into a select that loses 0/0 = nan
+        value = value.astype(jnp.uint8)
+    return value.astype(dtype)
+
+
 # ----------------------------------------------------------------------------------------------
 # The kernel and its cache
 
 
-def _arg_for(kind: Kind, payload: Any, i: int, promotes: bool) -> Arg:
+def _arg_for(kind: Kind, payload: Any, i: int, spec: Operand) -> Arg:
     if kind.overload == "Scalar":
-        return Arg(payload, kind.number_dtype, Rank.NUMBER, promotes)
+        return Arg(payload, kind.number_dtype, Rank.NUMBER, spec.promotes, spec.name)
     if kind.overload == "ScalarList":
-        return Arg(payload[i], kind.number_dtype, Rank.NUMBER, promotes)
+        return Arg(payload[i], kind.number_dtype, Rank.NUMBER, spec.promotes, spec.name)
     leaf = payload[i] if kind.overload == "List" else payload
-    return Arg(leaf, np.dtype(leaf.dtype), _dtypes.rank_of(leaf.ndim), promotes)
+    return Arg(leaf, np.dtype(leaf.dtype), _dtypes.rank_of(leaf.ndim), spec.promotes, spec.name)
 
 
 @functools.cache
@@ -277,7 +302,7 @@ def _kernel(op_name: str, kinds: tuple[Kind, ...], inplace: bool, donate: bool, 
             apply_one(
                 op,
                 x,
-                [_arg_for(k, p, i, s.promotes) for k, p, s in zip(kinds, payloads, specs, strict=True)],
+                [_arg_for(k, p, i, s) for k, p, s in zip(kinds, payloads, specs, strict=True)],
                 inplace=inplace,
                 fname=fname,
             )
@@ -297,6 +322,8 @@ def reduce_one(op: Op, x: jax.Array, *statics: Any, fname: str) -> jax.Array:
         return op.fn(x)
     ord_, dtype = statics
     out_dtype = reduction_dtype(x.dtype, dtype, fname)
+    if x.size == 0 and ord_ in (float("inf"), float("-inf")):
+        raise ValueError(f"`jforeach.{fname}`: the {ord_} norm of an empty tensor is undefined (no identity)")
     return op.fn(x.astype(_dtypes.opmath(out_dtype)), ord_).astype(out_dtype)
 
 
@@ -372,11 +399,6 @@ def call(op_name: str, tensors: Any, operands: Sequence[Any], *, inplace: bool, 
 def _check_numbers(op: Op, leaves: list[jax.Array], kinds: list[Kind], payloads: list[Any], fname: str) -> None:
     """Checks torch makes on the values of numbers: they must happen before any donation."""
     for spec, kind, payload in zip(op.operands, kinds, payloads, strict=True):
-        if spec.name == "alpha" and _dtypes.category(kind.number_dtype) >= 2:
-            if any(_dtypes.category(leaf.dtype) < 2 for leaf in leaves):
-                raise TypeError(
-                    f"`jforeach.{fname}`: for integral input tensors, alpha must not be a floating point number"
-                )
         if op.name == "pow" and kind.overload in ("Scalar", "ScalarList") and _dtypes.category(kind.number_dtype) == 1:
             exps = np.atleast_1d(np.asarray(payload)) if not _is_tracer([payload]) else np.zeros(0)
             ints = [leaf for leaf in leaves if _dtypes.category(leaf.dtype) <= 1]

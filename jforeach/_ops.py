@@ -28,6 +28,7 @@ _ARG_DOCS = {
     "weight": "A number, a sequence of numbers (one per tensor), or a tree with the structure of ``tensors``.",
     "ord": "The order of the norm: any real number, ``inf`` or ``-inf`` (0 counts non-zeros).",
     "dtype": "Compute and return in this floating dtype (must not narrow the input dtype).",
+    "mat2": "A tree with the structure of ``tensors`` of matrices to multiply each tensor by.",
     "src": "A tree with the structure of ``tensors``, broadcast into each tensor and cast to its dtype.",
 }
 

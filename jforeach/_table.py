@@ -42,6 +42,8 @@ class Operand:
     overloads: tuple[Overload, ...]
     default: object = inspect.Parameter.empty  # empty: a required argument
     promotes: bool = True  # takes part in result-dtype promotion (addcmul's ``value`` does not)
+    # torch's Tensor overload of add/sub promotes a 0-d array like a number; mul/div like a 0-d tensor
+    zero_dim_as_number: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +56,10 @@ class Op:
     operands: tuple[Operand, ...] = ()
     dtype_rule: DtypeRule = "same"
     accepts: frozenset[str] = ALL  # dtype categories of ``tensors`` torch accepts
+    result_accepts: frozenset[str] = ALL  # result dtype categories torch implements (pow: not bool)
+    number_result_accepts: frozenset[str] = ALL  # the same, when an operand is a number (clamp_min)
+    bool_operands: bool = True  # False: any bool operand is rejected, as torch's sub does
+    same_dtype_operands: bool = False  # every array operand must have the dtype of the tensor (lerp, mm)
     inplace: bool = True
     outplace: bool = True
     torch_name: str = ""  # the op torch's slow path applies per tensor, for the docstring
@@ -144,35 +150,41 @@ def _mul(x, other):
 
 
 def _pow(x, exponent):
-    return jnp.power(x, exponent)
+    if not jnp.issubdtype(x.dtype, jnp.integer):
+        return jnp.power(x, exponent)
+    # integers to negative powers, as torch: 1 and -1 keep magnitude 1, everything else truncates to 0
+    x, exponent = jnp.broadcast_arrays(x, exponent)
+    negative = jnp.where(x == 1, 1, jnp.where(x == -1, jnp.where(exponent % 2 == 0, 1, -1), 0)).astype(x.dtype)
+    return jnp.where(exponent < 0, negative, jnp.power(x, jnp.maximum(exponent, 0)))
 
 
 def _pow_scalar_base(exponent, base):
-    return jnp.power(base, exponent)
+    return _pow(jnp.broadcast_to(base, exponent.shape), exponent)
 
 
-def _binary(name, fn, overloads=_NO_TENSOR, dtype_rule: DtypeRule = "promote", accepts=ALL, domain=(-3.0, 3.0),
-            jnp_name="", **operand):
-    return Op(name, "binary", fn, (Operand("other", overloads, **operand),), dtype_rule=dtype_rule,
-              accepts=accepts, test_domain=domain, jnp_name=jnp_name)
+def _binary(name, fn, overloads=_NO_TENSOR, dtype_rule: DtypeRule = "promote", accepts=ALL, jnp_name="", **kw):
+    return Op(name, "binary", fn, (Operand("other", overloads),), dtype_rule=dtype_rule, accepts=accepts,
+              jnp_name=jnp_name, **kw)
 
 
 _BINARY: list[Op] = [
-    Op("add", "binary", _add, (Operand("other", _ALL_OVERLOADS), Operand("alpha", ("Scalar",), default=1)),
+    Op("add", "binary", _add, (Operand("other", _ALL_OVERLOADS), Operand("alpha", ("Scalar",), default=1, promotes=False)),
        dtype_rule="promote"),
-    Op("sub", "binary", _sub, (Operand("other", _ALL_OVERLOADS), Operand("alpha", ("Scalar",), default=1)),
-       dtype_rule="promote", accepts=NO_BOOL, jnp_name="jax.numpy.subtract"),
-    _binary("mul", _mul, _ALL_OVERLOADS, jnp_name="jax.numpy.multiply"),
-    _binary("div", jnp.true_divide, _ALL_OVERLOADS, dtype_rule="float", jnp_name="jax.numpy.true_divide"),
-    _binary("clamp_min", jnp.maximum, accepts=REAL, jnp_name="jax.numpy.maximum"),
-    _binary("clamp_max", jnp.minimum, accepts=REAL, jnp_name="jax.numpy.minimum"),
-    _binary("maximum", jnp.maximum, accepts=REAL),
-    _binary("minimum", jnp.minimum, accepts=REAL),
-    Op("pow", "binary", _pow, (Operand("exponent", _NO_TENSOR),), dtype_rule="promote", accepts=NO_BOOL,
+    Op("sub", "binary", _sub, (Operand("other", _ALL_OVERLOADS), Operand("alpha", ("Scalar",), default=1, promotes=False)),
+       dtype_rule="promote", accepts=NO_BOOL, bool_operands=False, jnp_name="jax.numpy.subtract"),
+    Op("mul", "binary", _mul, (Operand("other", _ALL_OVERLOADS, zero_dim_as_number=False),),
+       dtype_rule="promote", jnp_name="jax.numpy.multiply"),
+    Op("div", "binary", jnp.true_divide, (Operand("other", _ALL_OVERLOADS, zero_dim_as_number=False),),
+       dtype_rule="float", jnp_name="jax.numpy.true_divide"),
+    _binary("clamp_min", jnp.maximum, accepts=REAL, number_result_accepts=NO_BOOL, jnp_name="jax.numpy.maximum"),
+    _binary("clamp_max", jnp.minimum, accepts=REAL, number_result_accepts=NO_BOOL, jnp_name="jax.numpy.minimum"),
+    _binary("maximum", jnp.maximum, accepts=REAL, number_result_accepts=NO_BOOL),
+    _binary("minimum", jnp.minimum, accepts=REAL, number_result_accepts=NO_BOOL),
+    Op("pow", "binary", _pow, (Operand("exponent", _NO_TENSOR),), dtype_rule="promote", result_accepts=NO_BOOL,
        test_domain=(0.1, 3.0), jnp_name="jax.numpy.power"),
     # torch's _foreach_pow.ScalarAndTensor: ``jforeach.pow(2.0, tensors)``; reached through ``pow``.
     Op("pow_scalar_base", "binary", _pow_scalar_base, (Operand("self", ("Scalar",)),), dtype_rule="promote",
-       accepts=NO_BOOL, inplace=False, test_domain=(-2.0, 2.0), jnp_name="jax.numpy.power"),
+       result_accepts=NO_BOOL, inplace=False, test_domain=(-2.0, 2.0), jnp_name="jax.numpy.power"),
 ]
 
 
@@ -199,7 +211,19 @@ _POINTWISE: list[Op] = [
        accepts=INEXACT, torch_name="torch.addcdiv", jnp_name="jax.numpy.true_divide"),
     Op("lerp", "pointwise", _lerp,
        (Operand("end", ("List",)), Operand("weight", ("Scalar", "ScalarList", "List"))), dtype_rule="same",
-       accepts=INEXACT, torch_name="torch.lerp", jnp_name="jax.numpy.where"),
+       accepts=INEXACT, same_dtype_operands=True, torch_name="torch.lerp", jnp_name="jax.numpy.where"),
+]
+
+
+def _mm(x, mat2):
+    if x.ndim != 2 or mat2.ndim != 2:
+        raise ValueError(f"mm needs matrices, got shapes {x.shape} and {mat2.shape}")
+    return jnp.matmul(x, mat2, preferred_element_type=x.dtype)
+
+
+_MATMUL: list[Op] = [
+    Op("mm", "binary", _mm, (Operand("mat2", ("List",)),), dtype_rule="same", accepts=REAL_NO_BOOL,
+       same_dtype_operands=True, inplace=False, test_domain=(-2.0, 2.0), jnp_name="jax.numpy.matmul"),
 ]
 
 
@@ -263,7 +287,7 @@ _OTHER: list[Op] = [
     Op("clone", "other", _clone, inplace=False, torch_name="torch.clone", jnp_name="jax.numpy.copy"),
 ]
 
-OPS: dict[str, Op] = {op.name: op for op in _UNARY + _BINARY + _POINTWISE + _REDUCTIONS + _OTHER}
+OPS: dict[str, Op] = {op.name: op for op in _UNARY + _BINARY + _MATMUL + _POINTWISE + _REDUCTIONS + _OTHER}
 UNARY_OPS = [op.name for op in _UNARY]
 BINARY_OPS = [op.name for op in _BINARY if op.name != "pow_scalar_base"]
 POINTWISE_OPS = [op.name for op in _POINTWISE]

@@ -150,14 +150,14 @@ class Layout:
             args = []
             for kind, payload, spec in zip(kinds, payloads, op.operands, strict=True):
                 if kind.overload == "Scalar":
-                    args.append(_engine.Arg(payload, kind.number_dtype, Rank.NUMBER, spec.promotes))
+                    args.append(_engine.Arg(payload, kind.number_dtype, Rank.NUMBER, spec.promotes, spec.name))
                 elif kind.overload == "ScalarList":
                     per_tensor = jnp.asarray(payload)[np.asarray(group.members, dtype=np.int32)]
                     values = jnp.take(per_tensor, segments[gi], mode="clip")
-                    args.append(_engine.Arg(values, kind.number_dtype, Rank.NUMBER, spec.promotes))
+                    args.append(_engine.Arg(values, kind.number_dtype, Rank.NUMBER, spec.promotes, spec.name))
                 else:  # List: the other Packed's buffer
                     leaf = payload[gi]
-                    args.append(_engine.Arg(leaf, np.dtype(leaf.dtype), Rank.DIMENSIONED, spec.promotes))
+                    args.append(_engine.Arg(leaf, np.dtype(leaf.dtype), Rank.DIMENSIONED, spec.promotes, spec.name))
             out.append(_engine.apply_one(op, x, args, inplace=inplace, fname=fname))
         return out
 
