@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import numbers
 from collections.abc import Sequence
 from typing import Any
@@ -54,6 +55,8 @@ def _leaf_name(tree: Any, index: int) -> str:
 def as_leaves(tree: Any, fname: str, what: str = "tensors") -> tuple[list[jax.Array], Any]:
     """Flatten ``tree`` into JAX arrays, converting numpy arrays and Python numbers."""
     leaves, treedef = jax.tree.flatten(tree)
+    if all(map(isinstance, leaves, itertools.repeat(jax.Array))):
+        return leaves, treedef
     for i, leaf in enumerate(leaves):
         if isinstance(leaf, jax.Array):
             continue
@@ -68,7 +71,7 @@ def as_leaves(tree: Any, fname: str, what: str = "tensors") -> tuple[list[jax.Ar
 
 
 def _is_tracer(leaves: Sequence[object]) -> bool:
-    return any(isinstance(leaf, jax.core.Tracer) for leaf in leaves)
+    return any(map(isinstance, leaves, itertools.repeat(jax.core.Tracer)))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -386,7 +389,7 @@ def call(op_name: str, tensors: Any, operands: Sequence[Any], *, inplace: bool, 
     layout = packed.layout if packed is not None else None
     fn = _kernel(op_name, tuple(kinds), inplace, donate, fname, layout)
     if packed is not None:
-        payloads = layout.prepare_payloads(kinds, payloads, leaves)
+        payloads = layout.prepare_payloads(op, kinds, payloads, leaves)
     out = fn(leaves, payloads)
 
     if packed is not None:
@@ -408,20 +411,20 @@ def _check_numbers(op: Op, leaves: list[jax.Array], kinds: list[Kind], payloads:
 
 def _check_aliasing(leaves: list[jax.Array], payloads: list[Any], fname: str) -> list[Any]:
     """Reject an array donated twice; copy operands that alias a donated array."""
-    donated: dict[int, int] = {}
-    for i, leaf in enumerate(leaves):
-        j = donated.setdefault(id(leaf), i)
-        if j != i:
-            raise ValueError(
-                f"`jforeach.{fname}`: the same array is tensor {j} and tensor {i}; an in-place op "
-                "cannot write one buffer twice (pass distinct arrays, or use the out-of-place "
-                f"`jforeach.{fname.rstrip('_')}`)"
-            )
-        if leaf.is_deleted():
-            raise ValueError(f"`jforeach.{fname}`: tensor {i} was already donated (deleted)")
+    donated = set(map(id, leaves))
+    if len(donated) != len(leaves):
+        first: dict[int, int] = {}
+        for i, leaf in enumerate(leaves):
+            j = first.setdefault(id(leaf), i)
+            if j != i:
+                raise ValueError(
+                    f"`jforeach.{fname}`: the same array is tensor {j} and tensor {i}; an in-place op "
+                    "cannot write one buffer twice (pass distinct arrays, or use the out-of-place "
+                    f"`jforeach.{fname.rstrip('_')}`)"
+                )
     out = []
     for payload in payloads:
-        if isinstance(payload, list) and any(id(p) in donated for p in payload):
+        if isinstance(payload, list) and not donated.isdisjoint(map(id, payload)):
             payload = [jnp.copy(p) if id(p) in donated else p for p in payload]
         elif isinstance(payload, jax.Array) and id(payload) in donated:
             payload = jnp.copy(payload)
@@ -436,11 +439,14 @@ def write_back(original: Any, new: Any) -> Any:
     sees the results; tuples, NamedTuples and other nodes are rebuilt (around their updated mutable
     children). A bare array cannot be updated: the new one is returned.
     """
-    if type(original) is list:
-        for i, (o, n) in enumerate(zip(original, new, strict=True)):
-            original[i] = write_back(o, n)
+    if isinstance(original, list):
+        if all(map(isinstance, original, itertools.repeat(jax.Array))):
+            original[:] = new  # the common flat list: no per-leaf recursion
+        else:
+            for i, (o, n) in enumerate(zip(original, new, strict=True)):
+                original[i] = write_back(o, n)
         return original
-    if type(original) is dict:
+    if isinstance(original, dict):
         for key in original:
             original[key] = write_back(original[key], new[key])
         return original

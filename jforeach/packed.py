@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -72,6 +73,10 @@ class Layout:
     def num_tensors(self) -> int:
         return len(self.shapes)
 
+    def interned(self) -> Layout:
+        """The one Layout object equal to this one, so later comparisons are identity checks."""
+        return _LAYOUTS.setdefault(self._key, self)
+
     def __repr__(self) -> str:
         bufs = ", ".join(f"{g.dtype.name}[{g.length}]" for g in self.groups)
         return f"Layout({self.num_tensors} tensors in {bufs})"
@@ -104,7 +109,7 @@ class Layout:
             for m in g.members:
                 per_tensor[m] = np.dtype(dtype)
             groups.append(dataclasses.replace(g, dtype=np.dtype(dtype)))
-        return dataclasses.replace(self, dtypes=tuple(per_tensor), groups=tuple(groups))
+        return dataclasses.replace(self, dtypes=tuple(per_tensor), groups=tuple(groups)).interned()
 
     def scalar_layout(self, dtypes: Sequence[np.dtype]) -> Layout:
         """The layout of a reduction's result: one 0-d tensor per tensor, grouped as here."""
@@ -116,22 +121,29 @@ class Layout:
         for g in groups:
             for m in g.members:
                 per_tensor[m] = g.dtype
-        return Layout(self.treedef, ((),) * self.num_tensors, tuple(per_tensor), groups, None)
+        return Layout(self.treedef, ((),) * self.num_tensors, tuple(per_tensor), groups, None).interned()
 
     # -- segment ids: which tensor each element of a buffer belongs to -------------------------
 
-    def segment_ids(self, index: int, sharding: Any) -> jax.Array:
-        return _segment_ids(self, index, sharding)
+    def segment_ids(self, index: int, buffer: Any) -> jax.Array:
+        """Which tensor each element of buffer ``index`` belongs to (padding: the member count).
+
+        A device array cached per layout and sharding; inside a trace, a constant of the program.
+        """
+        if isinstance(buffer, jax.core.Tracer):
+            return jnp.asarray(_segment_ids_host(self, index))
+        return _segment_ids(self, index, buffer.sharding)
 
     # -- engine hooks ----------------------------------------------------------------------------
 
-    def prepare_payloads(self, kinds: Sequence[_engine.Kind], payloads: list[Any], buffers: Sequence[Any]) -> list:
-        needs_segments = any(k.overload in ("ScalarList", "Static") for k in kinds)
+    def prepare_payloads(self, op: Any, kinds: Sequence[Any], payloads: list[Any], buffers: Sequence[Any]) -> list:
+        """Engine hook, outside the kernel: add the segment ids the kernel needs to the payloads."""
+        needs_segments = op.family == "reduction" or any(k.overload == "ScalarList" for k in kinds)
         segments = None
         if needs_segments:
             segments = [
-                self.segment_ids(i, getattr(b, "sharding", None) if not isinstance(b, jax.core.Tracer) else None)
-                for i, b in enumerate(buffers)
+                self.segment_ids(i, b) if _small_members(g) else None
+                for i, (g, b) in enumerate(zip(self.groups, buffers, strict=True))
             ]
         return [*payloads, segments]
 
@@ -142,7 +154,7 @@ class Layout:
         if op.family == "reduction":
             statics = [k.static for k in kinds]
             return [
-                _segment_reduce(op, x, segments[gi], len(g.members), statics, fname)
+                _segment_reduce(op, x, g, segments[gi], statics, fname)
                 for gi, (g, x) in enumerate(zip(self.groups, xs, strict=True))
             ]
         out = []
@@ -153,13 +165,16 @@ class Layout:
                     args.append(_engine.Arg(payload, kind.number_dtype, Rank.NUMBER, spec.promotes, spec.name))
                 elif kind.overload == "ScalarList":
                     per_tensor = jnp.asarray(payload)[np.asarray(group.members, dtype=np.int32)]
-                    values = jnp.take(per_tensor, segments[gi], mode="clip")
+                    values = _expand(group, per_tensor, segments[gi])
                     args.append(_engine.Arg(values, kind.number_dtype, Rank.NUMBER, spec.promotes, spec.name))
                 else:  # List: the other Packed's buffer
                     leaf = payload[gi]
                     args.append(_engine.Arg(leaf, np.dtype(leaf.dtype), Rank.DIMENSIONED, spec.promotes, spec.name))
             out.append(_engine.apply_one(op, x, args, inplace=inplace, fname=fname))
         return out
+
+
+_LAYOUTS: weakref.WeakValueDictionary[tuple, Layout] = weakref.WeakValueDictionary()
 
 
 @functools.cache
@@ -175,33 +190,150 @@ def _segment_ids(layout: Layout, index: int, sharding: Any) -> jax.Array:
     return jax.device_put(_segment_ids_host(layout, index), sharding)
 
 
-def _segment_reduce(op: Any, x: jax.Array, seg: jax.Array, n: int, statics: Sequence[Any], fname: str) -> jax.Array:
+# Tensors at least this large are reduced with a static slice of the buffer (XLA's tree reduction:
+# fast and accurate); smaller ones share one segment reduction (a scatter, cheap when segments are short).
+_SLICE_MIN_SIZE = 1 << 14
+
+
+def _small_members(group: Group) -> list[int]:
+    """Positions (within the group) of the members reduced by segment id rather than by slice."""
+    return [k for k, size in enumerate(group.sizes) if size < _SLICE_MIN_SIZE]
+
+
+@functools.cache
+def _small_runs(group: Group) -> tuple[tuple[int, int], ...]:
+    """Buffer ranges [start, stop) covering consecutive small members."""
+    runs: list[list[int]] = []
+    for k in _small_members(group):
+        start, stop = group.offsets[k], group.offsets[k] + group.sizes[k]
+        if runs and runs[-1][1] == start:
+            runs[-1][1] = stop
+        else:
+            runs.append([start, stop])
+    return tuple((a, b) for a, b in runs)
+
+
+def _gather_runs(group: Group, x: jax.Array) -> jax.Array:
+    """The elements of the small members, contiguous (a view of ``x`` when they already are)."""
+    runs = _small_runs(group)
+    if len(runs) == 1 and runs[0] == (0, x.shape[0]):
+        return x
+    parts = [jax.lax.slice(x, (a,), (b,)) for a, b in runs]
+    return jnp.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+@functools.cache
+def _segment_ids_host(layout: Layout, index: int) -> np.ndarray:
+    """For the elements of the small members, in buffer order: their position in the group."""
+    group = layout.groups[index]
+    small = _small_members(group)
+    ids = np.repeat(np.asarray(small, dtype=np.int32), [group.sizes[k] for k in small])
+    if _small_runs(group) == ((0, group.used),) and group.length > group.used:
+        ids = np.concatenate([ids, np.full(group.length - group.used, len(group.members), np.int32)])
+    return ids
+
+
+@functools.cache
+def _segment_ids(layout: Layout, index: int, sharding: Any) -> jax.Array:
+    ids = _segment_ids_host(layout, index)
+    if ids.shape[0] != layout.groups[index].length:
+        sharding = None  # a compacted subset of the buffer: not laid out like it
+    return jax.device_put(ids, sharding)
+
+
+def _expand(group: Group, per_tensor: jax.Array, segments: jax.Array | None) -> jax.Array:
+    """One value per tensor -> one value per buffer element."""
+    small = _small_members(group)
+    runs = _small_runs(group)
+    if small and len(runs) == 1 and runs[0][0] == 0 and segments.shape[0] == group.length:
+        return jnp.take(per_tensor, segments, mode="clip")
+    out = jnp.zeros(group.length, per_tensor.dtype)
+    if small:
+        values = jnp.take(per_tensor, segments, mode="clip")
+        done = 0
+        for a, b in runs:
+            out = jax.lax.dynamic_update_slice(out, jax.lax.slice(values, (done,), (done + b - a,)), (a,))
+            done += b - a
+    for k, (off, size) in enumerate(zip(group.offsets, group.sizes, strict=True)):
+        if size >= _SLICE_MIN_SIZE:
+            out = jax.lax.dynamic_update_slice(out, jnp.broadcast_to(per_tensor[k], (size,)), (off,))
+    return out
+
+
+def _segment_reduce(op: Any, x: jax.Array, group: Group, seg: jax.Array | None, statics: Sequence[Any],
+                    fname: str) -> jax.Array:
+    """Per-tensor reductions of one buffer: static slices for big tensors, segment ops for small ones."""
     _engine._check_accepts(op, x.dtype, fname)
-    kw = dict(num_segments=n, indices_are_sorted=True)
+    n = len(group.members)
+    small = _small_members(group)
     if op.name == "max":
-        out = jax.ops.segment_max(x, seg, **kw)
-        if jnp.issubdtype(x.dtype, jnp.floating):
-            has_nan = jax.ops.segment_max(jnp.isnan(x), seg, **kw)
-            out = jnp.where(has_nan, jnp.nan, out)
-        return out
-    ord_, dtype = statics
-    out_dtype = _engine.reduction_dtype(x.dtype, dtype, fname)
-    a = jnp.abs(x.astype(_dtypes.opmath(out_dtype)))
-    if ord_ == float("inf"):
-        out = jnp.maximum(jax.ops.segment_max(a, seg, **kw), 0)
-    elif ord_ == float("-inf"):
-        out = jax.ops.segment_min(a, seg, **kw)
-    elif ord_ == 0:
-        out = jax.ops.segment_sum((a != 0).astype(a.dtype), seg, **kw)
-    elif ord_ == 1:
-        out = jax.ops.segment_sum(a, seg, **kw)
-    elif ord_ == 2 and op.name == "norm":
-        out = jnp.sqrt(jax.ops.segment_sum(a * a, seg, **kw))
+        if 0 in group.sizes:
+            raise ValueError(f"`jforeach.{fname}`: max of an empty tensor is undefined")
+        out_dtype, compute, finish = x.dtype, x, None
     else:
-        out = jax.ops.segment_sum(a**ord_, seg, **kw)
-        if op.name == "norm":
-            out = out ** (1.0 / ord_)
+        ord_, dtype = statics
+        out_dtype = _engine.reduction_dtype(x.dtype, dtype, fname)
+        if ord_ in (float("inf"), float("-inf")) and 0 in group.sizes:
+            raise ValueError(f"`jforeach.{fname}`: the {ord_} norm of an empty tensor is undefined (no identity)")
+        compute = jnp.abs(x.astype(_dtypes.opmath(out_dtype)))
+        finish = ord_
+    results = []
+    if small:
+        results.append(_segment_values(op.name, _gather_runs(group, compute), seg, n, finish))
+    big = [k for k in range(n) if k not in set(small)]
+    if big:
+        parts = [
+            _sliced_value(op.name, jax.lax.slice(compute, (group.offsets[k],), (group.offsets[k] + group.sizes[k],)),
+                          finish)
+            for k in big
+        ]
+        big_values = jnp.stack(parts)
+        if small:
+            results[0] = results[0].at[np.asarray(big)].set(big_values)
+        else:
+            results.append(big_values)
+    out = results[0]
+    if op.name == "norm" and finish not in (0, 1, float("inf"), float("-inf")):
+        out = jnp.sqrt(out) if finish == 2 else out ** (1.0 / finish)
     return out.astype(out_dtype)
+
+
+def _sliced_value(name: str, a: jax.Array, ord_: Any) -> jax.Array:
+    """One tensor's max / |x|-power sum (before the norm's root)."""
+    if name == "max":
+        return jnp.max(a)
+    if ord_ == float("inf"):
+        return jnp.max(a, initial=0)
+    if ord_ == float("-inf"):
+        return jnp.min(a)
+    if ord_ == 0:
+        return jnp.sum(a != 0).astype(a.dtype)
+    if ord_ == 1:
+        return jnp.sum(a)
+    if ord_ == 2:
+        return jnp.sum(a * a)
+    return jnp.sum(a**ord_)
+
+
+def _segment_values(name: str, a: jax.Array, seg: jax.Array, n: int, ord_: Any) -> jax.Array:
+    """The same as :func:`_sliced_value` for every small segment at once (others come out as identities)."""
+    kw = dict(num_segments=n, indices_are_sorted=True)
+    if name == "max":
+        out = jax.ops.segment_max(a, seg, **kw)
+        if jnp.issubdtype(a.dtype, jnp.floating):
+            out = jnp.where(jax.ops.segment_max(jnp.isnan(a), seg, **kw), jnp.nan, out)
+        return out
+    if ord_ == float("inf"):
+        return jnp.maximum(jax.ops.segment_max(a, seg, **kw), 0)
+    if ord_ == float("-inf"):
+        return jax.ops.segment_min(a, seg, **kw)
+    if ord_ == 0:
+        return jax.ops.segment_sum((a != 0).astype(a.dtype), seg, **kw)
+    if ord_ == 1:
+        return jax.ops.segment_sum(a, seg, **kw)
+    if ord_ == 2:
+        return jax.ops.segment_sum(a * a, seg, **kw)
+    return jax.ops.segment_sum(a**ord_, seg, **kw)
 
 
 @jax.tree_util.register_pytree_node_class
@@ -309,7 +441,7 @@ def _layout_for(leaves: Sequence[Any], treedef: Any, sharding: Any) -> Layout:
         used = sum(sizes)
         length = -(-max(used, 1) // pieces) * pieces if pieces > 1 else used
         groups.append(Group(dtype, tuple(members), offsets, sizes, int(length)))
-    return Layout(treedef, shapes, dtypes, tuple(groups), sharding)
+    return Layout(treedef, shapes, dtypes, tuple(groups), sharding).interned()
 
 
 def pack(tree: Any, *, sharding: jax.sharding.Sharding | None = None) -> Packed:

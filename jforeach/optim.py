@@ -1,0 +1,356 @@
+"""torch.optim-compatible optimizers as optax ``GradientTransformation``s.
+
+``sgd``, ``adam``, ``adamw``, ``rmsprop`` and ``adagrad`` take torch.optim's argument
+names and defaults, check their hyperparameters with torch's conditions at construction
+time, and compute torch's ``_multi_tensor_*`` (``foreach=True``) update with jforeach ops,
+so that ``optax.apply_updates`` lands on the parameters torch would have. Each is an
+``optax.chain`` of the transforms in :mod:`jforeach.transforms` and works on a pytree of
+arrays or on a :class:`jforeach.Packed` (then a step is one fused update per buffer).
+
+Differences from torch: the optimizer holds no parameters (``tx.init(params)`` makes the
+state, ``tx.update(grads, state, params)`` the updates); ``lr`` may also be an optax
+schedule, called with the number of steps taken so far; boolean flags are keyword-only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import optax
+
+from jforeach import transforms
+
+__all__ = ["adagrad", "adam", "adamw", "rmsprop", "sgd"]
+
+
+def _check(name: str, ok: bool, message: str) -> None:
+    if not ok:
+        raise ValueError(f"`jforeach.optim.{name}`: {message}")
+
+
+def _check_lr(name: str, lr: optax.ScalarOrSchedule) -> None:
+    if not callable(lr):
+        _check(name, 0.0 <= lr, f"Invalid learning rate: {lr}")
+
+
+def _check_betas(name: str, betas: Sequence[float]) -> tuple[float, float]:
+    _check(
+        name,
+        isinstance(betas, Sequence) and len(betas) == 2,
+        f"betas must be a pair (beta1, beta2), got {betas!r}",
+    )
+    beta1, beta2 = betas
+    _check(name, 0.0 <= beta1 < 1.0, f"Invalid beta parameter at index 0: {beta1}")
+    _check(name, 0.0 <= beta2 < 1.0, f"Invalid beta parameter at index 1: {beta2}")
+    return float(beta1), float(beta2)
+
+
+def _chain(*txs: optax.GradientTransformation | None) -> optax.GradientTransformation:
+    return optax.chain(*(tx for tx in txs if tx is not None))
+
+
+def sgd(
+    lr: optax.ScalarOrSchedule = 1e-3,
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    weight_decay: float = 0.0,
+    *,
+    nesterov: bool = False,
+    maximize: bool = False,
+) -> optax.GradientTransformation:
+    """Stochastic gradient descent, as ``torch.optim.SGD(..., foreach=True)``.
+
+    Args:
+        lr: learning rate, a float or an optax schedule of the step count.
+        momentum: momentum factor.
+        dampening: dampening for momentum.
+        weight_decay: L2 penalty, added to the gradient.
+        nesterov: Nesterov momentum.
+        maximize: maximize the objective instead of minimizing it.
+
+    Returns:
+        An ``optax.GradientTransformation``; apply its updates with
+        ``optax.apply_updates``. ``update`` needs ``params`` when ``weight_decay != 0``.
+
+    Raises:
+        ValueError: with torch's conditions: ``lr < 0``, ``momentum < 0``,
+            ``weight_decay < 0``, or ``nesterov`` with ``momentum <= 0`` or
+            ``dampening != 0``.
+
+    Examples:
+        >>> import jax.numpy as jnp, optax
+        >>> import jforeach
+        >>> params = [jnp.array([1.0, 2.0], jnp.float32)]
+        >>> tx = jforeach.optim.sgd(lr=0.1, momentum=0.9)
+        >>> state = tx.init(params)
+        >>> updates, state = tx.update([jnp.array([1.0, -1.0], jnp.float32)], state, params)
+        >>> optax.apply_updates(params, updates)[0]
+        Array([0.9, 2.1], dtype=float32)
+
+    See also:
+        ``torch.optim.SGD``, ``optax.sgd``, :func:`jforeach.transforms.trace`.
+    """
+    if not callable(lr):
+        _check("sgd", not lr < 0.0, f"Invalid learning rate: {lr}")
+    _check("sgd", not momentum < 0.0, f"Invalid momentum value: {momentum}")
+    _check("sgd", not weight_decay < 0.0, f"Invalid weight_decay value: {weight_decay}")
+    _check(
+        "sgd",
+        not (nesterov and (momentum <= 0 or dampening != 0)),
+        "Nesterov momentum requires a momentum and zero dampening",
+    )
+    return _chain(
+        transforms.negate() if maximize else None,
+        transforms.add_weight_decay(weight_decay) if weight_decay != 0 else None,
+        transforms.trace(momentum, dampening, nesterov=nesterov) if momentum != 0 else None,
+        transforms.scale_by_learning_rate(lr),
+    )
+
+
+def adam(
+    lr: optax.ScalarOrSchedule = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    *,
+    amsgrad: bool = False,
+    maximize: bool = False,
+    decoupled_weight_decay: bool = False,
+) -> optax.GradientTransformation:
+    """Adam, as ``torch.optim.Adam(..., foreach=True)``.
+
+    Args:
+        lr: learning rate, a float or an optax schedule of the step count.
+        betas: coefficients of the running averages of the gradient and its square.
+        eps: added to the denominator.
+        weight_decay: L2 penalty added to the gradient, or with
+            ``decoupled_weight_decay=True`` the AdamW decay of the parameters.
+        amsgrad: use the AMSGrad variant.
+        maximize: maximize the objective instead of minimizing it.
+        decoupled_weight_decay: decay the parameters directly (AdamW).
+
+    Returns:
+        An ``optax.GradientTransformation``; apply its updates with
+        ``optax.apply_updates``. ``update`` needs ``params`` when ``weight_decay != 0``.
+
+    Raises:
+        ValueError: with torch's conditions: ``lr < 0``, ``eps < 0``, a beta outside
+            ``[0, 1)``, ``weight_decay < 0``.
+
+    Examples:
+        >>> import jax.numpy as jnp, optax
+        >>> import jforeach
+        >>> params = {"w": jnp.array([1.0, 2.0], jnp.float32)}
+        >>> tx = jforeach.optim.adam(lr=0.1)
+        >>> state = tx.init(params)
+        >>> updates, state = tx.update({"w": jnp.array([3.0, -0.5], jnp.float32)}, state, params)
+        >>> optax.apply_updates(params, updates)["w"]
+        Array([0.9, 2.1], dtype=float32)
+
+    See also:
+        ``torch.optim.Adam``, ``optax.adam``, :func:`jforeach.transforms.scale_by_adam`.
+    """
+    _check_lr("adam", lr)
+    _check("adam", 0.0 <= eps, f"Invalid epsilon value: {eps}")
+    betas = _check_betas("adam", betas)
+    _check("adam", 0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
+    decoupled = decoupled_weight_decay and weight_decay != 0
+    coupled = not decoupled_weight_decay and weight_decay != 0
+    return _chain(
+        transforms.negate() if maximize else None,
+        transforms.add_weight_decay(weight_decay) if coupled else None,
+        transforms.scale_by_adam(betas, eps, amsgrad=amsgrad),
+        transforms.scale_by_learning_rate(lr),
+        transforms.add_decoupled_weight_decay(weight_decay, lr) if decoupled else None,
+    )
+
+
+def adamw(
+    lr: optax.ScalarOrSchedule = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 1e-2,
+    *,
+    amsgrad: bool = False,
+    maximize: bool = False,
+) -> optax.GradientTransformation:
+    """AdamW, as ``torch.optim.AdamW(..., foreach=True)``.
+
+    ``adam(..., decoupled_weight_decay=True)`` with torch's AdamW default
+    ``weight_decay=1e-2``: each step first multiplies the parameters by
+    ``1 - lr * weight_decay``.
+
+    Args:
+        lr: learning rate, a float or an optax schedule of the step count.
+        betas: coefficients of the running averages of the gradient and its square.
+        eps: added to the denominator.
+        weight_decay: decoupled weight decay coefficient.
+        amsgrad: use the AMSGrad variant.
+        maximize: maximize the objective instead of minimizing it.
+
+    Returns:
+        An ``optax.GradientTransformation``; apply its updates with
+        ``optax.apply_updates``. ``update`` needs ``params`` when ``weight_decay != 0``.
+
+    Raises:
+        ValueError: with torch's conditions: ``lr < 0``, ``eps < 0``, a beta outside
+            ``[0, 1)``, ``weight_decay < 0``.
+
+    Examples:
+        >>> import jax.numpy as jnp, optax
+        >>> import jforeach
+        >>> params = [jnp.array([1.0, 2.0], jnp.float32)]
+        >>> tx = jforeach.optim.adamw(lr=0.5, weight_decay=1.0)
+        >>> state = tx.init(params)
+        >>> updates, state = tx.update([jnp.array([3.0, -0.5], jnp.float32)], state, params)
+        >>> optax.apply_updates(params, updates)[0]
+        Array([0. , 1.5], dtype=float32)
+
+    See also:
+        ``torch.optim.AdamW``, ``optax.adamw``,
+        :func:`jforeach.transforms.add_decoupled_weight_decay`.
+    """
+    if not callable(lr):
+        _check("adamw", 0.0 <= lr, f"Invalid learning rate: {lr}")
+    _check("adamw", 0.0 <= eps, f"Invalid epsilon value: {eps}")
+    betas = _check_betas("adamw", betas)
+    _check("adamw", 0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
+    return adam(
+        lr,
+        betas,
+        eps,
+        weight_decay,
+        amsgrad=amsgrad,
+        maximize=maximize,
+        decoupled_weight_decay=True,
+    )
+
+
+def rmsprop(
+    lr: optax.ScalarOrSchedule = 1e-2,
+    alpha: float = 0.99,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    *,
+    centered: bool = False,
+    maximize: bool = False,
+) -> optax.GradientTransformation:
+    """RMSprop, as ``torch.optim.RMSprop(..., foreach=True)``.
+
+    Args:
+        lr: learning rate, a float or an optax schedule of the step count.
+        alpha: smoothing constant of the squared-gradient average.
+        eps: added to the denominator.
+        weight_decay: L2 penalty, added to the gradient.
+        momentum: momentum factor applied to the normalized gradient.
+        centered: normalize by the estimated variance of the gradient.
+        maximize: maximize the objective instead of minimizing it.
+
+    Returns:
+        An ``optax.GradientTransformation``; apply its updates with
+        ``optax.apply_updates``. ``update`` needs ``params`` when ``weight_decay != 0``.
+
+    Raises:
+        ValueError: with torch's conditions: ``lr < 0``, ``eps < 0``,
+            ``momentum < 0``, ``weight_decay < 0``, ``alpha < 0``.
+
+    Examples:
+        >>> import jax.numpy as jnp, optax
+        >>> import jforeach
+        >>> params = [jnp.array([1.0, 2.0], jnp.float32)]
+        >>> tx = jforeach.optim.rmsprop(lr=0.01, alpha=0.75)
+        >>> state = tx.init(params)
+        >>> updates, state = tx.update([jnp.array([3.0, -0.5], jnp.float32)], state, params)
+        >>> optax.apply_updates(params, updates)[0]
+        Array([0.98, 2.02], dtype=float32)
+
+    See also:
+        ``torch.optim.RMSprop``, ``optax.rmsprop``, :func:`jforeach.transforms.scale_by_rms`.
+    """
+    _check_lr("rmsprop", lr)
+    _check("rmsprop", 0.0 <= eps, f"Invalid epsilon value: {eps}")
+    _check("rmsprop", 0.0 <= momentum, f"Invalid momentum value: {momentum}")
+    _check("rmsprop", 0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
+    _check("rmsprop", 0.0 <= alpha, f"Invalid alpha value: {alpha}")
+    return _chain(
+        transforms.negate() if maximize else None,
+        transforms.add_weight_decay(weight_decay) if weight_decay != 0 else None,
+        transforms.scale_by_rms(alpha, eps, centered=centered),
+        # torch's buffer starts at zero: `momentum * 0 + u` is the trace's first-step clone.
+        transforms.trace(momentum) if momentum > 0 else None,
+        transforms.scale_by_learning_rate(lr),
+    )
+
+
+def adagrad(
+    lr: optax.ScalarOrSchedule = 1e-2,
+    lr_decay: float = 0.0,
+    weight_decay: float = 0.0,
+    initial_accumulator_value: float = 0.0,
+    eps: float = 1e-10,
+    *,
+    maximize: bool = False,
+) -> optax.GradientTransformation:
+    """Adagrad, as ``torch.optim.Adagrad(..., foreach=True)``.
+
+    Args:
+        lr: learning rate, a float or an optax schedule of the step count; step ``t``
+            (counting from 1) uses ``lr / (1 + (t - 1) * lr_decay)``.
+        lr_decay: learning rate decay.
+        weight_decay: L2 penalty, added to the gradient.
+        initial_accumulator_value: initial value of the sum of squared gradients.
+        eps: added to the denominator.
+        maximize: maximize the objective instead of minimizing it.
+
+    Returns:
+        An ``optax.GradientTransformation``; apply its updates with
+        ``optax.apply_updates``. ``update`` needs ``params`` when ``weight_decay != 0``.
+
+    Raises:
+        ValueError: with torch's conditions: ``lr < 0``, ``lr_decay < 0``,
+            ``weight_decay < 0``, ``initial_accumulator_value < 0``, ``eps < 0``.
+
+    Examples:
+        >>> import jax.numpy as jnp, optax
+        >>> import jforeach
+        >>> params = [jnp.array([1.0, 2.0], jnp.float32)]
+        >>> tx = jforeach.optim.adagrad(lr=0.5)
+        >>> state = tx.init(params)
+        >>> updates, state = tx.update([jnp.array([3.0, -0.5], jnp.float32)], state, params)
+        >>> optax.apply_updates(params, updates)[0]
+        Array([0.5, 2.5], dtype=float32)
+
+    See also:
+        ``torch.optim.Adagrad``, ``optax.adagrad``,
+        :func:`jforeach.transforms.scale_by_adagrad`.
+    """
+    _check_lr("adagrad", lr)
+    _check("adagrad", 0.0 <= lr_decay, f"Invalid lr_decay value: {lr_decay}")
+    _check("adagrad", 0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
+    _check(
+        "adagrad",
+        0.0 <= initial_accumulator_value,
+        f"Invalid initial_accumulator_value value: {initial_accumulator_value}",
+    )
+    _check("adagrad", 0.0 <= eps, f"Invalid epsilon value: {eps}")
+    return _chain(
+        transforms.negate() if maximize else None,
+        transforms.add_weight_decay(weight_decay) if weight_decay != 0 else None,
+        transforms.scale_by_adagrad(initial_accumulator_value, eps),
+        transforms.scale_by_learning_rate(_decayed_schedule(lr, lr_decay)),
+    )
+
+
+def _decayed_schedule(lr: optax.ScalarOrSchedule, lr_decay: float) -> optax.ScalarOrSchedule:
+    """torch Adagrad's ``lr / (1 + (step - 1) * lr_decay)`` as a schedule of the count."""
+    if lr_decay == 0:
+        return lr
+
+    def schedule(count: jax.Array) -> Any:
+        base = lr(count) if callable(lr) else lr
+        return base / (1 + count * lr_decay)
+
+    return schedule

@@ -1,0 +1,637 @@
+"""optax ``GradientTransformation``s built on jforeach ops.
+
+Every transform here works on any pytree of arrays and on a :class:`jforeach.Packed`
+(then each step is one fused elementwise update per buffer), and composes with
+``optax.chain``. The stateful ones are the building blocks of :mod:`jforeach.optim`,
+written with the same arithmetic, in the same order, as torch's ``_multi_tensor_*``
+optimizer functions.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+import jforeach
+
+__all__ = [
+    "AdagradState",
+    "AdamState",
+    "MomentumState",
+    "RmsState",
+    "add_decoupled_weight_decay",
+    "add_weight_decay",
+    "clip_by_norm",
+    "log1p",
+    "negate",
+    "scale_by_adagrad",
+    "scale_by_adam",
+    "scale_by_learning_rate",
+    "scale_by_rms",
+    "symlog",
+    "trace",
+]
+
+PyTree = Any
+
+
+class AdamState(NamedTuple):
+    """State of :func:`scale_by_adam` (torch's ``Adam`` per-parameter state)."""
+
+    count: jax.Array
+    exp_avg: optax.Updates
+    exp_avg_sq: optax.Updates
+    max_exp_avg_sq: optax.Updates | None
+
+
+class MomentumState(NamedTuple):
+    """State of :func:`trace` (torch's ``SGD`` ``momentum_buffer``)."""
+
+    count: jax.Array
+    momentum_buffer: optax.Updates
+
+
+class RmsState(NamedTuple):
+    """State of :func:`scale_by_rms` (torch's ``RMSprop`` per-parameter state)."""
+
+    square_avg: optax.Updates
+    grad_avg: optax.Updates | None
+
+
+class AdagradState(NamedTuple):
+    """State of :func:`scale_by_adagrad` (torch's ``Adagrad`` ``sum``)."""
+
+    sum: optax.Updates
+
+
+# ---------------------------------------------------------------------------------------
+# helpers
+
+
+def _zeros_like(tree: PyTree) -> PyTree:
+    return jax.tree.map(jnp.zeros_like, tree)
+
+
+def _require_params(params: PyTree | None, name: str) -> PyTree:
+    if params is None:
+        raise ValueError(
+            f"`jforeach.transforms.{name}`: needs the current parameters; call "
+            "`update(updates, state, params)` with params"
+        )
+    return params
+
+
+def _one_minus_pow(beta: float, t: jax.Array) -> jax.Array:
+    """``1 - beta**t`` in float32, accurate to a few ulp (torch computes it in float64).
+
+    Computing ``1 - beta**t`` directly in float32 loses ~1e-5 relative at ``t=1`` for
+    ``beta=0.999``; ``-expm1(t * log(beta))`` with ``log(beta)`` taken in float64 keeps
+    the float32 result within a few ulp of torch's float64 value.
+    """
+    log_beta = math.log(beta) if beta > 0.0 else -math.inf
+    return -jnp.expm1(t * jnp.float32(log_beta))
+
+
+# ---------------------------------------------------------------------------------------
+# stateless elementwise transforms
+
+
+def log1p() -> optax.GradientTransformation:
+    """Replaces each update ``u`` by ``log1p(u)``.
+
+    A compressive transform for non-negative updates. Updates below -1 become NaN
+    (and exactly -1 becomes -inf), as with ``jnp.log1p``; use :func:`symlog` for updates
+    of either sign.
+
+    Returns:
+        A stateless ``optax.GradientTransformation``.
+
+    Examples:
+        >>> import jax.numpy as jnp, optax
+        >>> import jforeach.transforms as jt
+        >>> tx = jt.log1p()
+        >>> updates, _ = tx.update([jnp.array([0.0, 1.0], jnp.float32)], tx.init(None))
+        >>> updates[0]
+        Array([0.       , 0.6931472], dtype=float32)
+
+    See also:
+        :func:`jforeach.log1p`, ``jax.numpy.log1p``, ``torch._foreach_log1p``.
+    """
+
+    def init_fn(params: optax.Params) -> optax.EmptyState:
+        del params
+        return optax.EmptyState()
+
+    def update_fn(
+        updates: optax.Updates, state: optax.EmptyState, params: optax.Params | None = None
+    ) -> tuple[optax.Updates, optax.EmptyState]:
+        del params
+        return jforeach.log1p(updates), state
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+def symlog() -> optax.GradientTransformation:
+    """Replaces each update ``u`` by ``sign(u) * log1p(|u|)``.
+
+    The sign-symmetric version of :func:`log1p`: finite for every finite update,
+    odd, and compressive for heavy-tailed gradients.
+
+    Returns:
+        A stateless ``optax.GradientTransformation``.
+
+    Examples:
+        >>> import jax.numpy as jnp, optax
+        >>> import jforeach.transforms as jt
+        >>> tx = optax.chain(jt.symlog(), optax.scale(-0.1))
+        >>> updates, _ = tx.update([jnp.array([-1.0, 0.0, 1.0], jnp.float32)], tx.init(None))
+        >>> updates[0]
+        Array([ 0.06931472, -0.        , -0.06931472], dtype=float32)
+
+    See also:
+        :func:`log1p`, ``jax.numpy.log1p``, ``torch._foreach_log1p``.
+    """
+
+    def init_fn(params: optax.Params) -> optax.EmptyState:
+        del params
+        return optax.EmptyState()
+
+    def update_fn(
+        updates: optax.Updates, state: optax.EmptyState, params: optax.Params | None = None
+    ) -> tuple[optax.Updates, optax.EmptyState]:
+        del params
+        magnitude = jforeach.log1p(jforeach.abs(updates))
+        return jforeach.mul(jforeach.sign(updates), magnitude), state
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+def negate() -> optax.GradientTransformation:
+    """Negates every update (torch's ``maximize=True``).
+
+    Returns:
+        A stateless ``optax.GradientTransformation``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import jforeach.transforms as jt
+        >>> tx = jt.negate()
+        >>> tx.update({"w": jnp.array([1.0, -2.0], jnp.float32)}, tx.init(None))[0]["w"]
+        Array([-1.,  2.], dtype=float32)
+
+    See also:
+        :func:`jforeach.neg`, ``torch._foreach_neg``.
+    """
+
+    def init_fn(params: optax.Params) -> optax.EmptyState:
+        del params
+        return optax.EmptyState()
+
+    def update_fn(
+        updates: optax.Updates, state: optax.EmptyState, params: optax.Params | None = None
+    ) -> tuple[optax.Updates, optax.EmptyState]:
+        del params
+        return jforeach.neg(updates), state
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+# ---------------------------------------------------------------------------------------
+# clipping
+
+
+def _raise_nonfinite(total_norm: Any, norm_type: float) -> None:
+    if not math.isfinite(float(total_norm)):
+        raise ValueError(
+            f"`jforeach.transforms.clip_by_norm`: the total norm of order {norm_type} of "
+            "the updates is non-finite, so it cannot be clipped. To scale the updates by "
+            "the non-finite norm anyway, pass `error_if_nonfinite=False`."
+        )
+
+
+def clip_by_norm(
+    max_norm: float, norm_type: float = 2.0, *, error_if_nonfinite: bool = False
+) -> optax.GradientTransformation:
+    """Scales the updates so that their total norm is at most ``max_norm``.
+
+    The same computation as ``torch.nn.utils.clip_grad_norm_(..., foreach=True)``: the
+    per-tensor norms (:func:`jforeach.norm`), the norm of those norms, then every update
+    multiplied by ``min(max_norm / (total_norm + 1e-6), 1)``.
+
+    Args:
+        max_norm: the largest allowed total norm.
+        norm_type: order of the norm; ``float("inf")`` for the max norm.
+        error_if_nonfinite: raise if the total norm is NaN or infinite. Outside ``jit``
+            this raises ``ValueError`` during ``update``; under ``jit`` the check runs as a
+            ``jax.debug.callback`` and the ``ValueError`` surfaces as a runtime error of
+            the jitted call.
+
+    Returns:
+        A stateless ``optax.GradientTransformation``.
+
+    Raises:
+        ValueError: if ``max_norm`` or ``norm_type`` is not a real number.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import jforeach.transforms as jt
+        >>> tx = jt.clip_by_norm(1.0)
+        >>> updates, _ = tx.update([jnp.array([3.0, 4.0], jnp.float32)], tx.init(None))
+        >>> bool(jnp.allclose(updates[0], jnp.array([0.6, 0.8], jnp.float32)))
+        True
+
+    See also:
+        ``optax.clip_by_global_norm``, ``torch.nn.utils.clip_grad_norm_``,
+        :func:`jforeach.norm`.
+    """
+    try:
+        max_norm = float(max_norm)
+        norm_type = float(norm_type)
+    except (TypeError, ValueError):
+        raise ValueError(
+            "`jforeach.transforms.clip_by_norm`: max_norm and norm_type must be real "
+            f"numbers, got max_norm={max_norm!r} and norm_type={norm_type!r}"
+        ) from None
+
+    def init_fn(params: optax.Params) -> optax.EmptyState:
+        del params
+        return optax.EmptyState()
+
+    def update_fn(
+        updates: optax.Updates, state: optax.EmptyState, params: optax.Params | None = None
+    ) -> tuple[optax.Updates, optax.EmptyState]:
+        del params
+        if not jax.tree.leaves(updates):
+            return updates, state
+        norms = jforeach.norm(updates, norm_type)
+        if isinstance(norms, jforeach.Packed) and norm_type <= 0:
+            # A sharded Packed pads its buffers of per-tensor norms with zeros, which
+            # only leaves the norms of positive order unchanged.
+            norms = norms.unpack()
+        leaves = jax.tree.leaves(norms)
+        dtype = jnp.result_type(*leaves)
+        stacked = jnp.concatenate([jnp.ravel(n).astype(dtype) for n in leaves])
+        total_norm = jnp.linalg.vector_norm(stacked, ord=norm_type)
+        if error_if_nonfinite:
+            if isinstance(total_norm, jax.core.Tracer):
+                jax.debug.callback(_raise_nonfinite, total_norm, norm_type)
+            else:
+                _raise_nonfinite(total_norm, norm_type)
+        clip_coef = max_norm / (total_norm + 1e-6)
+        clip_coef_clamped = jnp.minimum(clip_coef, 1.0).astype(total_norm.dtype)
+        return jforeach.mul(updates, clip_coef_clamped), state
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+# ---------------------------------------------------------------------------------------
+# weight decay and learning rate
+
+
+def add_weight_decay(weight_decay: float) -> optax.GradientTransformation:
+    """Adds ``weight_decay * params`` to the updates (torch's coupled L2 weight decay).
+
+    Computed as torch's ``_foreach_add(grads, params, alpha=weight_decay)``; with
+    ``weight_decay == 0`` the updates pass through untouched.
+
+    Args:
+        weight_decay: the L2 coefficient.
+
+    Returns:
+        A stateless ``optax.GradientTransformation`` whose ``update`` needs ``params``.
+
+    Raises:
+        ValueError: at ``update`` time, if ``params`` is not given.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import jforeach.transforms as jt
+        >>> tx = jt.add_weight_decay(0.5)
+        >>> params = [jnp.array([2.0], jnp.float32)]
+        >>> tx.update([jnp.array([1.0], jnp.float32)], tx.init(params), params)[0][0]
+        Array([2.], dtype=float32)
+
+    See also:
+        ``optax.add_decayed_weights``, :func:`add_decoupled_weight_decay`.
+    """
+
+    def init_fn(params: optax.Params) -> optax.EmptyState:
+        del params
+        return optax.EmptyState()
+
+    def update_fn(
+        updates: optax.Updates, state: optax.EmptyState, params: optax.Params | None = None
+    ) -> tuple[optax.Updates, optax.EmptyState]:
+        if weight_decay == 0:
+            return updates, state
+        params = _require_params(params, "add_weight_decay")
+        return jforeach.add(updates, params, alpha=weight_decay), state
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+def add_decoupled_weight_decay(
+    weight_decay: float, learning_rate: optax.ScalarOrSchedule
+) -> optax.GradientTransformation:
+    """Folds torch's decoupled (AdamW) weight decay into the final updates.
+
+    torch multiplies the parameters by ``1 - lr * weight_decay`` before adding the
+    step; this transform returns ``(params * (1 - lr * weight_decay) + updates) - params``
+    so that ``optax.apply_updates`` lands on torch's parameters. Place it last in the
+    chain, after the learning rate is applied.
+
+    Args:
+        weight_decay: the decoupled decay coefficient.
+        learning_rate: a float or an optax schedule (a callable of the step count).
+
+    Returns:
+        An ``optax.GradientTransformation`` whose ``update`` needs ``params``; its state
+        is ``optax.ScaleByScheduleState`` for a schedule, else ``optax.EmptyState``.
+
+    Raises:
+        ValueError: at ``update`` time, if ``params`` is not given.
+
+    Examples:
+        >>> import jax.numpy as jnp, optax
+        >>> import jforeach.transforms as jt
+        >>> tx = jt.add_decoupled_weight_decay(0.1, 0.5)
+        >>> params = [jnp.array([2.0], jnp.float32)]
+        >>> updates, _ = tx.update([jnp.array([0.0], jnp.float32)], tx.init(params), params)
+        >>> optax.apply_updates(params, updates)[0]
+        Array([1.9], dtype=float32)
+
+    See also:
+        ``optax.add_decayed_weights``, ``torch.optim.AdamW``.
+    """
+
+    def init_fn(params: optax.Params) -> optax.EmptyState | optax.ScaleByScheduleState:
+        del params
+        if callable(learning_rate):
+            return optax.ScaleByScheduleState(count=jnp.zeros([], jnp.int32))
+        return optax.EmptyState()
+
+    def update_fn(updates: optax.Updates, state: Any, params: optax.Params | None = None) -> tuple[optax.Updates, Any]:
+        if callable(learning_rate):
+            decay = 1 - learning_rate(state.count) * weight_decay
+            state = optax.ScaleByScheduleState(count=optax.safe_int32_increment(state.count))
+        else:
+            decay = 1 - learning_rate * weight_decay
+        if weight_decay == 0:
+            return updates, state
+        params = _require_params(params, "add_decoupled_weight_decay")
+        new_params = jforeach.add(jforeach.mul(params, decay), updates)
+        return jforeach.sub(new_params, params), state
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+def scale_by_learning_rate(learning_rate: optax.ScalarOrSchedule) -> optax.GradientTransformation:
+    """Multiplies the updates by ``-learning_rate``.
+
+    Args:
+        learning_rate: a float or an optax schedule, called with the number of updates
+            made so far (0 on the first update), like ``optax.scale_by_schedule``.
+
+    Returns:
+        An ``optax.GradientTransformation``; its state is ``optax.ScaleByScheduleState``
+        for a schedule, else ``optax.EmptyState``.
+
+    Examples:
+        >>> import jax.numpy as jnp, optax
+        >>> import jforeach.transforms as jt
+        >>> tx = jt.scale_by_learning_rate(optax.linear_schedule(1.0, 0.0, 4))
+        >>> state = tx.init(None)
+        >>> u, state = tx.update([jnp.array([1.0], jnp.float32)], state)
+        >>> u, state = tx.update([jnp.array([1.0], jnp.float32)], state)
+        >>> u[0]
+        Array([-0.75], dtype=float32)
+
+    See also:
+        ``optax.scale_by_learning_rate``, ``optax.scale_by_schedule``.
+    """
+
+    def init_fn(params: optax.Params) -> optax.EmptyState | optax.ScaleByScheduleState:
+        del params
+        if callable(learning_rate):
+            return optax.ScaleByScheduleState(count=jnp.zeros([], jnp.int32))
+        return optax.EmptyState()
+
+    def update_fn(updates: optax.Updates, state: Any, params: optax.Params | None = None) -> tuple[optax.Updates, Any]:
+        del params
+        if callable(learning_rate):
+            lr = learning_rate(state.count)
+            state = optax.ScaleByScheduleState(count=optax.safe_int32_increment(state.count))
+            return jforeach.mul(updates, -lr), state
+        return jforeach.mul(updates, -learning_rate), state
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+# ---------------------------------------------------------------------------------------
+# stateful scalings (torch's optimizer states)
+
+
+def trace(momentum: float, dampening: float = 0.0, *, nesterov: bool = False) -> optax.GradientTransformation:
+    """torch's SGD momentum buffer.
+
+    On the first update the buffer is the update itself; afterwards
+    ``buf = momentum * buf + (1 - dampening) * u``. The output is ``buf``, or
+    ``u + momentum * buf`` with ``nesterov=True``. With ``momentum == 0`` the updates
+    pass through and the state holds no buffer.
+
+    Args:
+        momentum: the momentum factor.
+        dampening: dampening for the momentum.
+        nesterov: use Nesterov momentum.
+
+    Returns:
+        An ``optax.GradientTransformation`` with :class:`MomentumState`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import jforeach.transforms as jt
+        >>> tx = jt.trace(0.5, dampening=0.5)
+        >>> state = tx.init([jnp.zeros(1, jnp.float32)])
+        >>> u, state = tx.update([jnp.array([1.0], jnp.float32)], state)
+        >>> u, state = tx.update([jnp.array([1.0], jnp.float32)], state)
+        >>> u[0]
+        Array([1.], dtype=float32)
+
+    See also:
+        ``optax.trace``, ``torch.optim.SGD``.
+    """
+
+    def init_fn(params: optax.Params) -> MomentumState:
+        buffer = _zeros_like(params) if momentum != 0 else None
+        return MomentumState(count=jnp.zeros([], jnp.int32), momentum_buffer=buffer)
+
+    def update_fn(
+        updates: optax.Updates, state: MomentumState, params: optax.Params | None = None
+    ) -> tuple[optax.Updates, MomentumState]:
+        del params
+        count = optax.safe_int32_increment(state.count)
+        if momentum == 0:
+            return updates, MomentumState(count=count, momentum_buffer=None)
+        # torch clones the update into the buffer on the first step; with a zero buffer
+        # `0 * buf + 1 * u` is that clone, bit for bit.
+        first = state.count == 0
+        decay = jnp.where(first, 0.0, momentum)
+        alpha = jnp.where(first, 1.0, 1.0 - dampening)
+        buffer = jforeach.add(jforeach.mul(state.momentum_buffer, decay), jforeach.mul(updates, alpha))
+        if nesterov:
+            updates = jforeach.add(updates, buffer, alpha=momentum)
+        else:
+            updates = buffer
+        return updates, MomentumState(count=count, momentum_buffer=buffer)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+def scale_by_adam(
+    betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, *, amsgrad: bool = False
+) -> optax.GradientTransformation:
+    """torch's Adam direction ``(m / (1 - b1**t)) / (sqrt(v) / sqrt(1 - b2**t) + eps)``.
+
+    The moments are updated as torch's ``_multi_tensor_adam`` does
+    (``lerp_(exp_avg, u, 1 - b1)``, ``exp_avg_sq * b2 + (1 - b2) * u * u``), and the
+    denominator uses ``max_exp_avg_sq`` (the running maximum of ``exp_avg_sq``) with
+    ``amsgrad=True``. Follow with :func:`scale_by_learning_rate`.
+
+    Args:
+        betas: the decay rates ``(b1, b2)`` of the first and second moments.
+        eps: added to the denominator.
+        amsgrad: use the AMSGrad variant.
+
+    Returns:
+        An ``optax.GradientTransformation`` with :class:`AdamState`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import jforeach.transforms as jt
+        >>> tx = jt.scale_by_adam()
+        >>> u, _ = tx.update([jnp.array([2.0, -0.5], jnp.float32)], tx.init([jnp.zeros(2, jnp.float32)]))
+        >>> u[0]
+        Array([ 1., -1.], dtype=float32)
+
+    See also:
+        ``optax.scale_by_adam``, ``optax.scale_by_amsgrad``, ``torch.optim.Adam``.
+    """
+    beta1, beta2 = betas
+
+    def init_fn(params: optax.Params) -> AdamState:
+        return AdamState(
+            count=jnp.zeros([], jnp.int32),
+            exp_avg=_zeros_like(params),
+            exp_avg_sq=_zeros_like(params),
+            max_exp_avg_sq=_zeros_like(params) if amsgrad else None,
+        )
+
+    def update_fn(
+        updates: optax.Updates, state: AdamState, params: optax.Params | None = None
+    ) -> tuple[optax.Updates, AdamState]:
+        del params
+        count = optax.safe_int32_increment(state.count)
+        exp_avg = jforeach.lerp(state.exp_avg, updates, 1 - beta1)
+        exp_avg_sq = jforeach.addcmul(jforeach.mul(state.exp_avg_sq, beta2), updates, updates, 1 - beta2)
+        step = count.astype(jnp.float32)
+        bias_correction1 = _one_minus_pow(beta1, step)
+        bias_correction2_sqrt = jnp.sqrt(_one_minus_pow(beta2, step))
+        if amsgrad:
+            max_exp_avg_sq = jforeach.maximum(state.max_exp_avg_sq, exp_avg_sq)
+            denom = jforeach.sqrt(max_exp_avg_sq)
+        else:
+            max_exp_avg_sq = None
+            denom = jforeach.sqrt(exp_avg_sq)
+        denom = jforeach.add(jforeach.div(denom, bias_correction2_sqrt), eps)
+        direction = jforeach.div(jforeach.mul(exp_avg, 1 / bias_correction1), denom)
+        return direction, AdamState(count, exp_avg, exp_avg_sq, max_exp_avg_sq)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+def scale_by_rms(alpha: float = 0.99, eps: float = 1e-8, *, centered: bool = False) -> optax.GradientTransformation:
+    """torch's RMSprop direction ``u / (sqrt(square_avg - grad_avg**2) + eps)``.
+
+    ``square_avg = alpha * square_avg + (1 - alpha) * u * u``; with ``centered=True``,
+    ``grad_avg = lerp(grad_avg, u, 1 - alpha)`` is subtracted as above, otherwise the
+    denominator is ``sqrt(square_avg) + eps``. Both start at zero, as in torch.
+
+    Args:
+        alpha: smoothing constant.
+        eps: added to the denominator.
+        centered: normalize by the estimated variance instead of the second moment.
+
+    Returns:
+        An ``optax.GradientTransformation`` with :class:`RmsState`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import jforeach.transforms as jt
+        >>> tx = jt.scale_by_rms(alpha=0.75)
+        >>> u, _ = tx.update([jnp.array([2.0], jnp.float32)], tx.init([jnp.zeros(1, jnp.float32)]))
+        >>> u[0]
+        Array([2.], dtype=float32)
+
+    See also:
+        ``optax.scale_by_rms``, ``optax.scale_by_stddev``, ``torch.optim.RMSprop``.
+    """
+
+    def init_fn(params: optax.Params) -> RmsState:
+        grad_avg = _zeros_like(params) if centered else None
+        return RmsState(square_avg=_zeros_like(params), grad_avg=grad_avg)
+
+    def update_fn(
+        updates: optax.Updates, state: RmsState, params: optax.Params | None = None
+    ) -> tuple[optax.Updates, RmsState]:
+        del params
+        square_avg = jforeach.addcmul(jforeach.mul(state.square_avg, alpha), updates, updates, 1 - alpha)
+        if centered:
+            grad_avg = jforeach.lerp(state.grad_avg, updates, 1 - alpha)
+            avg = jforeach.addcmul(square_avg, grad_avg, grad_avg, -1)
+        else:
+            grad_avg = None
+            avg = square_avg
+        avg = jforeach.add(jforeach.sqrt(avg), eps)
+        return jforeach.div(updates, avg), RmsState(square_avg, grad_avg)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+def scale_by_adagrad(initial_accumulator_value: float = 0.0, eps: float = 1e-10) -> optax.GradientTransformation:
+    """torch's Adagrad direction ``u / (sqrt(sum) + eps)`` with ``sum += u * u``.
+
+    Args:
+        initial_accumulator_value: initial value of every entry of ``sum``.
+        eps: added to the denominator.
+
+    Returns:
+        An ``optax.GradientTransformation`` with :class:`AdagradState`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import jforeach.transforms as jt
+        >>> tx = jt.scale_by_adagrad(initial_accumulator_value=5.0)
+        >>> u, _ = tx.update([jnp.array([2.0], jnp.float32)], tx.init([jnp.zeros(1, jnp.float32)]))
+        >>> u[0]
+        Array([0.6666667], dtype=float32)
+
+    See also:
+        ``optax.scale_by_rss``, ``torch.optim.Adagrad``.
+    """
+
+    def init_fn(params: optax.Params) -> AdagradState:
+        return AdagradState(sum=jax.tree.map(lambda p: jnp.full_like(p, initial_accumulator_value), params))
+
+    def update_fn(
+        updates: optax.Updates, state: AdagradState, params: optax.Params | None = None
+    ) -> tuple[optax.Updates, AdagradState]:
+        del params
+        state_sum = jforeach.addcmul(state.sum, updates, updates, 1)
+        std = jforeach.add(jforeach.sqrt(state_sum), eps)
+        return jforeach.div(updates, std), AdagradState(sum=state_sum)
+
+    return optax.GradientTransformation(init_fn, update_fn)
