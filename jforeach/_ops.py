@@ -66,8 +66,8 @@ def _docstring(op: Op, public: str, inplace: bool) -> str:
             "Runs one ``jax.jit`` kernel whose ``tensors`` buffers are donated: the results reuse their",
             "memory and the input arrays are deleted. Lists and dicts of the caller (at every level) are",
             "updated in place with the results, so torch-style code keeps working; the updated tree is also",
-            "returned (rebind it for tuples, NamedTuples, single arrays and ``Packed``'s siblings). Inside a",
-            "JAX transformation nothing can be donated and the same values are computed functionally.",
+            "returned: rebind it for tuples, NamedTuples and single arrays (a ``Packed`` is updated in place).",
+            "Inside a JAX transformation nothing can be donated and the same values are computed functionally.",
             "",
         ]
     lines += ["Args:", "  tensors: A list, tuple, dict, any pytree of arrays, or a :class:`jforeach.Packed`."]
@@ -78,12 +78,11 @@ def _docstring(op: Op, public: str, inplace: bool) -> str:
         returns = "A tree with the structure of ``tensors`` whose leaves are 0-d arrays (a Packed for a Packed)."
     lines += ["", "Returns:", f"  {returns}", "", "Raises:"]
     lines += [
-        "  ValueError: if an operand's structure or length does not match ``tensors``.",
+        "  ValueError: if an operand's structure or length does not match ``tensors``"
+        + (", or the same array appears twice in ``tensors``." if inplace else "."),
         "  TypeError: for a leaf that is not an array, or a dtype torch rejects"
         + (" (in place: a result dtype that cannot be cast back, e.g. float into int)." if inplace else "."),
     ]
-    if inplace:
-        lines.append("  ValueError: if the same array appears twice in ``tensors``.")
     call, expected = EXAMPLES[public]
     lines += ["", "Examples:", "  >>> import jax.numpy as jnp", "  >>> import jforeach"]
     for i, line in enumerate(call.splitlines()):
