@@ -175,13 +175,16 @@ _OVERLOAD_WORDS = {
 
 
 def _scalar_list(values: Sequence[Any], fname: str, name: str) -> tuple[Kind, Any]:
-    dtypes = {_number_dtype(v) for v in values}
-    dtype = functools.reduce(jnp.promote_types, dtypes)
-    dtype = np.dtype(dtype)
+    """torch's ScalarList: one number per tensor, each promoting as its own Python type."""
+    per_entry = [_number_dtype(v) for v in values]
+    widest = np.dtype(functools.reduce(jnp.promote_types, set(per_entry)))
+    # mixed ints and floats: every entry keeps its own type for promotion (an int for an int tensor
+    # stays an int), carried in a static tuple; the values travel in one array of the widest type
+    dtype: Any = widest if len(set(per_entry)) == 1 else tuple(per_entry)
     if any(isinstance(v, jax.core.Tracer) for v in values):
-        payload = jnp.stack([jnp.asarray(v) for v in values])
+        payload = jnp.stack([jnp.asarray(v, widest) for v in values])
     else:
-        wide = {0: np.bool_, 1: np.int64, 2: np.float64, 3: np.complex128}[_dtypes.category(dtype)]
+        wide = {0: np.bool_, 1: np.int64, 2: np.float64, 3: np.complex128}[_dtypes.category(widest)]
         payload = np.asarray([np.asarray(v).item() for v in values], dtype=_dtypes.canonical(np.dtype(wide)))
     return Kind("ScalarList", dtype), payload
 
@@ -277,7 +280,8 @@ def _arg_for(kind: Kind, payload: Any, i: int, spec: Operand) -> Arg:
     if kind.overload == "Scalar":
         return Arg(payload, kind.number_dtype, Rank.NUMBER, spec.promotes, spec.name)
     if kind.overload == "ScalarList":
-        return Arg(payload[i], kind.number_dtype, Rank.NUMBER, spec.promotes, spec.name)
+        dtype = kind.number_dtype[i] if isinstance(kind.number_dtype, tuple) else kind.number_dtype
+        return Arg(payload[i], dtype, Rank.NUMBER, spec.promotes, spec.name)
     leaf = payload[i] if kind.overload == "List" else payload
     return Arg(leaf, np.dtype(leaf.dtype), _dtypes.rank_of(leaf.ndim), spec.promotes, spec.name)
 
@@ -307,7 +311,8 @@ def _kernel(op_name: str, kinds: tuple[Kind, ...], inplace: bool, donate: bool, 
         ]
 
     run.__name__ = fname
-    return jax.jit(run, donate_argnums=(0,) if donate else ())
+    # keep_unused: zero_ and copy_ never read their tensors, yet their buffers must still be donated
+    return jax.jit(run, donate_argnums=(0,) if donate else (), keep_unused=donate)
 
 
 def reduce_one(op: Op, x: jax.Array, *statics: Any, fname: str) -> jax.Array:
@@ -457,11 +462,16 @@ def _validate_before_donating(
 def _check_numbers(op: Op, leaves: list[jax.Array], kinds: list[Kind], payloads: list[Any], fname: str) -> None:
     """Checks torch makes on the values of numbers: they must happen before any donation."""
     for spec, kind, payload in zip(op.operands, kinds, payloads, strict=True):
-        if op.name == "pow" and kind.overload in ("Scalar", "ScalarList") and _dtypes.category(kind.number_dtype) == 1:
+        if op.name == "pow" and kind.overload in ("Scalar", "ScalarList") and _is_integral(kind.number_dtype):
             exps = np.atleast_1d(np.asarray(payload)) if not _is_tracer([payload]) else np.zeros(0)
             ints = [leaf for leaf in leaves if _dtypes.category(leaf.dtype) <= 1]
             if ints and (exps < 0).any():
                 raise ValueError(f"`jforeach.{fname}`: integers to negative integer powers are not allowed")
+
+
+def _is_integral(number_dtype: Any) -> bool:
+    dtypes = number_dtype if isinstance(number_dtype, tuple) else (number_dtype,)
+    return any(_dtypes.category(d) == 1 for d in dtypes)
 
 
 def _check_aliasing(leaves: list[jax.Array], payloads: list[Any], fname: str) -> list[Any]:

@@ -166,7 +166,10 @@ class Layout:
                 elif kind.overload == "ScalarList":
                     per_tensor = jnp.asarray(payload)[np.asarray(group.members, dtype=np.int32)]
                     values = _expand(group, per_tensor, segments[gi])
-                    args.append(_engine.Arg(values, kind.number_dtype, Rank.NUMBER, spec.promotes, spec.name))
+                    dtype = kind.number_dtype
+                    if isinstance(dtype, tuple):  # mixed ints and floats: one buffer takes the widest of its own
+                        dtype = np.dtype(functools.reduce(jnp.promote_types, {dtype[m] for m in group.members}))
+                    args.append(_engine.Arg(values, dtype, Rank.NUMBER, spec.promotes, spec.name))
                 else:  # List: the other Packed's buffer
                     leaf = payload[gi]
                     args.append(_engine.Arg(leaf, np.dtype(leaf.dtype), Rank.DIMENSIONED, spec.promotes, spec.name))
