@@ -113,8 +113,14 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
                     f"`jforeach.{fname}`: {spec.name} is a Packed but tensors is not; pack both "
                     "(`jforeach.pack`) or neither"
                 )
+            value.check_alive(fname, spec.name)
             packed.layout.check_same(value.layout, fname, spec.name)
             return Kind("List"), list(value.buffers)
+        if is_array and value.ndim > 0 and "Tensor" in allowed and not (spec.name == "value" and value.ndim == 1):
+            raise TypeError(
+                f"`jforeach.{fname}`: tensors is a Packed, so {spec.name} must be a number, a 0-d array, a "
+                f"sequence of numbers or a Packed of the same layout; got {_describe(value)}"
+            )
         if (
             "List" in allowed
             and not _is_number(value)
@@ -136,7 +142,7 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
             if len(value) != n:
                 raise ValueError(f"`jforeach.{fname}`: tensors has {n} arrays but {spec.name} has {len(value)} scalars")
             if n == 0:
-                return Kind("ScalarList", _dtypes.DEFAULT_FLOAT), jnp.zeros((0,))
+                return Kind("ScalarList", _dtypes.DEFAULT_FLOAT), []
             return _scalar_list(value, fname, spec.name)
     if "List" in allowed and packed is None:
         other_treedef = jax.tree.structure(value)
@@ -159,7 +165,7 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
         # addcmul/addcdiv's torch Tensor overload: a 1-D tensor of one scalar per tensor.
         if value.shape[0] != n:
             raise ValueError(f"`jforeach.{fname}`: tensors has {n} arrays but {spec.name} has {value.shape[0]} scalars")
-        return Kind("ScalarList", _number_dtype(value[:0].sum() if value.size == 0 else value[0])), jnp.asarray(value)
+        return _scalar_list(list(value), fname, spec.name)
     if is_array and "Tensor" in allowed:
         return Kind("Tensor"), jnp.asarray(value)
     expected = " or ".join(_OVERLOAD_WORDS[o] for o in allowed)
@@ -174,19 +180,22 @@ _OVERLOAD_WORDS = {
 }
 
 
-def _scalar_list(values: Sequence[Any], fname: str, name: str) -> tuple[Kind, Any]:
-    """torch's ScalarList: one number per tensor, each promoting as its own Python type."""
+def _scalar_list(values: Sequence[Any], fname: str, name: str) -> tuple[Kind, list[Any]]:
+    """torch's ScalarList: one number per tensor, each promoting as its own Python type.
+
+    The payload is a list of 0-d values, one kernel argument each: slicing one array per tensor
+    inside the kernel compiles ten times slower (5 s for 1,000 tensors).
+    """
     per_entry = [_number_dtype(v) for v in values]
     widest = np.dtype(functools.reduce(jnp.promote_types, set(per_entry)))
     # mixed ints and floats: every entry keeps its own type for promotion (an int for an int tensor
-    # stays an int), carried in a static tuple; the values travel in one array of the widest type
+    # stays an int), carried in a static tuple; the values all travel as the widest type
     dtype: Any = widest if len(set(per_entry)) == 1 else tuple(per_entry)
-    if any(isinstance(v, jax.core.Tracer) for v in values):
-        payload = jnp.stack([jnp.asarray(v, widest) for v in values])
-    else:
-        wide = {0: np.bool_, 1: np.int64, 2: np.float64, 3: np.complex128}[_dtypes.category(widest)]
-        payload = np.asarray([np.asarray(v).item() for v in values], dtype=_dtypes.canonical(np.dtype(wide)))
-    return Kind("ScalarList", dtype), payload
+    if _is_tracer(values):
+        return Kind("ScalarList", dtype), [jnp.asarray(v, widest) for v in values]
+    wide = {0: np.bool_, 1: np.int64, 2: np.float64, 3: np.complex128}[_dtypes.category(widest)]
+    host = np.asarray([np.asarray(v).item() for v in values], dtype=_dtypes.canonical(np.dtype(wide)))
+    return Kind("ScalarList", dtype), list(host)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -418,6 +427,11 @@ def _chunk(kind: Kind, payload: Any, start: int, stop: int) -> Any:
     return payload[start:stop] if kind.overload in ("List", "ScalarList") else payload
 
 
+def _dtype_and_0d(arrays: Sequence[jax.Array]) -> Any:
+    dtypes = map(operator.attrgetter("dtype"), arrays)
+    return zip(dtypes, map(operator.not_, map(operator.attrgetter("ndim"), arrays)), strict=True)
+
+
 def _validate_before_donating(
     op_name: str, leaves: list[jax.Array], kinds: Sequence[Kind], payloads: Sequence[Any], fname: str
 ) -> None:
@@ -428,32 +442,19 @@ def _validate_before_donating(
     every distinct combination is traced, abstractly.
     """
     lists = [p for k, p in zip(kinds, payloads, strict=True) if k.overload == "List"]
-    keys = (
-        zip(
-            map(operator.attrgetter("dtype"), leaves),
-            map(operator.not_, map(operator.attrgetter("ndim"), leaves)),
-            *(
-                [map(operator.attrgetter("dtype"), p), map(operator.not_, map(operator.attrgetter("ndim"), p))]
-                for p in lists
-            ),
-        )
-        if lists
-        else zip(
-            map(operator.attrgetter("dtype"), leaves), map(operator.not_, map(operator.attrgetter("ndim"), leaves))
-        )
-    )
+    keys = zip(_dtype_and_0d(leaves), *(_dtype_and_0d(p) for p in lists), strict=True)
     representatives: dict[Any, int] = {}
     for i, key in enumerate(keys):
         representatives.setdefault(key, i)
     for p in [*lists, *(p for k, p in zip(kinds, payloads, strict=True) if k.overload == "Tensor")]:
-        others = p if isinstance(p, list) else itertools.repeat(p)
-        for i, (x, o) in enumerate(zip(leaves, others)):
+        others = p if isinstance(p, list) else [p] * len(leaves)
+        for i, (x, o) in enumerate(zip(leaves, others, strict=True)):
             if x.shape != o.shape and jnp.broadcast_shapes(x.shape, o.shape) != x.shape:
                 representatives.setdefault(("grows", i), i)
     picks = sorted(set(representatives.values()))
     sample = [leaves[i] for i in picks]
     sample_payloads = [
-        [p[i] for i in picks] if k.overload == "List" else (p[np.asarray(picks)] if k.overload == "ScalarList" else p)
+        [p[i] for i in picks] if k.overload in ("List", "ScalarList") else p
         for k, p in zip(kinds, payloads, strict=True)
     ]
     jax.eval_shape(_kernel(op_name, tuple(kinds), True, False, fname, None), sample, sample_payloads)
@@ -461,9 +462,10 @@ def _validate_before_donating(
 
 def _check_numbers(op: Op, leaves: list[jax.Array], kinds: list[Kind], payloads: list[Any], fname: str) -> None:
     """Checks torch makes on the values of numbers: they must happen before any donation."""
-    for spec, kind, payload in zip(op.operands, kinds, payloads, strict=True):
+    for kind, payload in zip(kinds, payloads, strict=True):
         if op.name == "pow" and kind.overload in ("Scalar", "ScalarList") and _is_integral(kind.number_dtype):
-            exps = np.atleast_1d(np.asarray(payload)) if not _is_tracer([payload]) else np.zeros(0)
+            values = payload if isinstance(payload, list) else [payload]
+            exps = np.zeros(0) if _is_tracer(values) else np.asarray([np.asarray(v).item() for v in values])
             ints = [leaf for leaf in leaves if _dtypes.category(leaf.dtype) <= 1]
             if ints and (exps < 0).any():
                 raise ValueError(f"`jforeach.{fname}`: integers to negative integer powers are not allowed")
@@ -498,6 +500,8 @@ def _check_aliasing(leaves: list[jax.Array], payloads: list[Any], fname: str) ->
 
 
 def write_back(original: Any, new: Any) -> Any:
+    from .packed import Packed
+
     """Put ``new``'s leaves into ``original``'s mutable containers; return the updated tree.
 
     Lists and dicts, at every level, are updated in place so that every reference the caller holds
@@ -514,6 +518,9 @@ def write_back(original: Any, new: Any) -> Any:
     if isinstance(original, dict):
         for key in original:
             original[key] = write_back(original[key], new[key])
+        return original
+    if isinstance(original, Packed) and isinstance(new, Packed):
+        original._buffers = new.buffers  # the caller's Packed must not keep the donated buffers
         return original
     if isinstance(original, tuple) and type(new) is type(original):
         children = [write_back(o, n) for o, n in zip(original, new, strict=True)]

@@ -102,9 +102,7 @@ def _make(op: Op, inplace: bool) -> Callable[..., Any]:
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
         arguments = bound.arguments
-        return _engine.call(
-            op.name, arguments["tensors"], [arguments[n] for n in names], inplace=inplace, fname=public
-        )
+        return _engine.call(op.name, arguments["tensors"], [arguments[n] for n in names], inplace=inplace, fname=public)
 
     fn.__name__ = fn.__qualname__ = public
     fn.__module__ = "jforeach"

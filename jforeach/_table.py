@@ -110,15 +110,21 @@ _UNARY: list[Op] = [
     Op("expm1", "unary", jnp.expm1, dtype_rule="float"),
     Op("floor", "unary", _rounding(jnp.floor), accepts=REAL_NO_BOOL),
     Op("frac", "unary", _frac, accepts=FLOAT, torch_name="torch.frac", jnp_name="jax.numpy.trunc"),
-    Op("lgamma", "unary", jax.lax.lgamma, dtype_rule="float", accepts=REAL, test_domain=(0.1, 5.0),
-       jnp_name="jax.lax.lgamma"),
+    Op(
+        "lgamma",
+        "unary",
+        jax.lax.lgamma,
+        dtype_rule="float",
+        accepts=REAL,
+        test_domain=(0.1, 5.0),
+        jnp_name="jax.lax.lgamma",
+    ),
     Op("log", "unary", jnp.log, dtype_rule="float", test_domain=(0.01, 5.0)),
     Op("log10", "unary", jnp.log10, dtype_rule="float", test_domain=(0.01, 5.0)),
     Op("log1p", "unary", jnp.log1p, dtype_rule="float", test_domain=(-0.99, 5.0)),
     Op("log2", "unary", jnp.log2, dtype_rule="float", test_domain=(0.01, 5.0)),
     Op("neg", "unary", jnp.negative, accepts=NO_BOOL, jnp_name="jax.numpy.negative"),
-    Op("reciprocal", "unary", _reciprocal, dtype_rule="float", test_domain=(0.1, 5.0),
-       jnp_name="jax.numpy.reciprocal"),
+    Op("reciprocal", "unary", _reciprocal, dtype_rule="float", test_domain=(0.1, 5.0), jnp_name="jax.numpy.reciprocal"),
     Op("round", "unary", _rounding(jnp.round), accepts=REAL_NO_BOOL),
     Op("rsqrt", "unary", jax.lax.rsqrt, dtype_rule="float", test_domain=(0.01, 5.0), jnp_name="jax.lax.rsqrt"),
     Op("sigmoid", "unary", jax.nn.sigmoid, dtype_rule="float", jnp_name="jax.nn.sigmoid"),
@@ -163,28 +169,78 @@ def _pow_scalar_base(exponent, base):
 
 
 def _binary(name, fn, overloads=_NO_TENSOR, dtype_rule: DtypeRule = "promote", accepts=ALL, jnp_name="", **kw):
-    return Op(name, "binary", fn, (Operand("other", overloads),), dtype_rule=dtype_rule, accepts=accepts,
-              jnp_name=jnp_name, **kw)
+    return Op(
+        name,
+        "binary",
+        fn,
+        (Operand("other", overloads),),
+        dtype_rule=dtype_rule,
+        accepts=accepts,
+        jnp_name=jnp_name,
+        **kw,
+    )
 
 
 _BINARY: list[Op] = [
-    Op("add", "binary", _add, (Operand("other", _ALL_OVERLOADS), Operand("alpha", ("Scalar",), default=1, promotes=False)),
-       dtype_rule="promote"),
-    Op("sub", "binary", _sub, (Operand("other", _ALL_OVERLOADS), Operand("alpha", ("Scalar",), default=1, promotes=False)),
-       dtype_rule="promote", accepts=NO_BOOL, bool_operands=False, jnp_name="jax.numpy.subtract"),
-    Op("mul", "binary", _mul, (Operand("other", _ALL_OVERLOADS, zero_dim_as_number=False),),
-       dtype_rule="promote", jnp_name="jax.numpy.multiply"),
-    Op("div", "binary", jnp.true_divide, (Operand("other", _ALL_OVERLOADS, zero_dim_as_number=False),),
-       dtype_rule="float", jnp_name="jax.numpy.true_divide"),
+    Op(
+        "add",
+        "binary",
+        _add,
+        (Operand("other", _ALL_OVERLOADS), Operand("alpha", ("Scalar",), default=1, promotes=False)),
+        dtype_rule="promote",
+    ),
+    Op(
+        "sub",
+        "binary",
+        _sub,
+        (Operand("other", _ALL_OVERLOADS), Operand("alpha", ("Scalar",), default=1, promotes=False)),
+        dtype_rule="promote",
+        accepts=NO_BOOL,
+        bool_operands=False,
+        jnp_name="jax.numpy.subtract",
+    ),
+    Op(
+        "mul",
+        "binary",
+        _mul,
+        (Operand("other", _ALL_OVERLOADS, zero_dim_as_number=False),),
+        dtype_rule="promote",
+        jnp_name="jax.numpy.multiply",
+    ),
+    Op(
+        "div",
+        "binary",
+        jnp.true_divide,
+        (Operand("other", _ALL_OVERLOADS, zero_dim_as_number=False),),
+        dtype_rule="float",
+        jnp_name="jax.numpy.true_divide",
+    ),
     _binary("clamp_min", jnp.maximum, accepts=REAL, number_result_accepts=NO_BOOL, jnp_name="jax.numpy.maximum"),
     _binary("clamp_max", jnp.minimum, accepts=REAL, number_result_accepts=NO_BOOL, jnp_name="jax.numpy.minimum"),
     _binary("maximum", jnp.maximum, accepts=REAL, number_result_accepts=NO_BOOL),
     _binary("minimum", jnp.minimum, accepts=REAL, number_result_accepts=NO_BOOL),
-    Op("pow", "binary", _pow, (Operand("exponent", _NO_TENSOR),), dtype_rule="promote", result_accepts=NO_BOOL,
-       test_domain=(0.1, 3.0), jnp_name="jax.numpy.power"),
+    Op(
+        "pow",
+        "binary",
+        _pow,
+        (Operand("exponent", _NO_TENSOR),),
+        dtype_rule="promote",
+        result_accepts=NO_BOOL,
+        test_domain=(0.1, 3.0),
+        jnp_name="jax.numpy.power",
+    ),
     # torch's _foreach_pow.ScalarAndTensor: ``jforeach.pow(2.0, tensors)``; reached through ``pow``.
-    Op("pow_scalar_base", "binary", _pow_scalar_base, (Operand("self", ("Scalar",)),), dtype_rule="promote",
-       result_accepts=NO_BOOL, inplace=False, test_domain=(-2.0, 2.0), jnp_name="jax.numpy.power"),
+    Op(
+        "pow_scalar_base",
+        "binary",
+        _pow_scalar_base,
+        (Operand("self", ("Scalar",)),),
+        dtype_rule="promote",
+        result_accepts=NO_BOOL,
+        inplace=False,
+        test_domain=(-2.0, 2.0),
+        jnp_name="jax.numpy.power",
+    ),
 ]
 
 
@@ -203,15 +259,37 @@ def _lerp(x, end, weight):
 
 _VALUE = Operand("value", ("Scalar", "ScalarList", "Tensor"), default=1, promotes=False)
 _POINTWISE: list[Op] = [
-    Op("addcmul", "pointwise", _addcmul,
-       (Operand("tensor1", ("List",)), Operand("tensor2", ("List",)), _VALUE), dtype_rule="promote",
-       accepts=NO_BOOL, torch_name="torch.addcmul", jnp_name="jax.numpy.multiply"),
-    Op("addcdiv", "pointwise", _addcdiv,
-       (Operand("tensor1", ("List",)), Operand("tensor2", ("List",)), _VALUE), dtype_rule="promote",
-       accepts=INEXACT, torch_name="torch.addcdiv", jnp_name="jax.numpy.true_divide"),
-    Op("lerp", "pointwise", _lerp,
-       (Operand("end", ("List",)), Operand("weight", ("Scalar", "ScalarList", "List"))), dtype_rule="same",
-       accepts=INEXACT, same_dtype_operands=True, torch_name="torch.lerp", jnp_name="jax.numpy.where"),
+    Op(
+        "addcmul",
+        "pointwise",
+        _addcmul,
+        (Operand("tensor1", ("List",)), Operand("tensor2", ("List",)), _VALUE),
+        dtype_rule="promote",
+        accepts=NO_BOOL,
+        torch_name="torch.addcmul",
+        jnp_name="jax.numpy.multiply",
+    ),
+    Op(
+        "addcdiv",
+        "pointwise",
+        _addcdiv,
+        (Operand("tensor1", ("List",)), Operand("tensor2", ("List",)), _VALUE),
+        dtype_rule="promote",
+        accepts=INEXACT,
+        torch_name="torch.addcdiv",
+        jnp_name="jax.numpy.true_divide",
+    ),
+    Op(
+        "lerp",
+        "pointwise",
+        _lerp,
+        (Operand("end", ("List",)), Operand("weight", ("Scalar", "ScalarList", "List"))),
+        dtype_rule="same",
+        accepts=INEXACT,
+        same_dtype_operands=True,
+        torch_name="torch.lerp",
+        jnp_name="jax.numpy.where",
+    ),
 ]
 
 
@@ -222,8 +300,18 @@ def _mm(x, mat2):
 
 
 _MATMUL: list[Op] = [
-    Op("mm", "binary", _mm, (Operand("mat2", ("List",)),), dtype_rule="same", accepts=REAL_NO_BOOL,
-       same_dtype_operands=True, inplace=False, test_domain=(-2.0, 2.0), jnp_name="jax.numpy.matmul"),
+    Op(
+        "mm",
+        "binary",
+        _mm,
+        (Operand("mat2", ("List",)),),
+        dtype_rule="same",
+        accepts=REAL_NO_BOOL,
+        same_dtype_operands=True,
+        inplace=False,
+        test_domain=(-2.0, 2.0),
+        jnp_name="jax.numpy.matmul",
+    ),
 ]
 
 
@@ -258,12 +346,26 @@ def _max(x):
 
 
 _REDUCTIONS: list[Op] = [
-    Op("norm", "reduction", _norm, (Operand("ord", ("Scalar",), default=2), Operand("dtype", ("Scalar",),
-       default=None)), accepts=INEXACT, inplace=False, torch_name="torch.linalg.vector_norm",
-       jnp_name="jax.numpy.linalg.norm"),
-    Op("powsum", "reduction", _powsum, (Operand("ord", ("Scalar",), default=2), Operand("dtype", ("Scalar",),
-       default=None)), accepts=FLOAT, inplace=False, torch_name="torch.linalg.vector_norm",
-       jnp_name="jax.numpy.sum"),
+    Op(
+        "norm",
+        "reduction",
+        _norm,
+        (Operand("ord", ("Scalar",), default=2), Operand("dtype", ("Scalar",), default=None)),
+        accepts=INEXACT,
+        inplace=False,
+        torch_name="torch.linalg.vector_norm",
+        jnp_name="jax.numpy.linalg.norm",
+    ),
+    Op(
+        "powsum",
+        "reduction",
+        _powsum,
+        (Operand("ord", ("Scalar",), default=2), Operand("dtype", ("Scalar",), default=None)),
+        accepts=FLOAT,
+        inplace=False,
+        torch_name="torch.linalg.vector_norm",
+        jnp_name="jax.numpy.sum",
+    ),
     Op("max", "reduction", _max, accepts=REAL, inplace=False, torch_name="torch.max", jnp_name="jax.numpy.max"),
 ]
 
@@ -282,8 +384,15 @@ def _clone(x):
 
 _OTHER: list[Op] = [
     Op("zero", "other", _zero, outplace=False, torch_name="torch.Tensor.zero_", jnp_name="jax.numpy.zeros_like"),
-    Op("copy", "other", _copy, (Operand("src", ("List",)),), outplace=False, torch_name="torch.Tensor.copy_",
-       jnp_name="jax.numpy.broadcast_to"),
+    Op(
+        "copy",
+        "other",
+        _copy,
+        (Operand("src", ("List",)),),
+        outplace=False,
+        torch_name="torch.Tensor.copy_",
+        jnp_name="jax.numpy.broadcast_to",
+    ),
     Op("clone", "other", _clone, inplace=False, torch_name="torch.clone", jnp_name="jax.numpy.copy"),
 ]
 

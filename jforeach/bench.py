@@ -16,9 +16,9 @@ The sweep runs each selected foreach op over N float32 arrays of S elements each
 
 In-place ops are chained: each call's output is the next call's input, so no donated
 (deleted) array is ever touched again. Every call is waited for with
-``block_until_ready``; the implementations of one case are timed in interleaved rounds
-(so a change in the machine's load hits them alike) and the median per call is
-reported. The first call is excluded; its extra time over the median is reported as
+``block_until_ready``; the JAX implementations of one case are timed in interleaved
+rounds (so a change in the machine's load hits them alike), then the torch ones, and
+the median per call is reported. The first call is excluded; its extra time over the median is reported as
 the compile time. A second section measures the compile time of ``log1p_`` on a Packed
 of 10 and of 10,000 arrays; a third runs the optimizer benchmark
 (``benchmarks/bench_optim.py``) when it is importable.
@@ -69,6 +69,7 @@ TORCH_LOOP = "torch for-loop"
 IMPLS = (FOR_LOOP, MAP, JIT_TREE_MAP, JF_LIST, JF_PACKED, FLAT, TORCH_FOREACH, TORCH_LOOP)
 
 _ADDCMUL_VALUE = 0.01
+_PAUSE_S = 0.2
 _MISSING_EXTRA = (
     "`python -m jforeach bench` needs tqdm and matplotlib ({missing}); install them with: pip install 'jforeach[bench]'"
 )
@@ -403,17 +404,24 @@ def _run_sweep(
     batch_s: float,
     bar: Any,
 ) -> list[dict[str, Any]]:
-    """One row per (op, size, impl); the impls of one case are timed interleaved."""
+    """One row per (op, size, impl); the impls of one case and framework are timed interleaved."""
     rows = []
     for name in ops:
         op = _OPS[name]
         for n, s in sizes:
             data = _inputs(op, n, s, seed=n * 7 + s)
             case = op.case(n, s)
-            steps = {impl: _FACTORIES[impl](op, data, env) for impl in impls}
-            pack_s = env.pop("pack_s", None)
-            timings = _measure(steps, repeat, batch_s, functools.partial(_show, bar, case))
-            del steps
+            timings: dict[str, _Timing] = {}
+            pack_s = None
+            # JAX and torch are timed apart, with a pause between: each one's idle worker threads
+            # spin for a while after a call and slow the other down on a small machine.
+            for group in ([i for i in impls if not i.startswith("torch")], [i for i in impls if i.startswith("torch")]):
+                if group:
+                    time.sleep(_PAUSE_S)
+                    steps = {impl: _FACTORIES[impl](op, data, env) for impl in group}
+                    pack_s = env.pop("pack_s", pack_s)
+                    timings |= _measure(steps, repeat, batch_s, functools.partial(_show, bar, case))
+                    del steps
             for impl, timing in timings.items():
                 row = {
                     "section": "sweep",
@@ -577,6 +585,13 @@ def _machine_info(torch: ModuleType | None, jforeach: ModuleType | None, load_st
 
 def _load_avg() -> float | None:
     return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+
+def _busy(when: str, load: float, cpus: int) -> str:
+    return (
+        f"the machine was busy at the {when} (load average {load:.1f} on {cpus} CPUs): timings are noisy, "
+        "torch's most of all (its OpenMP threads wait for each other)"
+    )
 
 
 def _plot(rows: Sequence[dict[str, Any]], path: Path) -> None:
@@ -762,9 +777,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_start = _load_avg()
     cpus = os.cpu_count() or 1
     if load_start is not None and load_start > 0.5 * cpus:
-        notes.append(
-            f"the machine was busy at the start (load average {load_start:.1f} on {cpus} CPUs): timings are noisy"
-        )
+        notes.append(_busy("start", load_start, cpus))
     jforeach, why = _load_jforeach()
     if why:
         notes.append(why + ": jforeach columns skipped")
@@ -804,7 +817,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     load = _load_avg()
     if load is not None and load > cpus + 0.5:  # the benchmark itself keeps up to `cpus` busy
-        notes.append(f"the machine was busy at the end (load average {load:.1f} on {cpus} CPUs): timings are noisy")
+        notes.append(_busy("end", load, cpus))
 
     titles = {
         "sweep": "foreach ops, float32 (x limit: over one flat kernel of N*S floats)",

@@ -138,6 +138,11 @@ class Layout:
 
     def prepare_payloads(self, op: Any, kinds: Sequence[Any], payloads: list[Any], buffers: Sequence[Any]) -> list:
         """Engine hook, outside the kernel: add the segment ids the kernel needs to the payloads."""
+        # a ScalarList travels as one array here: the kernel gathers it per element, not per tensor
+        payloads = [
+            (jnp.stack(p) if _engine._is_tracer(p) else np.asarray(p)) if k.overload == "ScalarList" else p
+            for k, p in zip(kinds, payloads, strict=True)
+        ]
         needs_segments = op.family == "reduction" or any(k.overload == "ScalarList" for k in kinds)
         segments = None
         if needs_segments:
@@ -147,8 +152,16 @@ class Layout:
             ]
         return [*payloads, segments]
 
-    def apply(self, op: Any, xs: Sequence[jax.Array], kinds: Sequence[Any], payloads: Sequence[Any], *,
-              inplace: bool, fname: str) -> list[jax.Array]:
+    def apply(
+        self,
+        op: Any,
+        xs: Sequence[jax.Array],
+        kinds: Sequence[Any],
+        payloads: Sequence[Any],
+        *,
+        inplace: bool,
+        fname: str,
+    ) -> list[jax.Array]:
         """Inside the kernel: the op on every buffer."""
         *payloads, segments = payloads
         if op.family == "reduction":
@@ -163,8 +176,10 @@ class Layout:
             for kind, payload, spec in zip(kinds, payloads, op.operands, strict=True):
                 if kind.overload == "Scalar":
                     args.append(_engine.Arg(payload, kind.number_dtype, Rank.NUMBER, spec.promotes, spec.name))
+                elif kind.overload == "Tensor":  # a 0-d array: mul/div's Tensor overload
+                    args.append(_engine.Arg(payload, np.dtype(payload.dtype), Rank.ZERO_DIM, spec.promotes, spec.name))
                 elif kind.overload == "ScalarList":
-                    per_tensor = jnp.asarray(payload)[np.asarray(group.members, dtype=np.int32)]
+                    per_tensor = payload[np.asarray(group.members, dtype=np.int32)]
                     values = _expand(group, per_tensor, segments[gi])
                     dtype = kind.number_dtype
                     if isinstance(dtype, tuple):  # mixed ints and floats: one buffer takes the widest of its own
@@ -230,10 +245,7 @@ def _segment_ids_host(layout: Layout, index: int) -> np.ndarray:
     """For the elements of the small members, in buffer order: their position in the group."""
     group = layout.groups[index]
     small = _small_members(group)
-    ids = np.repeat(np.asarray(small, dtype=np.int32), [group.sizes[k] for k in small])
-    if _small_runs(group) == ((0, group.used),) and group.length > group.used:
-        ids = np.concatenate([ids, np.full(group.length - group.used, len(group.members), np.int32)])
-    return ids
+    return np.repeat(np.asarray(small, dtype=np.int32), [group.sizes[k] for k in small])
 
 
 @functools.cache
@@ -263,8 +275,9 @@ def _expand(group: Group, per_tensor: jax.Array, segments: jax.Array | None) -> 
     return out
 
 
-def _segment_reduce(op: Any, x: jax.Array, group: Group, seg: jax.Array | None, statics: Sequence[Any],
-                    fname: str) -> jax.Array:
+def _segment_reduce(
+    op: Any, x: jax.Array, group: Group, seg: jax.Array | None, statics: Sequence[Any], fname: str
+) -> jax.Array:
     """Per-tensor reductions of one buffer: static slices for big tensors, segment ops for small ones."""
     _engine._check_accepts(op, x.dtype, fname)
     n = len(group.members)
@@ -286,8 +299,9 @@ def _segment_reduce(op: Any, x: jax.Array, group: Group, seg: jax.Array | None, 
     big = [k for k in range(n) if k not in set(small)]
     if big:
         parts = [
-            _sliced_value(op.name, jax.lax.slice(compute, (group.offsets[k],), (group.offsets[k] + group.sizes[k],)),
-                          finish)
+            _sliced_value(
+                op.name, jax.lax.slice(compute, (group.offsets[k],), (group.offsets[k] + group.sizes[k],)), finish
+            )
             for k in big
         ]
         big_values = jnp.stack(parts)
@@ -376,12 +390,12 @@ class Packed:
     def __repr__(self) -> str:
         return f"Packed({self.layout.num_tensors} tensors, buffers={[_short(b) for b in self._buffers]})"
 
-    def check_alive(self, fname: str) -> None:
+    def check_alive(self, fname: str, name: str = "tensors") -> None:
         for b in self._buffers:
             if isinstance(b, jax.Array) and not isinstance(b, jax.core.Tracer) and b.is_deleted():
                 raise ValueError(
-                    f"`jforeach.{fname}`: this Packed's buffers were donated to another call and deleted; "
-                    "use the Packed that call returned"
+                    f"`jforeach.{fname}`: the buffers of the Packed {name} were donated to another call and "
+                    "deleted; use the Packed that call returned or updated"
                 )
 
     def finish(self, out: Sequence[jax.Array], op: Any, *, inplace: bool) -> Packed:
@@ -491,7 +505,20 @@ def pack(tree: Any, *, sharding: jax.sharding.Sharding | None = None) -> Packed:
             buf[off : off + size] = np.asarray(host[m]).reshape(-1)
         buffers.append(buf)
     target = sharding if sharding is not None else _common_device(leaves)
-    return Packed(jax.device_put(buffers, target), layout)
+    return Packed(_owned(jax.device_put(buffers, target)), layout)
+
+
+def _owned(buffers: list[jax.Array]) -> list[jax.Array]:
+    """Buffers in memory of their own: on CPU, device_put may alias the numpy array it was given,
+    and such a buffer cannot be donated (in-place ops would silently allocate anew)."""
+    if any(d.platform == "cpu" for b in buffers for d in b.devices()):
+        return _copy(buffers)
+    return buffers
+
+
+@jax.jit
+def _copy(buffers: list[jax.Array]) -> list[jax.Array]:
+    return [jnp.copy(b) for b in buffers]
 
 
 def _common_device(leaves: Sequence[jax.Array]) -> Any:

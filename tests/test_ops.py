@@ -81,50 +81,124 @@ def run_both_ways(name, xs_jax, make_torch, jax_args, torch_args, context, jax_k
         check(name, jax_inplace, torch_inplace, f"{context} in-place")
 
 
-@pytest.mark.parametrize("dtype", ALL_DTYPES)
+def check_all_dtypes(name, dtypes, build, *, kwargs=None, context=""):
+    """One op over many dtype cases with one jforeach call per direction.
+
+    ``build(case)`` returns ``(xs, make_torch, jax_args, torch_args)`` for one case (3 tensors). torch
+    runs each case separately; the cases torch accepts are concatenated into one jforeach call (one
+    kernel to compile), and each case torch rejects must be rejected by jforeach on its own.
+    """
+    kwargs = kwargs or {}
+    op = OPS[name]
+    modes = [m for m, ok in (("out", op.outplace), ("in", op.inplace)) if ok]
+    for mode in modes:
+        accepted = []
+        for case in dtypes:
+            xs, make_torch, jax_args, torch_args = build(case)
+            label = f"{context} {name} {case} {mode}-of-place"
+            try:
+                if mode == "out":
+                    want = getattr(torch, f"_foreach_{name}")(make_torch(), *torch_args(), **kwargs)
+                else:
+                    want = make_torch()
+                    getattr(torch, f"_foreach_{name}_")(want, *torch_args(), **kwargs)
+            except (RuntimeError, TypeError, ValueError):
+                fresh = [jnp.array(x, copy=True) for x in xs]
+                with pytest.raises((TypeError, ValueError)):
+                    getattr(jforeach, name if mode == "out" else f"{name}_")(fresh, *jax_args, **kwargs)
+                assert not any(x.is_deleted() for x in fresh), f"{label}: a rejected call donated"
+                continue
+            accepted.append((xs, jax_args, want, label))
+        if not accepted:
+            continue
+        xs = [jnp.array(x, copy=True) for a in accepted for x in a[0]]
+        jax_args = [_concat_operand(parts) for parts in zip(*(a[1] for a in accepted), strict=True)]
+        if mode == "out":
+            got = getattr(jforeach, name)(xs, *jax_args, **kwargs)
+        else:
+            got = getattr(jforeach, f"{name}_")(xs, *jax_args, **kwargs)
+            assert got is xs  # the caller's list is updated and returned
+        for k, (case_xs, _, want, label) in enumerate(accepted):
+            for j, w in enumerate(want):
+                assert_matches(got[3 * k + j], w, context=label)
+
+
+def _concat_operand(parts):
+    """Joins one operand of several cases: lists are concatenated, a shared number stays one number."""
+    if isinstance(parts[0], list):
+        return [v for part in parts for v in part]
+    if isinstance(parts[0], jnp.ndarray) and parts[0].ndim == 1:
+        return jnp.concatenate(parts)  # addcmul's 1-D value: one entry per tensor
+    if all(p is parts[0] for p in parts):
+        return parts[0]
+    raise ValueError("cases must share their Scalar operands")
+
+
 @pytest.mark.parametrize("name", UNARY_OPS)
-def test_unary(name, dtype):
-    xs, make_torch = make(dtype, OPS[name].test_domain)
-    run_both_ways(name, xs, make_torch, (), lambda: (), f"{name} {dtype}")
+def test_unary(name):
+    check_all_dtypes(name, ALL_DTYPES, lambda d: (*make(d, OPS[name].test_domain), (), lambda: ()))
 
 
 def _scalar_operands(name):
     if name == "pow":
-        return {"float": 2.0, "half": 0.5, "int": 2, "list": [2.0, 0.5, 3.0], "intlist": [2, 1, 3]}
-    return {"float": 1.5, "int": 2, "bool": True, "list": [1.5, -0.5, 2.25], "intlist": [2, -1, 3]}
+        return {
+            "float": 2.0,
+            "half": 0.5,
+            "int": 2,
+            "list": [2.0, 0.5, 3.0],
+            "intlist": [2, 1, 3],
+            "mixed": [2, 0.5, 3],
+        }
+    return {
+        "float": 1.5,
+        "int": 2,
+        "bool": True,
+        "list": [1.5, -0.5, 2.25],
+        "intlist": [2, -1, 3],
+        "mixed": [2, 0.5, -1],
+    }
 
 
-@pytest.mark.parametrize("dtype", ALL_DTYPES)
-@pytest.mark.parametrize("name", BINARY_OPS)
-def test_binary_scalar_and_scalarlist(name, dtype):
-    xs, make_torch = make(dtype, OPS[name].test_domain)
-    for label, value in _scalar_operands(name).items():
-        run_both_ways(name, xs, make_torch, (value,), lambda v=value: (v,), f"{name} {dtype} {label}={value}")
+@pytest.mark.parametrize(
+    ("name", "operand"), [(name, operand) for name in BINARY_OPS for operand in _scalar_operands(name)]
+)
+def test_binary_scalar_and_scalarlist(name, operand):
+    value = _scalar_operands(name)[operand]
+    check_all_dtypes(
+        name,
+        ALL_DTYPES,
+        lambda d: (*make(d, OPS[name].test_domain), (value,), lambda: (value,)),
+        context=f"{operand}={value}",
+    )
 
 
 @pytest.mark.parametrize("other_dtype", ["same", "float32", "bfloat16", "int32"])
-@pytest.mark.parametrize("dtype", ALL_DTYPES)
 @pytest.mark.parametrize("name", BINARY_OPS)
-def test_binary_list(name, dtype, other_dtype):
-    xs, make_torch = make(dtype, OPS[name].test_domain)
-    odt = dtype if other_dtype == "same" else other_dtype
+def test_binary_list(name, other_dtype):
     domain = (0.5, 2.5) if name in ("div", "pow") else (-3.0, 3.0)
-    # the first operand is a (4,) row, broadcast against the (3, 4) tensor
-    others, make_torch_others = make(odt, domain, seed=1, shapes=[(4,), *SHAPES[1:]])
-    run_both_ways(name, xs, make_torch, (others,), lambda: (make_torch_others(),), f"{name} {dtype} with {odt} list")
+
+    def build(dtype):
+        xs, make_torch = make(dtype, OPS[name].test_domain)
+        # the first operand is a (4,) row, broadcast against the (3, 4) tensor
+        odt = dtype if other_dtype == "same" else other_dtype
+        others, make_others = make(odt, domain, seed=1, shapes=[(4,), *SHAPES[1:]])
+        return xs, make_torch, (others,), lambda: (make_others(),)
+
+    check_all_dtypes(name, ALL_DTYPES, build, context=f"with {other_dtype} list")
     if name in ("add", "sub"):
         for alpha in (2, 0.5):
-            run_both_ways(name, xs, make_torch, (others,), lambda: (make_torch_others(),),
-                          f"{name} {dtype} with {odt} list alpha={alpha}", {"alpha": alpha}, {"alpha": alpha})
+            check_all_dtypes(name, ALL_DTYPES, build, kwargs={"alpha": alpha}, context=f"{other_dtype} alpha={alpha}")
 
 
-@pytest.mark.parametrize("dtype", ALL_DTYPES)
 @pytest.mark.parametrize("name", ["add", "mul", "div"])
-def test_binary_tensor_overload(name, dtype):
-    xs, make_torch = make(dtype)
+def test_binary_tensor_overload(name):
     for value in (jnp.array(1.5, jnp.float32), jnp.array(3, jnp.int32), jnp.array(2.5, jnp.float64)):
-        run_both_ways(name, xs, make_torch, (value,), lambda v=value: (to_torch(v),),
-                      f"{name} {dtype} Tensor {value.dtype}")
+        check_all_dtypes(
+            name,
+            ALL_DTYPES,
+            lambda d, v=value: (*make(d), (v,), lambda: (to_torch(v),)),
+            context=f"Tensor {value.dtype}",
+        )
 
 
 @pytest.mark.parametrize("dtype", ALL_DTYPES)
@@ -147,43 +221,45 @@ def test_pow_int_negative_exponent_raises_like_torch():
         jforeach.pow(xs, -1)
 
 
-@pytest.mark.parametrize("dtype", ALL_DTYPES)
+@pytest.mark.parametrize("value", ["default", "scalar", "int", "list", "mixed", "tensor"])
 @pytest.mark.parametrize("name", ["addcmul", "addcdiv"])
-def test_addcmul_addcdiv(name, dtype):
-    xs, make_torch = make(dtype)
-    t1, make_t1 = make(dtype, seed=1)
-    t2, make_t2 = make(dtype, (0.5, 2.5), seed=2)
-    values = {
+def test_addcmul_addcdiv(name, value):
+    v = {
         "default": None,
         "scalar": 0.5,
         "int": 2,
         "list": [0.5, 2.0, -1.0],
+        "mixed": [2, 0.5, -1],
         "tensor": jnp.array([0.5, 2.0, -1.0], jnp.float32),
-    }
-    for label, value in values.items():
-        jax_args = (t1, t2) if value is None else (t1, t2, value)
+    }[value]
 
-        def torch_args(v=value):
-            base = (make_t1(), make_t2())
-            if v is None:
-                return base
-            return (*base, to_torch(v) if isinstance(v, jnp.ndarray) else v)
+    def build(dtype):
+        xs, make_torch = make(dtype)
+        t1, make_t1 = make(dtype, seed=1)
+        t2, make_t2 = make(dtype, (0.5, 2.5), seed=2)
+        if v is None:
+            return xs, make_torch, (t1, t2), lambda: (make_t1(), make_t2())
+        torch_v = to_torch(v) if isinstance(v, jnp.ndarray) else v
+        return xs, make_torch, (t1, t2, v), lambda: (make_t1(), make_t2(), torch_v)
 
-        run_both_ways(name, xs, make_torch, jax_args, torch_args, f"{name} {dtype} value={label}")
+    check_all_dtypes(name, ALL_DTYPES, build, context=f"value={value}")
 
 
-@pytest.mark.parametrize("dtype", ALL_DTYPES)
-def test_lerp(dtype):
-    xs, make_torch = make(dtype)
-    ends, make_ends = make(dtype, seed=1)
-    weights, make_weights = make(dtype, (0.0, 1.0), seed=2)
-    for label, (jw, tw) in {
-        "scalar": (0.3, lambda: 0.3),
-        "big scalar": (0.8, lambda: 0.8),
-        "list": ([0.3, 0.7, 1.2], lambda: [0.3, 0.7, 1.2]),
-        "tensors": (weights, make_weights),
-    }.items():
-        run_both_ways("lerp", xs, make_torch, (ends, jw), lambda tw=tw: (make_ends(), tw()), f"lerp {dtype} {label}")
+@pytest.mark.parametrize("weight", ["scalar", "big scalar", "list", "tensors"])
+def test_lerp(weight):
+    def build(dtype):
+        xs, make_torch = make(dtype)
+        ends, make_ends = make(dtype, seed=1)
+        weights, make_weights = make(dtype, (0.0, 1.0), seed=2)
+        jw, tw = {
+            "scalar": (0.3, lambda: 0.3),
+            "big scalar": (0.8, lambda: 0.8),
+            "list": ([0.3, 0.7, 1.2], lambda: [0.3, 0.7, 1.2]),
+            "tensors": (weights, make_weights),
+        }[weight]
+        return xs, make_torch, (ends, jw), lambda: (make_ends(), tw())
+
+    check_all_dtypes("lerp", ALL_DTYPES, build, context=weight)
 
 
 def test_lerp_rejects_mixed_dtypes_like_torch():
@@ -198,33 +274,31 @@ def test_lerp_rejects_mixed_dtypes_like_torch():
 ORDS = [1, 2, 3, 0.5, -1, math.inf, -math.inf, 0]
 
 
-@pytest.mark.parametrize("dtype", ALL_DTYPES)
-def test_norm(dtype):
-    xs, make_torch = make(dtype)
-    for ord_ in ORDS:
-        check("norm", lambda o=ord_: jforeach.norm(xs, o), lambda o=ord_: torch._foreach_norm(make_torch(), o),
-              f"norm {dtype} ord={ord_}")
-    for out in ("float32", "float64", "bfloat16"):
+@pytest.mark.parametrize("ord_", ORDS)
+def test_norm(ord_):
+    check_all_dtypes("norm", ALL_DTYPES, lambda d: (*make(d), (ord_,), lambda: (ord_,)), context=f"ord={ord_}")
+
+
+@pytest.mark.parametrize("out", ["float32", "float64", "bfloat16"])
+def test_norm_dtype(out):
+    jdt, tdt = DTYPES[out]
+    for dtype in ALL_DTYPES:
+        xs, make_torch = make(dtype)
         check(
             "norm",
-            lambda o=out: jforeach.norm(xs, 2, DTYPES[o][0]),
-            lambda o=out: torch._foreach_norm(make_torch(), 2, dtype=DTYPES[o][1]),
+            lambda: jforeach.norm(xs, 2, jdt),
+            lambda: torch._foreach_norm(make_torch(), 2, dtype=tdt),
             f"norm {dtype} dtype={out}",
         )
 
 
-@pytest.mark.parametrize("dtype", ALL_DTYPES)
-def test_powsum(dtype):
-    xs, make_torch = make(dtype)
-    for ord_ in (1, 2, 3, 0.5):
-        check("powsum", lambda o=ord_: jforeach.powsum(xs, o), lambda o=ord_: torch._foreach_powsum(make_torch(), o),
-              f"powsum {dtype} ord={ord_}")
+@pytest.mark.parametrize("ord_", [1, 2, 3, 0.5])
+def test_powsum(ord_):
+    check_all_dtypes("powsum", ALL_DTYPES, lambda d: (*make(d), (ord_,), lambda: (ord_,)), context=f"ord={ord_}")
 
 
-@pytest.mark.parametrize("dtype", ALL_DTYPES)
-def test_max(dtype):
-    xs, make_torch = make(dtype)
-    check("max", lambda: jforeach.max(xs), lambda: torch._foreach_max(make_torch()), f"max {dtype}")
+def test_max():
+    check_all_dtypes("max", ALL_DTYPES, lambda d: (*make(d), (), lambda: ()))
 
 
 def test_reductions_of_special_values():
@@ -273,12 +347,15 @@ def test_the_article_values_are_corrected():
     np.testing.assert_allclose([float(x) for x in xs], [0.6931472, 1.0986123, 1.3862944], rtol=1e-7)
 
 
-@pytest.mark.parametrize("dtype", ALL_DTYPES)
-def test_mm(dtype):
-    xs, make_torch = make(dtype, (-2.0, 2.0), shapes=[(2, 3), (4, 1), (1, 1)])
-    mats, make_mats = make(dtype, (-2.0, 2.0), seed=1, shapes=[(3, 5), (1, 2), (1, 3)])
-    run_both_ways("mm", xs, make_torch, (mats,), lambda: (make_mats(),), f"mm {dtype}")
-    other, make_other = make("float64" if dtype == "float32" else "float32", seed=1, shapes=[(3, 5), (1, 2), (1, 3)])
+def test_mm():
+    def build(dtype):
+        xs, make_torch = make(dtype, (-2.0, 2.0), shapes=[(2, 3), (4, 1), (1, 1)])
+        mats, make_mats = make(dtype, (-2.0, 2.0), seed=1, shapes=[(3, 5), (1, 2), (1, 3)])
+        return xs, make_torch, (mats,), lambda: (make_mats(),)
+
+    check_all_dtypes("mm", ALL_DTYPES, build)
+    xs, make_torch = make("float32", shapes=[(2, 3)])
+    other, make_other = make("float64", seed=1, shapes=[(3, 5)])
     check("mm", lambda: jforeach.mm(xs, other), lambda: torch._foreach_mm(make_torch(), make_other()), "mm mixed")
 
 
