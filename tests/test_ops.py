@@ -118,7 +118,7 @@ def check_all_dtypes(name, dtypes, build, *, kwargs=None, context=""):
         else:
             got = getattr(jforeach, f"{name}_")(xs, *jax_args, **kwargs)
             assert got is xs  # the caller's list is updated and returned
-        for k, (case_xs, _, want, label) in enumerate(accepted):
+        for k, (_, _, want, label) in enumerate(accepted):
             for j, w in enumerate(want):
                 assert_matches(got[3 * k + j], w, context=label)
 
