@@ -286,8 +286,8 @@ def test_norm_dtype(out):
         xs, make_torch = make(dtype)
         check(
             "norm",
-            lambda: jforeach.norm(xs, 2, jdt),
-            lambda: torch._foreach_norm(make_torch(), 2, dtype=tdt),
+            lambda xs=xs: jforeach.norm(xs, 2, jdt),
+            lambda make_torch=make_torch: torch._foreach_norm(make_torch(), 2, dtype=tdt),
             f"norm {dtype} dtype={out}",
         )
 
