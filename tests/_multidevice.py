@@ -1,0 +1,51 @@
+"""Running test code on 8 virtual CPU devices, which needs a fresh process.
+
+``XLA_FLAGS=--xla_force_host_platform_device_count=8`` only takes effect before jax creates its CPU
+backend, so the checks in ``_sharded_checks.py`` run in one subprocess per test module: the module's
+fixture calls :func:`run_checks` once and each parametrized test asserts on its own check's result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+TIMEOUT_S = 120
+MARKER = "__CHECK_RESULTS__ "
+
+
+def env_with_devices(count: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={count}".strip()
+    env["JAX_PLATFORMS"] = "cpu"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def run_checks(names: list[str], devices: int = 8) -> dict[str, str]:
+    """Run ``_sharded_checks.check_NAME`` for each name in one process; returns name -> "ok" or the error."""
+    proc = subprocess.run(
+        [sys.executable, str(TESTS / "_sharded_checks.py"), *names],
+        env=env_with_devices(devices),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        cwd=REPO,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(MARKER)]
+    if proc.returncode != 0 or not lines:
+        output = f"exit code {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
+        return {name: output for name in names}
+    return json.loads(lines[-1][len(MARKER) :])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

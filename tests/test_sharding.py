@@ -1,0 +1,71 @@
+"""Sharded Packed buffers (issue 3, scale-out): 8 virtual CPU devices, and two processes on loopback.
+
+Both need a fresh jax runtime (the device count is fixed when jax starts), so they run in subprocesses:
+``_sharded_checks.py`` for the 8-device checks (one process for all of them) and
+``_two_process_worker.py`` for the two processes of 4 devices each.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import _multidevice
+import pytest
+
+PACKED_CHECKS = [
+    "packed_layout",
+    "packed_padding_invisible_after_ops",
+    "packed_ops_keep_sharding",
+    "packed_inplace_sharded",
+    "packed_unpack_in_jit",
+    "packed_adam_sharded",
+]
+
+
+@pytest.fixture(scope="module")
+def sharded_results():
+    return _multidevice.run_checks(PACKED_CHECKS, devices=8)
+
+
+@pytest.mark.parametrize("check", PACKED_CHECKS)
+def test_eight_devices(sharded_results, check):
+    assert sharded_results[check] == "ok", sharded_results[check]
+
+
+def test_two_processes():
+    port = _multidevice.free_port()
+    env = _multidevice.env_with_devices(4)
+    worker = str(_multidevice.TESTS / "_two_process_worker.py")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, worker, str(i), str(port)],
+            env=env,
+            cwd=_multidevice.REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    outputs = []
+    try:
+        for proc in procs:
+            out, _ = proc.communicate(timeout=_multidevice.TIMEOUT_S)
+            outputs.append(out)
+    except subprocess.TimeoutExpired:
+        for proc in procs:
+            proc.kill()
+        outputs = [proc.communicate()[0] for proc in procs]
+        pytest.fail("two-process run timed out:\n" + _report(procs, outputs))
+    codes = [proc.returncode for proc in procs]
+    assert codes == [0, 0], _report(procs, outputs)
+    for i, out in enumerate(outputs):
+        assert f"WORKER OK {i}" in out, _report(procs, outputs)
+
+
+def _report(procs, outputs) -> str:
+    return "\n".join(
+        f"--- process {i} (exit code {proc.returncode})\n{out}"
+        for i, (proc, out) in enumerate(zip(procs, outputs, strict=True))
+    )
