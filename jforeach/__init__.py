@@ -6,7 +6,7 @@ its buffers to one jitted kernel. ``jforeach.pack`` stores a tree as one flat bu
 every op, and any optax optimizer, runs at the speed of one flat kernel.
 """
 
-from . import _ops
+from . import _ops, optim, transforms
 from ._ops import *  # noqa: F403 - the generated op functions, listed in _ops.__all__
 from ._ops import pow as pow
 from .packed import Layout as Layout
@@ -15,4 +15,4 @@ from .packed import pack as pack
 from .packed import unpack as unpack
 
 __version__ = "0.1.0"
-__all__ = [*_ops.__all__, "Layout", "Packed", "pack", "unpack"]
+__all__ = [*_ops.__all__, "Layout", "Packed", "optim", "pack", "transforms", "unpack"]

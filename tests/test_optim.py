@@ -1,0 +1,273 @@
+"""Parity of jforeach.optim with torch.optim(..., foreach=True)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+import torch
+
+import jforeach
+import jforeach.optim
+
+SHAPES = [(3, 4), (5,), (2, 2, 2)]
+STEPS = 32
+RTOL = 1e-5
+# The displacement p_T - p_0 is compared more loosely: torch rounds `param * (1 - lr*wd)`
+# (AdamW) and `param + alpha * grad` separately or with a vector FMA depending on the
+# element's position, while XLA's CPU backend contracts multiply-adds into FMAs. Each is a
+# last-bit difference of the parameter, which is ~1e-4 of a step of size ~lr=1e-3.
+DISP_RTOL = 1e-3
+# Loss 0.5 * CURVATURE * |p|^2 plus a fixed noise sequence: the gradient depends on the
+# parameters, so a discrepancy feeds back into later steps instead of staying put.
+CURVATURE = 0.5
+
+TORCH = {
+    "sgd": torch.optim.SGD,
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "rmsprop": torch.optim.RMSprop,
+    "adagrad": torch.optim.Adagrad,
+}
+
+CONFIGS = [
+    ("sgd", {}),
+    ("sgd", {"lr": 0.05, "momentum": 0.9}),
+    ("sgd", {"lr": 0.05, "momentum": 0.9, "dampening": 0.3, "weight_decay": 0.1}),
+    ("sgd", {"lr": 0.05, "momentum": 0.8, "nesterov": True, "weight_decay": 0.1}),
+    ("sgd", {"lr": 0.02, "momentum": 0.5, "maximize": True}),
+    ("adam", {}),
+    ("adam", {"lr": 0.05, "weight_decay": 0.1}),
+    ("adam", {"lr": 0.05, "betas": (0.8, 0.99), "amsgrad": True, "maximize": True}),
+    ("adam", {"lr": 0.05, "weight_decay": 0.1, "decoupled_weight_decay": True, "eps": 1e-3}),
+    ("adamw", {}),
+    ("adamw", {"lr": 0.05, "weight_decay": 0.2, "amsgrad": True, "maximize": True}),
+    ("rmsprop", {}),
+    ("rmsprop", {"lr": 0.01, "alpha": 0.9, "centered": True}),
+    ("rmsprop", {"lr": 0.01, "momentum": 0.9, "centered": True, "weight_decay": 0.1}),
+    ("rmsprop", {"lr": 0.01, "momentum": 0.5, "maximize": True, "eps": 1e-4}),
+    ("adagrad", {}),
+    (
+        "adagrad",
+        {"lr": 0.1, "lr_decay": 0.05, "weight_decay": 0.1, "initial_accumulator_value": 0.5},
+    ),
+    ("adagrad", {"lr": 0.1, "maximize": True, "eps": 1e-3}),
+]
+
+# torch's state names -> jforeach state fields, per optimizer.
+STATE_FIELDS = {
+    "sgd": {"momentum_buffer": "momentum_buffer"},
+    "adam": {"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq", "max_exp_avg_sq": "max_exp_avg_sq"},
+    "adamw": {"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq", "max_exp_avg_sq": "max_exp_avg_sq"},
+    "rmsprop": {"square_avg": "square_avg", "grad_avg": "grad_avg", "momentum_buffer": "momentum_buffer"},
+    "adagrad": {"sum": "sum"},
+}
+
+WORST: dict[str, float] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_worst():
+    yield
+    print("\nworst relative error vs torch.optim (foreach=True), float32:")
+    for name, err in sorted(WORST.items()):
+        print(f"  {name:8s} {err:.2e}")
+
+
+def _problem(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    params = [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
+    noise = [[rng.standard_normal(s).astype(np.float32) for s in SHAPES] for _ in range(STEPS)]
+    return params, noise
+
+
+def _run_torch(name, kwargs, params, noise, schedule=None):
+    tparams = [torch.tensor(p) for p in params]
+    opt = TORCH[name](tparams, **kwargs, foreach=True)
+    for k, step_noise in enumerate(noise):
+        if schedule is not None:
+            opt.param_groups[0]["lr"] = float(schedule(k))
+        for p, n in zip(tparams, step_noise, strict=True):
+            p.grad = CURVATURE * p + torch.tensor(n)
+        opt.step()
+    states = {key: [opt.state[p].get(key) for p in tparams] for key in STATE_FIELDS[name]}
+    return [p.numpy() for p in tparams], states
+
+
+def _run_jax(tx, params, noise, *, packed):
+    params = [jnp.asarray(p) for p in params]
+    if packed:
+        params = jforeach.pack(params)
+    state = tx.init(params)
+
+    @jax.jit
+    def step(params, state, step_noise):
+        grads = jax.tree.map(lambda p, n: CURVATURE * p + n, params, step_noise)
+        updates, state = tx.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    for step_noise in noise:
+        step_noise = [jnp.asarray(n) for n in step_noise]
+        if packed:
+            step_noise = jforeach.pack(step_noise)
+        params, state = step(params, state, step_noise)
+    return params, state
+
+
+def _as_list(tree):
+    if isinstance(tree, jforeach.Packed):
+        tree = tree.unpack()
+    return [np.asarray(x) for x in jax.tree.leaves(tree)]
+
+
+def _state_field(state, field):
+    for sub in jax.tree.leaves(state, is_leaf=lambda x: hasattr(x, "_fields")):
+        if hasattr(sub, "_fields") and field in sub._fields:
+            return getattr(sub, field)
+    return None
+
+
+def _rel_err(got, want, start=None):
+    """Largest elementwise relative error, |want| floored at 1% of the tensor's scale.
+
+    The scale is the largest magnitude of ``want`` (and of the starting value ``start``);
+    the floor keeps entries that cancelled to near zero, where a last-bit difference
+    earlier in the trajectory is a large fraction of the value, from dominating.
+    """
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    scale = float(np.max(np.abs(want), initial=0.0))
+    if start is not None:
+        scale = max(scale, float(np.max(np.abs(start), initial=0.0)))
+    floor = max(1e-2 * scale, 1e-30)
+    return float(np.max(np.abs(got - want) / np.maximum(np.abs(want), floor), initial=0.0))
+
+
+def _compare(name, got_params, got_state, want_params, want_states, p0):
+    worst = 0.0
+    got = _as_list(got_params)
+    assert all(g.dtype == np.float32 for g in got), [g.dtype for g in got]
+    for g, w, p in zip(got, want_params, p0, strict=True):
+        worst = max(worst, _rel_err(g, w, p))
+        # The displacement from the start isolates the optimizer's contribution.
+        disp = _rel_err(g - p, w - p)
+        assert disp < DISP_RTOL, f"{name}: displacement relative error {disp:.2e}"
+    for key, field in STATE_FIELDS[name].items():
+        want = want_states[key]
+        got_field = _state_field(got_state, field)
+        if want[0] is None:
+            assert got_field is None, key
+            continue
+        for g, w in zip(_as_list(got_field), want, strict=True):
+            worst = max(worst, _rel_err(g, w.numpy()))
+    WORST[name] = max(WORST.get(name, 0.0), worst)
+    assert worst < RTOL, f"{name}: worst relative error {worst:.2e} >= {RTOL}"
+    return worst
+
+
+def _ids(configs):
+    return [f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'defaults'}" for n, kw in configs]
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["pytree", "packed"])
+@pytest.mark.parametrize(("name", "kwargs"), CONFIGS, ids=_ids(CONFIGS))
+def test_matches_torch_foreach(name, kwargs, packed):
+    p0, noise = _problem()
+    want_params, want_states = _run_torch(name, kwargs, p0, noise)
+    tx = getattr(jforeach.optim, name)(**kwargs)
+    got_params, got_state = _run_jax(tx, p0, noise, packed=packed)
+    assert isinstance(got_params, jforeach.Packed) == packed
+    worst = _compare(name, got_params, got_state, want_params, want_states, p0)
+    print(f"{name} {kwargs} packed={packed}: worst relative error {worst:.2e}")
+
+
+SCHEDULED = [
+    ("sgd", {"momentum": 0.9, "weight_decay": 0.1}),
+    ("adam", {"amsgrad": True}),
+    ("adamw", {"weight_decay": 0.3}),
+    ("rmsprop", {"momentum": 0.5, "centered": True}),
+    ("adagrad", {"lr_decay": 0.1}),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), SCHEDULED, ids=_ids(SCHEDULED))
+def test_lr_schedule_matches_torch_param_group_lr(name, kwargs):
+    schedule = optax.warmup_cosine_decay_schedule(0.0, 0.05, 5, STEPS, end_value=0.005)
+    p0, noise = _problem(1)
+    want_params, want_states = _run_torch(name, kwargs, p0, noise, schedule=schedule)
+    tx = getattr(jforeach.optim, name)(lr=schedule, **kwargs)
+    got_params, got_state = _run_jax(tx, p0, noise, packed=True)
+    _compare(name, got_params, got_state, want_params, want_states, p0)
+
+
+def test_dict_pytree_and_state_structure():
+    params = {"w": jnp.ones((2, 3)), "b": {"x": jnp.zeros(3)}}
+    tx = jforeach.optim.adam(lr=0.1, amsgrad=True)
+    state = tx.init(params)
+    grads = jax.tree.map(jnp.ones_like, params)
+    updates, state = jax.jit(tx.update)(grads, state, params)
+    assert jax.tree.structure(updates) == jax.tree.structure(params)
+    new = optax.apply_updates(params, updates)
+    np.testing.assert_allclose(new["w"], 0.9 * np.ones((2, 3)), rtol=1e-6)
+    adam_state = _state_field(state, "exp_avg")
+    assert jax.tree.structure(adam_state) == jax.tree.structure(params)
+
+
+def test_packed_state_is_packed():
+    params = jforeach.pack([jnp.ones(3), jnp.ones((2, 2))])
+    tx = jforeach.optim.adamw(amsgrad=True)
+    state = tx.init(params)
+    for field in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"):
+        assert isinstance(_state_field(state, field), jforeach.Packed)
+
+
+def test_weight_decay_needs_params():
+    tx = jforeach.optim.sgd(lr=0.1, weight_decay=0.1)
+    params = [jnp.ones(2)]
+    with pytest.raises(ValueError, match="params"):
+        tx.update(params, tx.init(params))
+
+
+INVALID = [
+    ("sgd", {"lr": -0.1}, "Invalid learning rate"),
+    ("sgd", {"momentum": -0.5}, "Invalid momentum value"),
+    ("sgd", {"weight_decay": -1.0}, "Invalid weight_decay value"),
+    ("sgd", {"nesterov": True}, "Nesterov momentum requires"),
+    ("sgd", {"nesterov": True, "momentum": 0.9, "dampening": 0.1}, "Nesterov momentum requires"),
+    ("adam", {"lr": -1e-3}, "Invalid learning rate"),
+    ("adam", {"lr": float("nan")}, "Invalid learning rate"),
+    ("adam", {"eps": -1e-8}, "Invalid epsilon value"),
+    ("adam", {"betas": (1.0, 0.999)}, "Invalid beta parameter at index 0"),
+    ("adam", {"betas": (0.9, -0.1)}, "Invalid beta parameter at index 1"),
+    ("adam", {"weight_decay": -0.1}, "Invalid weight_decay value"),
+    ("adamw", {"betas": (0.9, 1.0)}, "Invalid beta parameter at index 1"),
+    ("adamw", {"weight_decay": -0.1}, "Invalid weight_decay value"),
+    ("rmsprop", {"lr": -0.1}, "Invalid learning rate"),
+    ("rmsprop", {"alpha": -0.1}, "Invalid alpha value"),
+    ("rmsprop", {"momentum": -0.1}, "Invalid momentum value"),
+    ("rmsprop", {"eps": -1.0}, "Invalid epsilon value"),
+    ("adagrad", {"lr_decay": -0.1}, "Invalid lr_decay value"),
+    ("adagrad", {"initial_accumulator_value": -0.1}, "Invalid initial_accumulator_value"),
+    ("adagrad", {"weight_decay": -0.1}, "Invalid weight_decay value"),
+    ("adagrad", {"eps": -0.1}, "Invalid epsilon value"),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs", "message"), INVALID, ids=_ids([i[:2] for i in INVALID]))
+def test_invalid_hyperparameters_raise_like_torch(name, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TORCH[name]([torch.zeros(1)], **kwargs)
+    with pytest.raises(ValueError, match=f"`jforeach.optim.{name}`: {message}"):
+        getattr(jforeach.optim, name)(**kwargs)
+
+
+def test_boundary_hyperparameters_accepted_like_torch():
+    # torch accepts zero lr/eps/betas and SGD's nan lr; so does jforeach.
+    for name, kwargs in [
+        ("adam", {"lr": 0.0, "eps": 0.0, "betas": (0.0, 0.0)}),
+        ("sgd", {"lr": float("nan")}),
+        ("rmsprop", {"alpha": 0.0}),
+    ]:
+        TORCH[name]([torch.zeros(1)], **kwargs)
+        getattr(jforeach.optim, name)(**kwargs)

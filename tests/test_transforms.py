@@ -1,0 +1,180 @@
+"""jforeach.transforms inside optax chains, checked against numpy and torch."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+import torch
+
+import jforeach
+import jforeach.transforms as jt
+
+SHAPES = [(3, 4), (5,), (2, 2, 2)]
+
+
+def _grads(seed=0, scale=1.0):
+    rng = np.random.default_rng(seed)
+    return [(scale * rng.standard_normal(s)).astype(np.float32) for s in SHAPES]
+
+
+def _tree(arrays, packed):
+    tree = [jnp.asarray(a) for a in arrays]
+    return jforeach.pack(tree) if packed else tree
+
+
+def _leaves(tree):
+    if isinstance(tree, jforeach.Packed):
+        tree = tree.unpack()
+    return [np.asarray(x) for x in jax.tree.leaves(tree)]
+
+
+def _apply_chain(tx, grads, packed, params=None):
+    updates = _tree(grads, packed)
+    params = updates if params is None else _tree(params, packed)
+    state = tx.init(params)
+    out, _ = jax.jit(tx.update)(updates, state, params)
+    assert isinstance(out, jforeach.Packed) == packed
+    return _leaves(out)
+
+
+PACKED = pytest.mark.parametrize("packed", [False, True], ids=["pytree", "packed"])
+
+
+@PACKED
+def test_log1p_in_chain(packed):
+    grads = [np.abs(g) for g in _grads()]
+    out = _apply_chain(optax.chain(jt.log1p(), optax.scale(-0.5)), grads, packed)
+    for o, g in zip(out, grads, strict=True):
+        np.testing.assert_allclose(o, -0.5 * np.log1p(g), rtol=1e-6)
+
+
+def test_log1p_below_minus_one_is_nan():
+    tx = jt.log1p()
+    out, _ = tx.update([jnp.array([-2.0, -1.0, -0.5])], tx.init(None))
+    assert np.isnan(out[0][0])
+    assert np.isneginf(out[0][1])
+    np.testing.assert_allclose(out[0][2], np.log1p(np.float32(-0.5)), rtol=1e-6)
+
+
+@PACKED
+def test_symlog_in_chain(packed):
+    grads = _grads(scale=10.0)
+    out = _apply_chain(optax.chain(jt.symlog(), optax.scale(-0.1)), grads, packed)
+    for o, g in zip(out, grads, strict=True):
+        np.testing.assert_allclose(o, -0.1 * np.sign(g) * np.log1p(np.abs(g)), rtol=1e-6)
+
+
+def test_symlog_is_odd_and_finite():
+    x = jnp.array([-1e30, -3.0, 0.0, 3.0, 1e30], jnp.float32)
+    tx = jt.symlog()
+    out = np.asarray(tx.update([x], tx.init(None))[0][0])
+    assert np.all(np.isfinite(out))
+    np.testing.assert_array_equal(out, -out[::-1])
+
+
+def _torch_clip(grads, max_norm, norm_type):
+    params = [torch.zeros(g.shape, requires_grad=True) for g in grads]
+    for p, g in zip(params, grads, strict=True):
+        p.grad = torch.tensor(g)
+    total = torch.nn.utils.clip_grad_norm_(params, max_norm, norm_type, foreach=True)
+    return [p.grad.numpy() for p in params], float(total)
+
+
+@PACKED
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, float("inf")])
+@pytest.mark.parametrize("max_norm", [0.5, 1e4])
+def test_clip_by_norm_matches_torch(max_norm, norm_type, packed):
+    grads = _grads(1)
+    want, _ = _torch_clip(grads, max_norm, norm_type)
+    out = _apply_chain(jt.clip_by_norm(max_norm, norm_type), grads, packed)
+    for o, w in zip(out, want, strict=True):
+        np.testing.assert_allclose(o, w, rtol=1e-6, atol=1e-7)
+
+
+@PACKED
+def test_clip_by_norm_then_sgd_in_chain(packed):
+    grads, params = _grads(2), _grads(3)
+    tx = optax.chain(jt.clip_by_norm(1.0), jforeach.optim.sgd(lr=0.1, momentum=0.9))
+    tparams = [torch.tensor(p, requires_grad=True) for p in params]
+    opt = torch.optim.SGD(tparams, lr=0.1, momentum=0.9, foreach=True)
+    state = tx.init(_tree(params, packed))
+    jparams = _tree(params, packed)
+    step = jax.jit(lambda p, s, g: tx.update(g, s, p))
+    for k in range(3):
+        g = [x * (k + 1) for x in grads]
+        for p, x in zip(tparams, g, strict=True):
+            p.grad = torch.tensor(x)
+        torch.nn.utils.clip_grad_norm_(tparams, 1.0, foreach=True)
+        opt.step()
+        updates, state = step(jparams, state, _tree(g, packed))
+        jparams = optax.apply_updates(jparams, updates)
+    for o, w in zip(_leaves(jparams), tparams, strict=True):
+        np.testing.assert_allclose(o, w.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_clip_by_norm_error_if_nonfinite():
+    bad = [jnp.array([1.0, jnp.inf]), jnp.ones(2)]
+    tx = jt.clip_by_norm(1.0, error_if_nonfinite=True)
+    with pytest.raises(ValueError, match="non-finite"):
+        tx.update(bad, tx.init(None))
+    # Under jit the check runs on the host as a callback and fails the call.
+    with pytest.raises(Exception, match="non-finite"):
+        jax.block_until_ready(jax.jit(tx.update)(bad, tx.init(None)))
+    # Finite inputs pass under jit, and without the flag non-finite ones scale through.
+    jax.block_until_ready(jax.jit(tx.update)([jnp.ones(2)], tx.init(None)))
+    out, _ = jt.clip_by_norm(1.0).update(bad, optax.EmptyState())
+    assert np.isnan(np.asarray(out[1])).all() or np.all(np.asarray(out[1]) == 0)
+
+
+def test_clip_by_norm_rejects_non_numbers():
+    with pytest.raises(ValueError, match="max_norm and norm_type must be real numbers"):
+        jt.clip_by_norm("big")
+
+
+@PACKED
+def test_weight_decay_transforms(packed):
+    grads, params = _grads(4), _grads(5)
+    coupled = _apply_chain(jt.add_weight_decay(0.1), grads, packed, params)
+    for o, g, p in zip(coupled, grads, params, strict=True):
+        np.testing.assert_allclose(o, g + np.float32(0.1) * p, rtol=1e-6)
+    decoupled = _apply_chain(jt.add_decoupled_weight_decay(0.1, 0.5), grads, packed, params)
+    for o, g, p in zip(decoupled, grads, params, strict=True):
+        np.testing.assert_allclose(p + o, p * np.float32(0.95) + g, rtol=1e-6, atol=1e-7)
+
+
+def test_weight_decay_requires_params():
+    for tx in (jt.add_weight_decay(0.1), jt.add_decoupled_weight_decay(0.1, 1e-3)):
+        with pytest.raises(ValueError, match="params"):
+            tx.update([jnp.ones(2)], tx.init([jnp.ones(2)]))
+
+
+def test_scale_by_learning_rate_schedule_counts_steps():
+    schedule = optax.linear_schedule(1.0, 0.0, 4)
+    tx = jt.scale_by_learning_rate(schedule)
+    state = tx.init(None)
+    step = jax.jit(tx.update)
+    got = []
+    for _ in range(5):
+        u, state = step([jnp.ones(())], state)
+        got.append(float(u[0]))
+    np.testing.assert_allclose(got, [-1.0, -0.75, -0.5, -0.25, 0.0])
+
+
+def test_trace_first_step_is_clone_like_torch():
+    grads = [_grads(6), _grads(7), _grads(8)]
+    tp = [torch.zeros(s, requires_grad=True) for s in SHAPES]
+    opt = torch.optim.SGD(tp, lr=1.0, momentum=0.9, dampening=0.5, foreach=True)
+    tx = optax.chain(jt.trace(0.9, 0.5), jt.scale_by_learning_rate(1.0))
+    params = [jnp.zeros(s) for s in SHAPES]
+    state = tx.init(params)
+    for g in grads:
+        for p, x in zip(tp, g, strict=True):
+            p.grad = torch.tensor(x)
+        opt.step()
+        updates, state = tx.update([jnp.asarray(x) for x in g], state, params)
+        params = optax.apply_updates(params, updates)
+    for o, w in zip(params, tp, strict=True):
+        np.testing.assert_allclose(o, w.detach().numpy(), rtol=1e-6, atol=1e-7)
