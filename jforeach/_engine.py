@@ -88,7 +88,8 @@ class Kind:
     """The static half of a classified operand: which overload, and how it promotes."""
 
     overload: str  # "Scalar", "ScalarList", "List", "Tensor", or "Static" (ord, dtype: not traced)
-    number_dtype: np.dtype | None = None  # Scalar / ScalarList: the dtype torch gives the number(s)
+    # Scalar / ScalarList: the dtype torch gives the number(s); a tuple for a ScalarList of mixed types
+    number_dtype: Any = None
     static: Any = None  # "Static" operands: the value itself
 
 
@@ -155,7 +156,7 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
             leaves, _ = as_leaves(value, fname, spec.name)
             return Kind("List"), leaves
         if not ("Scalar" in allowed and is_array and value.ndim == 0) and not ("Tensor" in allowed and is_array):
-            n_other = other_treedef.num_leaves
+            n_other = len(jax.tree.leaves(value))
             if n_other != n:
                 raise ValueError(f"`jforeach.{fname}`: tensors has {n} arrays but {spec.name} has {n_other}")
             raise ValueError(
@@ -399,10 +400,9 @@ def call(op_name: str, tensors: Any, operands: Sequence[Any], *, inplace: bool, 
     donate = inplace and not tracing
     if donate:
         payloads = _check_aliasing(leaves, payloads, fname)
-    layout = packed.layout if packed is not None else None
-    fn = _kernel(op_name, tuple(kinds), inplace, donate, fname, layout)
+    fn = _kernel(op_name, tuple(kinds), inplace, donate, fname, packed.layout if packed is not None else None)
     if packed is not None:
-        out = fn(leaves, layout.prepare_payloads(op, kinds, payloads, leaves))
+        out = fn(leaves, packed.layout.prepare_payloads(op, kinds, payloads, leaves))
     elif len(leaves) <= CHUNK:
         out = fn(leaves, payloads)
     else:

@@ -143,3 +143,34 @@ pow.__doc__ = _pow_tensor.__doc__.replace(  # type: ignore[union-attr]
 )
 pow.__module__ = "jforeach"
 FUNCTIONS["pow"] = pow
+
+
+def stub_source() -> str:
+    """The text of ``_ops.pyi``: the generated functions' signatures, for type checkers and IDEs.
+
+    ``tests/test_typing.py`` checks the shipped stub against this, so it follows the op table.
+    """
+    lines = [
+        '"""Signatures of the ops generated from the op table (written by ``_ops.stub_source``)."""',
+        "",
+        "from typing import Any",
+        "",
+        "PyTree = Any",
+        "",
+        f"__all__: list[str] = {sorted(FUNCTIONS)!r}",
+        "",
+    ]
+    for name in sorted(FUNCTIONS):
+        parameters = list(inspect.signature(FUNCTIONS[name]).parameters.values())
+        rendered = []
+        for i, p in enumerate(parameters):
+            if p.kind is _P.KEYWORD_ONLY and (i == 0 or parameters[i - 1].kind is not _P.KEYWORD_ONLY):
+                rendered.append("*")
+            text = f"{p.name}: {'PyTree' if p.name in ('tensors', 'self') else 'Any'}"
+            rendered.append(text if p.default is _P.empty else f"{text} = {p.default!r}")
+            if p.kind is _P.POSITIONAL_ONLY and (
+                i + 1 == len(parameters) or parameters[i + 1].kind is not _P.POSITIONAL_ONLY
+            ):
+                rendered.append("/")
+        lines.append(f"def {name}({', '.join(rendered)}) -> PyTree: ...")
+    return "\n".join(lines) + "\n"

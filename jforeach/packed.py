@@ -195,19 +195,6 @@ class Layout:
 _LAYOUTS: weakref.WeakValueDictionary[tuple, Layout] = weakref.WeakValueDictionary()
 
 
-@functools.cache
-def _segment_ids_host(layout: Layout, index: int) -> np.ndarray:
-    group = layout.groups[index]
-    ids = np.full(group.length, len(group.members), dtype=np.int32)
-    ids[: group.used] = np.repeat(np.arange(len(group.members), dtype=np.int32), group.sizes)
-    return ids
-
-
-@functools.cache
-def _segment_ids(layout: Layout, index: int, sharding: Any) -> jax.Array:
-    return jax.device_put(_segment_ids_host(layout, index), sharding)
-
-
 # Tensors at least this large are reduced with a static slice of the buffer (XLA's tree reduction:
 # fast and accurate); smaller ones share one segment reduction (a scatter, cheap when segments are short).
 _SLICE_MIN_SIZE = 1 << 14
@@ -256,7 +243,7 @@ def _segment_ids(layout: Layout, index: int, sharding: Any) -> jax.Array:
     return jax.device_put(ids, sharding)
 
 
-def _expand(group: Group, per_tensor: jax.Array, segments: jax.Array | None) -> jax.Array:
+def _expand(group: Group, per_tensor: jax.Array, segments: Any) -> jax.Array:
     """One value per tensor -> one value per buffer element."""
     small = _small_members(group)
     runs = _small_runs(group)
@@ -285,7 +272,7 @@ def _segment_reduce(
     if op.name == "max":
         if 0 in group.sizes:
             raise ValueError(f"`jforeach.{fname}`: max of an empty tensor is undefined")
-        out_dtype, compute, finish = x.dtype, x, None
+        out_dtype, compute, finish = x.dtype, x, None  # type: Any, jax.Array, Any
     else:
         ord_, dtype = statics
         out_dtype = _engine.reduction_dtype(x.dtype, dtype, fname)
@@ -332,25 +319,28 @@ def _sliced_value(name: str, a: jax.Array, ord_: Any) -> jax.Array:
     return jnp.sum(a**ord_)
 
 
-def _segment_values(name: str, a: jax.Array, seg: jax.Array, n: int, ord_: Any) -> jax.Array:
+def _segment_values(name: str, a: jax.Array, seg: Any, n: int, ord_: Any) -> jax.Array:
     """The same as :func:`_sliced_value` for every small segment at once (others come out as identities)."""
-    kw = dict(num_segments=n, indices_are_sorted=True)
+
+    def by_segment(reduce: Any, values: jax.Array) -> jax.Array:
+        return reduce(values, seg, num_segments=n, indices_are_sorted=True)
+
     if name == "max":
-        out = jax.ops.segment_max(a, seg, **kw)
+        out = by_segment(jax.ops.segment_max, a)
         if jnp.issubdtype(a.dtype, jnp.floating):
-            out = jnp.where(jax.ops.segment_max(jnp.isnan(a), seg, **kw), jnp.nan, out)
+            out = jnp.where(by_segment(jax.ops.segment_max, jnp.isnan(a)), jnp.nan, out)
         return out
     if ord_ == float("inf"):
-        return jnp.maximum(jax.ops.segment_max(a, seg, **kw), 0)
+        return jnp.maximum(by_segment(jax.ops.segment_max, a), 0)
     if ord_ == float("-inf"):
-        return jax.ops.segment_min(a, seg, **kw)
+        return by_segment(jax.ops.segment_min, a)
     if ord_ == 0:
-        return jax.ops.segment_sum((a != 0).astype(a.dtype), seg, **kw)
+        return by_segment(jax.ops.segment_sum, (a != 0).astype(a.dtype))
     if ord_ == 1:
-        return jax.ops.segment_sum(a, seg, **kw)
+        return by_segment(jax.ops.segment_sum, a)
     if ord_ == 2:
-        return jax.ops.segment_sum(a * a, seg, **kw)
-    return jax.ops.segment_sum(a**ord_, seg, **kw)
+        return by_segment(jax.ops.segment_sum, a * a)
+    return by_segment(jax.ops.segment_sum, a**ord_)
 
 
 @jax.tree_util.register_pytree_node_class
@@ -498,14 +488,14 @@ def pack(tree: Any, *, sharding: jax.sharding.Sharding | None = None) -> Packed:
             buffers = [jax.lax.with_sharding_constraint(b, sharding) for b in buffers]
         return Packed(buffers, layout)
     host = jax.device_get(leaves)
-    buffers = []
+    host_buffers: list[np.ndarray] = []
     for g in layout.groups:
         buf = np.zeros(g.length, dtype=g.dtype)
         for m, off, size in zip(g.members, g.offsets, g.sizes, strict=True):
             buf[off : off + size] = np.asarray(host[m]).reshape(-1)
-        buffers.append(buf)
+        host_buffers.append(buf)
     target = sharding if sharding is not None else _common_device(leaves)
-    return Packed(_owned(jax.device_put(buffers, target)), layout)
+    return Packed(_owned(jax.device_put(host_buffers, target)), layout)
 
 
 def _owned(buffers: list[jax.Array]) -> list[jax.Array]:

@@ -42,7 +42,7 @@ PyTree = Any
 class AdamState(NamedTuple):
     """State of :func:`scale_by_adam` (torch's ``Adam`` per-parameter state)."""
 
-    count: jax.Array
+    count: jax.Array  # type: ignore[assignment]  # shadows tuple.count, as optax's states do
     exp_avg: optax.Updates
     exp_avg_sq: optax.Updates
     max_exp_avg_sq: optax.Updates | None
@@ -51,7 +51,7 @@ class AdamState(NamedTuple):
 class MomentumState(NamedTuple):
     """State of :func:`trace` (torch's ``SGD`` ``momentum_buffer``)."""
 
-    count: jax.Array
+    count: jax.Array  # type: ignore[assignment]  # shadows tuple.count, as optax's states do
     momentum_buffer: optax.Updates
 
 
@@ -275,7 +275,7 @@ def clip_by_norm(
         leaves = jax.tree.leaves(norms)
         dtype = jnp.result_type(*leaves)
         stacked = jnp.concatenate([jnp.ravel(n).astype(dtype) for n in leaves])
-        total_norm = jnp.linalg.vector_norm(stacked, ord=norm_type)
+        total_norm = jnp.linalg.vector_norm(stacked, ord=norm_type)  # type: ignore[arg-type]  # float ords work
         if error_if_nonfinite:
             if isinstance(total_norm, jax.core.Tracer):
                 jax.debug.callback(_raise_nonfinite, total_norm, norm_type)

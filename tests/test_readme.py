@@ -29,5 +29,8 @@ def test_ten_line_example_runs_and_its_comments_are_true():
 def test_the_two_commands_come_first():
     lines = README.read_text().splitlines()
     block = lines[lines.index("```bash") + 1 : lines.index("```bash") + 3]
-    assert block == ['pip install -e ".[bench]" && python -m jforeach', 'pip install -e ".[test]" && python -m pytest -q']
+    assert block == [
+        'pip install -e ".[bench]" && python -m jforeach',
+        'pip install -e ".[test]" && python -m pytest -q',
+    ]
     assert (README.parent / ".ci" / "run").read_text().count("python -m pytest -q") == 1
