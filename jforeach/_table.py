@@ -315,7 +315,8 @@ _MATMUL: list[Op] = [
 ]
 
 
-def _norm(x, ord):  # noqa: A002 - torch's name
+def powsum(x, ord):  # noqa: A002 - torch's name
+    """sum |x|^ord, with torch's special orders: 0 counts non-zeros, +-inf take the max/min of |x|."""
     x = jnp.abs(x)
     if ord == 0:
         return jnp.sum(x != 0).astype(x.dtype)
@@ -326,19 +327,19 @@ def _norm(x, ord):  # noqa: A002 - torch's name
     if ord == 1:
         return jnp.sum(x)
     if ord == 2:
-        return jnp.sqrt(jnp.sum(x * x))
-    return jnp.sum(x**ord) ** (1.0 / ord)
-
-
-def _powsum(x, ord):  # noqa: A002
-    x = jnp.abs(x)
-    if ord == 0:
-        return jnp.sum(x != 0).astype(x.dtype)
-    if ord == float("inf"):
-        return jnp.max(x, initial=0)
-    if ord == float("-inf"):
-        return jnp.min(x)
+        return jnp.sum(x * x)
     return jnp.sum(x**ord)
+
+
+def norm_from_powsum(s, ord):  # noqa: A002
+    """The ord-norm from :func:`powsum`'s result."""
+    if ord in (0, 1, float("inf"), float("-inf")):
+        return s
+    return jnp.sqrt(s) if ord == 2 else s ** (1.0 / ord)
+
+
+def _norm(x, ord):  # noqa: A002
+    return norm_from_powsum(powsum(x, ord), ord)
 
 
 def _max(x):
@@ -359,7 +360,7 @@ _REDUCTIONS: list[Op] = [
     Op(
         "powsum",
         "reduction",
-        _powsum,
+        powsum,
         (Operand("ord", ("Scalar",), default=2), Operand("dtype", ("Scalar",), default=None)),
         accepts=FLOAT,
         inplace=False,

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _dtypes, _engine
+from . import _dtypes, _engine, _table
 from ._dtypes import Rank
 
 __all__ = ["Layout", "Packed", "pack", "unpack"]
@@ -285,42 +285,21 @@ def _segment_reduce(
         results.append(_segment_values(op.name, _gather_runs(group, compute), seg, n, finish))
     big = [k for k in range(n) if k not in set(small)]
     if big:
-        parts = [
-            _sliced_value(
-                op.name, jax.lax.slice(compute, (group.offsets[k],), (group.offsets[k] + group.sizes[k],)), finish
-            )
-            for k in big
-        ]
+        reduce = jnp.max if op.name == "max" else functools.partial(_table.powsum, ord=finish)
+        parts = [reduce(jax.lax.slice(compute, (group.offsets[k],), (group.offsets[k] + group.sizes[k],))) for k in big]
         big_values = jnp.stack(parts)
         if small:
             results[0] = results[0].at[np.asarray(big)].set(big_values)
         else:
             results.append(big_values)
     out = results[0]
-    if op.name == "norm" and finish not in (0, 1, float("inf"), float("-inf")):
-        out = jnp.sqrt(out) if finish == 2 else out ** (1.0 / finish)
+    if op.name == "norm":
+        out = _table.norm_from_powsum(out, finish)
     return out.astype(out_dtype)
 
 
-def _sliced_value(name: str, a: jax.Array, ord_: Any) -> jax.Array:
-    """One tensor's max / |x|-power sum (before the norm's root)."""
-    if name == "max":
-        return jnp.max(a)
-    if ord_ == float("inf"):
-        return jnp.max(a, initial=0)
-    if ord_ == float("-inf"):
-        return jnp.min(a)
-    if ord_ == 0:
-        return jnp.sum(a != 0).astype(a.dtype)
-    if ord_ == 1:
-        return jnp.sum(a)
-    if ord_ == 2:
-        return jnp.sum(a * a)
-    return jnp.sum(a**ord_)
-
-
 def _segment_values(name: str, a: jax.Array, seg: Any, n: int, ord_: Any) -> jax.Array:
-    """The same as :func:`_sliced_value` for every small segment at once (others come out as identities)."""
+    """``max`` or ``_table.powsum`` of every small segment at once (others come out as identities)."""
 
     def by_segment(reduce: Any, values: jax.Array) -> jax.Array:
         return reduce(values, seg, num_segments=n, indices_are_sorted=True)
