@@ -21,7 +21,7 @@ rounds (so a change in the machine's load hits them alike), then the torch ones,
 the median per call is reported. The first call is excluded; its extra time over the median is reported as
 the compile time. A second section measures the compile time of ``log1p_`` on a Packed
 of 10 and of 10,000 arrays; a third runs the optimizer benchmark
-(``benchmarks/bench_optim.py``) when it is importable.
+(``jforeach/bench_optim.py``) when it is importable.
 
 The table is printed; ``bench.json`` (rows and machine) and ``bench.png`` (plots) are
 written to ``--out``.
@@ -159,18 +159,6 @@ _OPS = {
 # Optional dependencies.
 
 
-def _load_jforeach() -> tuple[ModuleType | None, str | None]:
-    """The jforeach module if its ops and `pack` exist, else None and the reason."""
-    try:
-        import jforeach
-    except Exception as e:  # a half-built package must not stop the other columns
-        return None, f"jforeach not importable ({type(e).__name__}: {e})"
-    missing = [n for n in ("pack", "log1p_") if not hasattr(jforeach, n)]
-    if missing:
-        return None, f"jforeach has no {', '.join(missing)} yet"
-    return jforeach, None
-
-
 def _load_torch() -> tuple[ModuleType | None, str | None]:
     try:
         import torch
@@ -182,15 +170,9 @@ def _load_torch() -> tuple[ModuleType | None, str | None]:
 
 
 def _load_optim_bench() -> tuple[Callable[[bool], list[dict[str, Any]]] | None, str | None]:
-    errors = []
-    for module in ("jforeach.bench_optim", "benchmarks.bench_optim"):
-        try:
-            return importlib.import_module(module).run_optim_bench, None
-        except ImportError as e:
-            errors.append(f"{module}: {e}")
-        except AttributeError:
-            errors.append(f"{module} has no run_optim_bench")
-    return None, "optimizer benchmark not importable (" + "; ".join(errors) + ")"
+    from jforeach.bench_optim import run_optim_bench
+
+    return run_optim_bench, None
 
 
 # ----------------------------------------------------------------------
@@ -506,6 +488,28 @@ def _add_ratios(rows: list[dict[str, Any]]) -> None:
             row["vs_torch"] = _ratio(row, torch_ref)
 
 
+def _targets(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per sweep case, the ratios that issues 2 and 3 set targets for."""
+    out = []
+    for case in dict.fromkeys(r["case"] for r in rows if r["section"] == "sweep"):
+        ms = {r["impl"]: r["ms"] for r in rows if r["section"] == "sweep" and r["case"] == case}
+        if JF_LIST not in ms:
+            continue
+
+        def ratio(a: str, b: str, ms: dict[str, float] = ms) -> float | None:
+            return ms[a] / ms[b] if a in ms and b in ms and ms[b] else None
+
+        out.append(
+            {
+                "case": case,
+                "list/jit(tree_map)": ratio(JF_LIST, JIT_TREE_MAP),
+                "Packed/flat": ratio(JF_PACKED, FLAT),
+                "Packed/torch": ratio(JF_PACKED, TORCH_FOREACH),
+            }
+        )
+    return out
+
+
 def _find(rows: Iterable[dict[str, Any]], pred: Callable[[str], bool]) -> dict[str, Any] | None:
     return next((r for r in rows if pred(str(r.get("impl", "")))), None)
 
@@ -557,7 +561,7 @@ def _format_table(rows: Sequence[dict[str, Any]], *, torch_column: bool) -> str:
     return "\n".join(out)
 
 
-def _machine_info(torch: ModuleType | None, jforeach: ModuleType | None, load_start: float | None) -> dict[str, Any]:
+def _machine_info(torch: ModuleType | None, jforeach: ModuleType, load_start: float | None) -> dict[str, Any]:
     import jaxlib
 
     device = jax.devices()[0]
@@ -576,7 +580,7 @@ def _machine_info(torch: ModuleType | None, jforeach: ModuleType | None, load_st
         "device_count": jax.device_count(),
         "torch": getattr(torch, "__version__", None),
         "torch_threads": torch.get_num_threads() if torch is not None else None,
-        "jforeach": getattr(jforeach, "__version__", None) if jforeach is not None else None,
+        "jforeach": jforeach.__version__,
         "load_avg_start": load_start,
         "load_avg_end": _load_avg(),
     }
@@ -618,8 +622,7 @@ def _plot(rows: Sequence[dict[str, Any]], path: Path) -> None:
             _plot_bars(ax, compile_rows, "compile_s", "compile s (first call - steady state)")
             ax.set_title("log1p_ on a Packed: compile time vs number of arrays")
         else:
-            _plot_bars(ax, optim, "ms", "ms per step")
-            ax.set_yscale("log")
+            _plot_bars(ax, optim, "ms", "ms per step", log=True)
             ax.set_title("optimizer step")
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
@@ -658,7 +661,7 @@ def _plot_sweep(ax: Any, rows: Sequence[dict[str, Any]], op: str, colors: dict[s
     ax.legend(fontsize=7)
 
 
-def _plot_bars(ax: Any, rows: Sequence[dict[str, Any]], key: str, ylabel: str) -> None:
+def _plot_bars(ax: Any, rows: Sequence[dict[str, Any]], key: str, ylabel: str, *, log: bool = False) -> None:
     cases = list(dict.fromkeys(r["case"] for r in rows))
     impls = list(dict.fromkeys(r["impl"] for r in rows))
     width = 0.8 / max(1, len(impls))
@@ -673,7 +676,11 @@ def _plot_bars(ax: Any, rows: Sequence[dict[str, Any]], key: str, ylabel: str) -
     ax.set_xticks(range(len(cases)), cases, fontsize=7, rotation=15)
     ax.set_ylabel(ylabel)
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(fontsize=7)
+    if log:
+        ax.set_yscale("log")
+    bottom, top = ax.get_ylim()
+    ax.set_ylim(bottom, top * 6 if log else top * 1.4)  # room for the legend above the bars
+    ax.legend(fontsize=7, loc="upper center", ncol=2)
 
 
 # ----------------------------------------------------------------------
@@ -770,7 +777,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = args.sizes or list(QUICK_SIZES if args.quick else FULL_SIZES)
     repeat = args.repeat or (5 if args.quick else 10)
     batch_s = 0.003 if args.quick else 0.01
-    compile_size = 10 if args.quick else 100  # elements per array in the compile section
+    # Elements per array in the compile section: odd, so that no buffer length of the sweep
+    # is met again and a kernel cached by buffer shape cannot hide the compile.
+    compile_size = 7 if args.quick else 37
     sweep_ops = [o for o in args.ops if o in SWEEP_OPS]
     notes: list[str] = []
 
@@ -778,9 +787,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     cpus = os.cpu_count() or 1
     if load_start is not None and load_start > 0.5 * cpus:
         notes.append(_busy("start", load_start, cpus))
-    jforeach, why = _load_jforeach()
-    if why:
-        notes.append(why + ": jforeach columns skipped")
+    import jforeach
+
     torch, why = _load_torch()
     if why:
         notes.append(why)
@@ -788,12 +796,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if torch is not None and jax.default_backend() == "gpu" and torch.cuda.is_available():
         env["torch_device"] = "cuda"
 
-    impls = [
-        i
-        for i in IMPLS
-        if (jforeach is not None or not i.startswith("jforeach")) and (torch is not None or not i.startswith("torch"))
-    ]
-    run_compile = jforeach is not None and bool(sweep_ops)
+    impls = [i for i in IMPLS if torch is not None or not i.startswith("torch")]
+    run_compile = bool(sweep_ops)
     total = len(sweep_ops) * len(sizes) + (len(args.compile_n) if run_compile else 0)
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
@@ -829,13 +833,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if section_rows:
             print(f"\n== {title}")
             print(_format_table(section_rows, torch_column=torch is not None))
-    compile_rows = [r for r in rows if r["section"] == "compile"]
-    for row in compile_rows:
+    for row in (r for r in rows if r["section"] == "compile"):
         print(f"   N={row['n']}: pack {row['pack_s']:.3f} s, unpack {row['unpack_s']:.3f} s")
-    if len(compile_rows) > 1:
-        times = [r["compile_s"] for r in compile_rows]
-        spread = max(times) / max(min(times), 1e-3)
-        print(f"   compile time spread {spread:.1f}x, max {max(times):.3f} s (issue 3's target: within 2x, under 1 s)")
+    targets = _targets(rows)
+    if targets:
+        print("\n== targets (issues 2 and 3): list/jit(tree_map) <= 1.15, Packed/flat <= 1.2, Packed/torch <= 0.5")
+        width = max(len(t["case"]) for t in targets)
+        for t in targets:
+            ratios = ", ".join(f"{k} {_fmt(v, '.2f')}" for k, v in t.items() if k != "case")
+            print(f"   {t['case']:<{width}}  {ratios}")
     for note in notes:
         print(f"note: {note}")
 
@@ -851,6 +857,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "elapsed_s": elapsed,
         "notes": notes,
+        "targets": targets,
         "rows": rows,
     }
     json_path, png_path = args.out / "bench.json", args.out / "bench.png"

@@ -55,7 +55,11 @@ def assert_matches(got, want: torch.Tensor, *, rtol=None, atol=None, context="")
     if name in TOLERANCE:
         r, a = TOLERANCE[name]
         np.testing.assert_allclose(
-            g.astype(np.float64), w.astype(np.float64), rtol=rtol or r, atol=atol or a, equal_nan=True,
+            g.astype(np.float64),
+            w.astype(np.float64),
+            rtol=rtol or r,
+            atol=atol or a,
+            equal_nan=True,
             err_msg=context,
         )
     else:

@@ -7,13 +7,14 @@ the best streaming bandwidth measured in the same run by a donated 3-stream tria
 ``a + s * c`` in jax.
 
 ``run_optim_bench(quick)`` returns rows ``{"case", "impl", "ms", "compile_s"}``; run the
-module for a table: ``python benchmarks/bench_optim.py [--quick]``.
+module for a table: ``python -m jforeach.bench_optim [--quick]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import statistics
 import time
 from collections.abc import Callable
@@ -23,7 +24,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import torch
 
 import jforeach
 import jforeach.optim
@@ -72,6 +72,8 @@ def _arrays(sizes: list[int], seed: int) -> list[np.ndarray]:
 
 
 def _bench_torch(sizes: list[int], reps: int, **kwargs: Any) -> float:
+    import torch
+
     params = [torch.from_numpy(a) for a in _arrays(sizes, 1)]
     for p, g in zip(params, _arrays(sizes, 2), strict=True):
         p.grad = torch.from_numpy(g)
@@ -164,8 +166,9 @@ def run_optim_bench(quick: bool) -> list[dict]:
         def row(impl: str, ms: float, compile_s: float | None = None, case: str = case) -> None:
             rows.append({"case": case, "impl": impl, "ms": ms, "compile_s": compile_s})
 
-        row("torch.optim.Adam(fused=True)", _bench_torch(sizes, reps, fused=True))
-        row("torch.optim.Adam(foreach=True)", _bench_torch(sizes, reps, foreach=True))
+        if importlib.util.find_spec("torch") is not None:  # torch rows only where torch is installed
+            row("torch.optim.Adam(fused=True)", _bench_torch(sizes, reps, fused=True))
+            row("torch.optim.Adam(foreach=True)", _bench_torch(sizes, reps, foreach=True))
         ms, compile_s = _bench_jax(optax.adam(LR), sizes, reps, packed=False)
         row("optax.adam per leaf, jit+donate", ms, compile_s)
         ms, compile_s = _bench_jax(jforeach.optim.adam(LR), sizes, reps, packed=False)
