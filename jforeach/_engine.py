@@ -119,8 +119,8 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
                     f"`jforeach.{fname}`: {spec.name} is a Packed but tensors is not; pack both "
                     "(`jforeach.pack`) or neither"
                 )
-            value.check_alive(fname, spec.name)
-            packed.layout.check_same(value.layout, fname, spec.name)
+            value._check_alive(fname, spec.name)
+            packed.layout._check_same(value.layout, fname, spec.name)
             return Kind("List"), list(value.buffers)
         if is_array and value.ndim > 0 and "Tensor" in allowed and not (spec.name == "value" and value.ndim == 1):
             raise TypeError(
@@ -310,7 +310,7 @@ def _kernel(op_name: str, kinds: tuple[Kind, ...], inplace: bool, donate: bool, 
         global trace_count
         trace_count += 1
         if packed is not None:
-            return packed.apply(op, xs, kinds, payloads, inplace=inplace, fname=fname)
+            return packed._apply(op, xs, kinds, payloads, inplace=inplace, fname=fname)
         if op.family == "reduction":
             statics = [k.static for k in kinds]
             return [reduce_one(op, x, *statics, fname=fname) for x in xs]
@@ -376,7 +376,7 @@ def call(op_name: str, tensors: Any, operands: Sequence[Any], *, inplace: bool, 
     op = OPS[op_name]
     packed = tensors if isinstance(tensors, Packed) else None
     if packed is not None:
-        packed.check_alive(fname)
+        packed._check_alive(fname)
         leaves, treedef = list(packed.buffers), None
         n = packed.layout.num_tensors
     else:
@@ -402,7 +402,7 @@ def call(op_name: str, tensors: Any, operands: Sequence[Any], *, inplace: bool, 
         payloads = _check_aliasing(leaves, payloads, fname)
     fn = _kernel(op_name, tuple(kinds), inplace, donate, fname, packed.layout if packed is not None else None)
     if packed is not None:
-        out = fn(leaves, packed.layout.prepare_payloads(op, kinds, payloads, leaves))
+        out = fn(leaves, packed.layout._prepare_payloads(op, kinds, payloads, leaves))
     elif len(leaves) <= CHUNK:
         out = fn(leaves, payloads)
     else:
@@ -416,7 +416,7 @@ def call(op_name: str, tensors: Any, operands: Sequence[Any], *, inplace: bool, 
             )
 
     if packed is not None:
-        return packed.finish(out, op, inplace=inplace)
+        return packed._finish(out, op, inplace=inplace)
     if not inplace:
         return jax.tree.unflatten(treedef, out)
     return write_back(tensors, jax.tree.unflatten(treedef, out))

@@ -21,7 +21,7 @@ rounds (so a change in the machine's load hits them alike), then the torch ones,
 the median per call is reported. The first call is excluded; its extra time over the median is reported as
 the compile time. A second section measures the compile time of ``log1p_`` on a Packed
 of 10 and of 10,000 arrays; a third runs the optimizer benchmark
-(``jforeach/bench_optim.py``) when it is importable.
+(``jforeach/_bench_optim.py``) when it is importable.
 
 The table is printed; ``bench.json`` (rows and machine) and ``bench.png`` (plots) are
 written to ``--out``.
@@ -170,7 +170,7 @@ def _load_torch() -> tuple[ModuleType | None, str | None]:
 
 
 def _load_optim_bench() -> tuple[Callable[[bool], list[dict[str, Any]]] | None, str | None]:
-    from jforeach.bench_optim import run_optim_bench
+    from jforeach._bench_optim import run_optim_bench
 
     return run_optim_bench, None
 
@@ -766,6 +766,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Returns:
       The process exit status: 0 on success, 2 when tqdm or matplotlib is missing.
+
+    Examples:
+      >>> import contextlib, io, os, tempfile
+      >>> from jforeach import bench
+      >>> out = tempfile.mkdtemp()
+      >>> with contextlib.redirect_stdout(io.StringIO()) as table:
+      ...     status = bench.main(["--quick", "--ops", "log1p", "--sizes", "4x8", "--compile-n", "2,3", "--out", out])
+      >>> status, "jforeach Packed" in table.getvalue(), sorted(os.listdir(out))
+      (0, True, ['bench.json', 'bench.png'])
     """
     args = _parser().parse_args(argv)
     missing = [m for m in ("tqdm", "matplotlib") if importlib.util.find_spec(m) is None]

@@ -44,7 +44,17 @@ class Group:
 class Layout:
     """Static description of a Packed: the tree structure, each tensor's shape and dtype, the buffers.
 
-    Layouts compare by value and cache their hash, so JAX's jit cache lookups stay O(1).
+    Layouts compare by value and cache their hash, so JAX's jit cache lookups stay O(1); equal layouts
+    are one object (interned), so comparing two Packed operands is an identity check.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jforeach
+      >>> layout = jforeach.pack({"w": jnp.ones((2, 3)), "step": jnp.array(1)}).layout
+      >>> layout
+      Layout(2 tensors in int32[1], float32[6])
+      >>> layout.shapes, [g.offsets for g in layout.groups]
+      (((), (2, 3)), [(0,), (0,)])
     """
 
     treedef: Any
@@ -73,7 +83,7 @@ class Layout:
     def num_tensors(self) -> int:
         return len(self.shapes)
 
-    def interned(self) -> Layout:
+    def _interned(self) -> Layout:
         """The one Layout object equal to this one, so later comparisons are identity checks."""
         return _LAYOUTS.setdefault(self._key, self)
 
@@ -83,7 +93,7 @@ class Layout:
 
     # -- checks ---------------------------------------------------------------------------------
 
-    def check_same(self, other: Layout, fname: str, name: str) -> None:
+    def _check_same(self, other: Layout, fname: str, name: str) -> None:
         if self == other:
             return
         if self.treedef != other.treedef:
@@ -100,7 +110,7 @@ class Layout:
 
     # -- derived layouts --------------------------------------------------------------------------
 
-    def with_group_dtypes(self, dtypes: Sequence[np.dtype]) -> Layout:
+    def _with_group_dtypes(self, dtypes: Sequence[np.dtype]) -> Layout:
         if tuple(g.dtype for g in self.groups) == tuple(dtypes):
             return self
         per_tensor = list(self.dtypes)
@@ -109,9 +119,9 @@ class Layout:
             for m in g.members:
                 per_tensor[m] = np.dtype(dtype)
             groups.append(dataclasses.replace(g, dtype=np.dtype(dtype)))
-        return dataclasses.replace(self, dtypes=tuple(per_tensor), groups=tuple(groups)).interned()
+        return dataclasses.replace(self, dtypes=tuple(per_tensor), groups=tuple(groups))._interned()
 
-    def scalar_layout(self, dtypes: Sequence[np.dtype]) -> Layout:
+    def _scalar_layout(self, dtypes: Sequence[np.dtype]) -> Layout:
         """The layout of a reduction's result: one 0-d tensor per tensor, grouped as here."""
         groups = tuple(
             Group(np.dtype(dtype), g.members, tuple(range(len(g.members))), (1,) * len(g.members), len(g.members))
@@ -121,11 +131,11 @@ class Layout:
         for g in groups:
             for m in g.members:
                 per_tensor[m] = g.dtype
-        return Layout(self.treedef, ((),) * self.num_tensors, tuple(per_tensor), groups, None).interned()
+        return Layout(self.treedef, ((),) * self.num_tensors, tuple(per_tensor), groups, None)._interned()
 
     # -- segment ids: which tensor each element of a buffer belongs to -------------------------
 
-    def segment_ids(self, index: int, buffer: Any) -> jax.Array:
+    def _segment_ids_for(self, index: int, buffer: Any) -> jax.Array:
         """Which tensor each element of buffer ``index`` belongs to (padding: the member count).
 
         A device array cached per layout and sharding; inside a trace, a constant of the program.
@@ -136,7 +146,7 @@ class Layout:
 
     # -- engine hooks ----------------------------------------------------------------------------
 
-    def prepare_payloads(self, op: Any, kinds: Sequence[Any], payloads: list[Any], buffers: Sequence[Any]) -> list:
+    def _prepare_payloads(self, op: Any, kinds: Sequence[Any], payloads: list[Any], buffers: Sequence[Any]) -> list:
         """Engine hook, outside the kernel: add the segment ids the kernel needs to the payloads."""
         # a ScalarList travels as one array here: the kernel gathers it per element, not per tensor
         payloads = [
@@ -147,12 +157,12 @@ class Layout:
         segments = None
         if needs_segments:
             segments = [
-                self.segment_ids(i, b) if _small_members(g) else None
+                self._segment_ids_for(i, b) if _small_members(g) else None
                 for i, (g, b) in enumerate(zip(self.groups, buffers, strict=True))
             ]
         return [*payloads, segments]
 
-    def apply(
+    def _apply(
         self,
         op: Any,
         xs: Sequence[jax.Array],
@@ -333,6 +343,16 @@ class Packed:
     Attributes:
       buffers: The flat 1-D buffers, one per dtype (zero-padded at the end when sharded).
       layout: The static :class:`Layout`: structure, shapes, dtypes and offsets.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> import jforeach
+      >>> p = jforeach.pack([jnp.array([1.0, 2.0]), jnp.array(3.0)])
+      >>> _ = jforeach.mul_(p, 2.0)               # one kernel for the whole buffer
+      >>> p.unpack()
+      [Array([2., 4.], dtype=float32), Array(6., dtype=float32)]
+      >>> jax.tree.map(jnp.zeros_like, p)         # a pytree: maps over the buffers
+      Packed(2 tensors, buffers=['float32[3]'])
     """
 
     __slots__ = ("_buffers", "layout")
@@ -350,16 +370,18 @@ class Packed:
         return self.layout.num_tensors
 
     def tree_flatten(self) -> tuple[tuple[Any, ...], Layout]:
+        """The pytree protocol: the buffers are the children, the layout is static."""
         return self._buffers, self.layout
 
     @classmethod
     def tree_unflatten(cls, layout: Layout, buffers: Sequence[Any]) -> Packed:
+        """The pytree protocol: a Packed of ``layout`` around ``buffers``."""
         return cls(buffers, layout)
 
     def __repr__(self) -> str:
         return f"Packed({self.layout.num_tensors} tensors, buffers={[_short(b) for b in self._buffers]})"
 
-    def check_alive(self, fname: str, name: str = "tensors") -> None:
+    def _check_alive(self, fname: str, name: str = "tensors") -> None:
         for b in self._buffers:
             if isinstance(b, jax.Array) and not isinstance(b, jax.core.Tracer) and b.is_deleted():
                 raise ValueError(
@@ -367,14 +389,14 @@ class Packed:
                     "deleted; use the Packed that call returned or updated"
                 )
 
-    def finish(self, out: Sequence[jax.Array], op: Any, *, inplace: bool) -> Packed:
+    def _finish(self, out: Sequence[jax.Array], op: Any, *, inplace: bool) -> Packed:
         """Engine hook: wrap a kernel's buffers (in place: point this Packed at them)."""
         if op.family == "reduction":
-            return Packed(out, self.layout.scalar_layout([b.dtype for b in out]))
+            return Packed(out, self.layout._scalar_layout([b.dtype for b in out]))
         if inplace:
             self._buffers = tuple(out)
             return self
-        return Packed(out, self.layout.with_group_dtypes([b.dtype for b in out]))
+        return Packed(out, self.layout._with_group_dtypes([b.dtype for b in out]))
 
     def unpack(self) -> Any:
         """The tree this Packed holds, with the original structure, shapes and dtypes.
@@ -397,7 +419,7 @@ class Packed:
           Array([[1., 1.],
                  [1., 1.]], dtype=float32)
         """
-        self.check_alive("unpack")
+        self._check_alive("unpack")
         return _unpack(self)
 
 
@@ -427,7 +449,7 @@ def _layout_for(leaves: Sequence[Any], treedef: Any, sharding: Any) -> Layout:
         used = sum(sizes)
         length = -(-max(used, 1) // pieces) * pieces if pieces > 1 else used
         groups.append(Group(dtype, tuple(members), offsets, sizes, int(length)))
-    return Layout(treedef, shapes, dtypes, tuple(groups), sharding).interned()
+    return Layout(treedef, shapes, dtypes, tuple(groups), sharding)._interned()
 
 
 def pack(tree: Any, *, sharding: jax.sharding.Sharding | None = None) -> Packed:

@@ -40,7 +40,14 @@ PyTree = Any
 
 
 class AdamState(NamedTuple):
-    """State of :func:`scale_by_adam` (torch's ``Adam`` per-parameter state)."""
+    """State of :func:`scale_by_adam` (torch's ``Adam`` per-parameter state).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jforeach.transforms as jt
+      >>> jt.scale_by_adam().init([jnp.zeros(2, jnp.float32)]).exp_avg
+      [Array([0., 0.], dtype=float32)]
+    """
 
     count: jax.Array  # type: ignore[assignment]  # shadows tuple.count, as optax's states do
     exp_avg: optax.Updates
@@ -49,21 +56,42 @@ class AdamState(NamedTuple):
 
 
 class MomentumState(NamedTuple):
-    """State of :func:`trace` (torch's ``SGD`` ``momentum_buffer``)."""
+    """State of :func:`trace` (torch's ``SGD`` ``momentum_buffer``).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jforeach.transforms as jt
+      >>> jt.trace(0.9).init([jnp.zeros(2, jnp.float32)]).momentum_buffer
+      [Array([0., 0.], dtype=float32)]
+    """
 
     count: jax.Array  # type: ignore[assignment]  # shadows tuple.count, as optax's states do
     momentum_buffer: optax.Updates
 
 
 class RmsState(NamedTuple):
-    """State of :func:`scale_by_rms` (torch's ``RMSprop`` per-parameter state)."""
+    """State of :func:`scale_by_rms` (torch's ``RMSprop`` per-parameter state).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jforeach.transforms as jt
+      >>> jt.scale_by_rms().init([jnp.zeros(2, jnp.float32)]).square_avg
+      [Array([0., 0.], dtype=float32)]
+    """
 
     square_avg: optax.Updates
     grad_avg: optax.Updates | None
 
 
 class AdagradState(NamedTuple):
-    """State of :func:`scale_by_adagrad` (torch's ``Adagrad`` ``sum``)."""
+    """State of :func:`scale_by_adagrad` (torch's ``Adagrad`` ``sum``).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jforeach.transforms as jt
+      >>> jt.scale_by_adagrad(0.5).init([jnp.zeros(2, jnp.float32)]).sum
+      [Array([0.5, 0.5], dtype=float32)]
+    """
 
     sum: optax.Updates
 

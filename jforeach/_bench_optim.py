@@ -7,7 +7,7 @@ the best streaming bandwidth measured in the same run by a donated 3-stream tria
 ``a + s * c`` in jax.
 
 ``run_optim_bench(quick)`` returns rows ``{"case", "impl", "ms", "compile_s"}``; run the
-module for a table: ``python -m jforeach.bench_optim [--quick]``.
+module for a table: ``python -m jforeach._bench_optim [--quick]``.
 """
 
 from __future__ import annotations
