@@ -315,20 +315,20 @@ _MATMUL: list[Op] = [
 ]
 
 
-def powsum(x, ord):  # noqa: A002 - torch's name
+def powsum(x, ord, axis=None):  # noqa: A002 - torch's name
     """sum |x|^ord, with torch's special orders: 0 counts non-zeros, +-inf take the max/min of |x|."""
     x = jnp.abs(x)
     if ord == 0:
-        return jnp.sum(x != 0).astype(x.dtype)
+        return jnp.sum(x != 0, axis=axis).astype(x.dtype)
     if ord == float("inf"):
-        return jnp.max(x, initial=0)
+        return jnp.max(x, axis=axis, initial=0)
     if ord == float("-inf"):
-        return jnp.min(x)
+        return jnp.min(x, axis=axis)
     if ord == 1:
-        return jnp.sum(x)
+        return jnp.sum(x, axis=axis)
     if ord == 2:
-        return jnp.sum(x * x)
-    return jnp.sum(x**ord)
+        return jnp.sum(x * x, axis=axis)
+    return jnp.sum(x**ord, axis=axis)
 
 
 def norm_from_powsum(s, ord):  # noqa: A002

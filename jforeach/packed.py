@@ -153,11 +153,12 @@ class Layout:
             (jnp.stack(p) if _engine._is_tracer(p) else np.asarray(p)) if k.overload == "ScalarList" else p
             for k, p in zip(kinds, payloads, strict=True)
         ]
-        needs_segments = op.family == "reduction" or any(k.overload == "ScalarList" for k in kinds)
+        scalar_list = any(k.overload == "ScalarList" for k in kinds)
+        reduction = op.family == "reduction"
         segments = None
-        if needs_segments:
+        if scalar_list or reduction:
             segments = [
-                self._segment_ids_for(i, b) if _small_members(g) else None
+                self._segment_ids_for(i, b) if _small_members(g) and (scalar_list or not _by_runs(g)) else None
                 for i, (g, b) in enumerate(zip(self.groups, buffers, strict=True))
             ]
         return [*payloads, segments]
@@ -272,10 +273,35 @@ def _expand(group: Group, per_tensor: jax.Array, segments: Any) -> jax.Array:
     return out
 
 
+# Reductions over at most this many runs of consecutive equal-size tensors reshape each run to
+# (count, size) and reduce its rows: no segment ids, XLA's own reductions (1,000 tensors of 1,000
+# floats: 0.5 ms, where a segment sum takes 3.5 ms).
+_MAX_RUNS = 64
+
+
+@functools.cache
+def _equal_size_runs(group: Group) -> tuple[tuple[int, int, int], ...]:
+    """(start, count, size) for each run of consecutive members of one size."""
+    runs: list[list[int]] = []
+    for off, size in zip(group.offsets, group.sizes, strict=True):
+        if runs and runs[-1][2] == size:
+            runs[-1][1] += 1
+        else:
+            runs.append([off, 1, size])
+    return tuple((a, b, c) for a, b, c in runs)
+
+
+def _by_runs(group: Group) -> bool:
+    """Only buffers of small tensors: XLA:CPU reduces a few long rows far slower than 1-D slices."""
+    runs = _equal_size_runs(group)
+    return bool(runs) and len(runs) <= _MAX_RUNS and max(size for _, _, size in runs) < _SLICE_MIN_SIZE
+
+
 def _segment_reduce(
     op: Any, x: jax.Array, group: Group, seg: jax.Array | None, statics: Sequence[Any], fname: str
 ) -> jax.Array:
-    """Per-tensor reductions of one buffer: static slices for big tensors, segment ops for small ones."""
+    """Per-tensor reductions of one buffer: by runs of equal-size tensors when there are few runs,
+    else static slices for big tensors and segment ops for small ones."""
     _engine._check_accepts(op, x.dtype, fname)
     n = len(group.members)
     small = _small_members(group)
@@ -290,6 +316,22 @@ def _segment_reduce(
             raise ValueError(f"`jforeach.{fname}`: the {ord_} norm of an empty tensor is undefined (no identity)")
         compute = jnp.abs(x.astype(_dtypes.opmath(out_dtype)))
         finish = ord_
+    if _by_runs(group):
+        rows = functools.partial(_table.powsum, ord=finish) if op.name != "max" else jnp.max
+        parts = []
+        for start, count, size in _equal_size_runs(group):
+            if size >= _SLICE_MIN_SIZE:  # XLA:CPU reduces a few long rows slower than separate slices
+                parts += [
+                    rows(jax.lax.slice(compute, (a,), (a + size,)))[None]
+                    for a in range(start, start + count * size, size)
+                ]
+            else:
+                run = jax.lax.slice(compute, (start,), (start + count * size,)).reshape(count, size)
+                parts.append(rows(run, axis=1))
+        out = jnp.concatenate(parts)
+        if op.name == "norm":
+            out = _table.norm_from_powsum(out, finish)
+        return out.astype(out_dtype)
     results = []
     if small:
         results.append(_segment_values(op.name, _gather_runs(group, compute), seg, n, finish))
