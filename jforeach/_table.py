@@ -92,12 +92,8 @@ def _reciprocal(x):
     return 1 / x
 
 
-def _abs(x):
-    return jnp.abs(x)
-
-
 _UNARY: list[Op] = [
-    Op("abs", "unary", _abs, accepts=NO_BOOL),
+    Op("abs", "unary", jnp.abs, accepts=NO_BOOL),
     Op("acos", "unary", jnp.arccos, dtype_rule="float", test_domain=(-0.99, 0.99), jnp_name="jax.numpy.arccos"),
     Op("asin", "unary", jnp.arcsin, dtype_rule="float", test_domain=(-0.99, 0.99), jnp_name="jax.numpy.arcsin"),
     Op("atan", "unary", jnp.arctan, dtype_rule="float", jnp_name="jax.numpy.arctan"),
