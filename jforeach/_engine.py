@@ -171,7 +171,7 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
         # addcmul/addcdiv's torch Tensor overload: a 1-D tensor of one scalar per tensor.
         if value.shape[0] != n:
             raise ValueError(f"`jforeach.{fname}`: tensors has {n} arrays but {spec.name} has {value.shape[0]} scalars")
-        return _scalar_list(list(value), fname, spec.name)
+        return _scalar_list(list(value if _is_tracer([value]) else np.asarray(value)), fname, spec.name)
     if is_array and "Tensor" in allowed:
         return Kind("Tensor"), jnp.asarray(value)
     expected = " or ".join(_OVERLOAD_WORDS[o] for o in allowed)
