@@ -301,7 +301,7 @@ def _arg_for(kind: Kind, payload: Any, i: int, spec: Operand) -> Arg:
     return Arg(leaf, np.dtype(leaf.dtype), _dtypes.rank_of(leaf.ndim), spec.promotes, spec.name)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=4096)  # bounded: keys hold Packed layouts
 def _kernel(op_name: str, kinds: tuple[Kind, ...], inplace: bool, donate: bool, fname: str, packed: Any):
     op = OPS[op_name]
     specs = op.operands

@@ -238,7 +238,8 @@ def _gather_runs(group: Group, x: jax.Array) -> jax.Array:
     return jnp.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
-@functools.cache
+# Bounded caches: they hold layouts (which are otherwise interned weakly) and device memory.
+@functools.lru_cache(maxsize=256)
 def _segment_ids_host(layout: Layout, index: int) -> np.ndarray:
     """For the elements of the small members, in buffer order: their position in the group."""
     group = layout.groups[index]
@@ -246,7 +247,7 @@ def _segment_ids_host(layout: Layout, index: int) -> np.ndarray:
     return np.repeat(np.asarray(small, dtype=np.int32), [group.sizes[k] for k in small])
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)
 def _segment_ids(layout: Layout, index: int, sharding: Any) -> jax.Array:
     ids = _segment_ids_host(layout, index)
     if ids.shape[0] != layout.groups[index].length:
