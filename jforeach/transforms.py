@@ -241,6 +241,21 @@ def _raise_nonfinite(total_norm: Any, norm_type: float) -> None:
         )
 
 
+def _packed_total_norm(updates: Any, norm_type: float) -> jax.Array:
+    """The norm of the per-tensor norms of a Packed, for a positive order, in one pass per buffer.
+
+    For ``ord > 0`` the norm of the per-tensor norms is the norm of all elements (zero padding
+    changes neither), so the buffers are reduced whole: per-tensor reductions of big tensors cost
+    XLA:CPU far more than one pass (a ResNet-50-like Packed: 33 ms vs 3 ms).
+    """
+    dtype = jnp.result_type(*updates.buffers)  # the dtype torch's norm of norms has
+    buffers = [jnp.abs(b.astype(jnp.promote_types(b.dtype, jnp.float32))) for b in updates.buffers]
+    if norm_type == float("inf"):
+        return jnp.max(jnp.stack([jnp.max(b, initial=0) for b in buffers])).astype(dtype)
+    total = sum(jnp.sum(b * b) if norm_type == 2 else jnp.sum(b**norm_type) for b in buffers)
+    return (jnp.sqrt(total) if norm_type == 2 else total ** (1.0 / norm_type)).astype(dtype)
+
+
 def clip_by_norm(
     max_norm: float, norm_type: float = 2.0, *, error_if_nonfinite: bool = False
 ) -> optax.GradientTransformation:
@@ -295,15 +310,22 @@ def clip_by_norm(
         del params
         if not jax.tree.leaves(updates):
             return updates, state
-        norms = jforeach.norm(updates, norm_type)
-        if isinstance(norms, jforeach.Packed) and norm_type <= 0:
-            # A sharded Packed pads its buffers of per-tensor norms with zeros, which
-            # only leaves the norms of positive order unchanged.
-            norms = norms.unpack()
-        leaves = jax.tree.leaves(norms)
-        dtype = jnp.result_type(*leaves)
-        stacked = jnp.concatenate([jnp.ravel(n).astype(dtype) for n in leaves])
-        total_norm = jnp.linalg.vector_norm(stacked, ord=norm_type)  # type: ignore[arg-type]  # float ords work
+        if (
+            isinstance(updates, jforeach.Packed)
+            and norm_type > 0
+            and all(jnp.issubdtype(b.dtype, jnp.floating) for b in updates.buffers)
+        ):
+            total_norm = _packed_total_norm(updates, norm_type)
+        else:
+            norms = jforeach.norm(updates, norm_type)
+            if isinstance(norms, jforeach.Packed) and norm_type <= 0:
+                # A sharded Packed pads its buffers of per-tensor norms with zeros, which
+                # only leaves the norms of positive order unchanged.
+                norms = norms.unpack()
+            leaves = jax.tree.leaves(norms)
+            dtype = jnp.result_type(*leaves)
+            stacked = jnp.concatenate([jnp.ravel(n).astype(dtype) for n in leaves])
+            total_norm = jnp.linalg.vector_norm(stacked, ord=norm_type)  # type: ignore[arg-type]  # float ords work
         if error_if_nonfinite:
             if isinstance(total_norm, jax.core.Tracer):
                 jax.debug.callback(_raise_nonfinite, total_norm, norm_type)
