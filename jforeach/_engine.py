@@ -149,7 +149,7 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
                 raise ValueError(f"`jforeach.{fname}`: tensors has {n} arrays but {spec.name} has {len(value)} scalars")
             if n == 0:
                 return Kind("ScalarList", _dtypes.DEFAULT_FLOAT), []
-            return _scalar_list(value, fname, spec.name)
+            return _scalar_list(value)
     if "List" in allowed and packed is None:
         other_treedef = jax.tree.structure(value)
         if other_treedef == treedef:
@@ -171,7 +171,7 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
         # addcmul/addcdiv's torch Tensor overload: a 1-D tensor of one scalar per tensor.
         if value.shape[0] != n:
             raise ValueError(f"`jforeach.{fname}`: tensors has {n} arrays but {spec.name} has {value.shape[0]} scalars")
-        return _scalar_list(list(value if _is_tracer([value]) else np.asarray(value)), fname, spec.name)
+        return _scalar_list(list(value if _is_tracer([value]) else np.asarray(value)))
     if is_array and "Tensor" in allowed:
         return Kind("Tensor"), jnp.asarray(value)
     expected = " or ".join(_OVERLOAD_WORDS[o] for o in allowed)
@@ -186,7 +186,7 @@ _OVERLOAD_WORDS = {
 }
 
 
-def _scalar_list(values: Sequence[Any], fname: str, name: str) -> tuple[Kind, list[Any]]:
+def _scalar_list(values: Sequence[Any]) -> tuple[Kind, list[Any]]:
     """torch's ScalarList: one number per tensor, each promoting as its own Python type.
 
     The payload is a list of 0-d values, one kernel argument each: slicing one array per tensor
@@ -302,15 +302,15 @@ def _arg_for(kind: Kind, payload: Any, i: int, spec: Operand) -> Arg:
 
 
 @functools.lru_cache(maxsize=4096)  # bounded: keys hold Packed layouts
-def _kernel(op_name: str, kinds: tuple[Kind, ...], inplace: bool, donate: bool, fname: str, packed: Any):
+def _kernel(op_name: str, kinds: tuple[Kind, ...], inplace: bool, donate: bool, fname: str, layout: Any):
     op = OPS[op_name]
     specs = op.operands
 
     def run(xs, payloads):
         global trace_count
         trace_count += 1
-        if packed is not None:
-            return packed._apply(op, xs, kinds, payloads, inplace=inplace, fname=fname)
+        if layout is not None:
+            return layout._apply(op, xs, kinds, payloads, inplace=inplace, fname=fname)
         if op.family == "reduction":
             statics = [k.static for k in kinds]
             return [reduce_one(op, x, *statics, fname=fname) for x in xs]
@@ -330,17 +330,24 @@ def _kernel(op_name: str, kinds: tuple[Kind, ...], inplace: bool, donate: bool, 
     return jax.jit(run, donate_argnums=(0,) if donate else (), keep_unused=donate)
 
 
+def check_reduction(op: Op, x_dtype: Any, has_empty: bool, statics: Sequence[Any], fname: str) -> tuple[Any, Any]:
+    """torch's checks for norm / powsum / max; returns (result dtype, ord) (ord None for max)."""
+    _check_accepts(op, x_dtype, fname)
+    if op.name == "max":
+        if has_empty:
+            raise ValueError(f"`jforeach.{fname}`: max of an empty tensor is undefined")
+        return np.dtype(x_dtype), None
+    ord_, dtype = statics
+    if has_empty and ord_ in (float("inf"), float("-inf")):
+        raise ValueError(f"`jforeach.{fname}`: the {ord_} norm of an empty tensor is undefined (no identity)")
+    return reduction_dtype(x_dtype, dtype, fname), ord_
+
+
 def reduce_one(op: Op, x: jax.Array, *statics: Any, fname: str) -> jax.Array:
     """norm / powsum / max of one tensor, as a 0-d array."""
-    _check_accepts(op, x.dtype, fname)
+    out_dtype, ord_ = check_reduction(op, x.dtype, x.size == 0, statics, fname)
     if op.name == "max":
-        if x.size == 0:
-            raise ValueError(f"`jforeach.{fname}`: max of an empty tensor (shape {x.shape}) is undefined")
         return op.fn(x)
-    ord_, dtype = statics
-    out_dtype = reduction_dtype(x.dtype, dtype, fname)
-    if x.size == 0 and ord_ in (float("inf"), float("-inf")):
-        raise ValueError(f"`jforeach.{fname}`: the {ord_} norm of an empty tensor is undefined (no identity)")
     return op.fn(x.astype(_dtypes.opmath(out_dtype)), ord_).astype(out_dtype)
 
 

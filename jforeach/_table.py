@@ -396,5 +396,3 @@ _OTHER: list[Op] = [
 OPS: dict[str, Op] = {op.name: op for op in _UNARY + _BINARY + _MATMUL + _POINTWISE + _REDUCTIONS + _OTHER}
 UNARY_OPS = [op.name for op in _UNARY]
 BINARY_OPS = [op.name for op in _BINARY if op.name != "pow_scalar_base"]
-POINTWISE_OPS = [op.name for op in _POINTWISE]
-REDUCTION_OPS = [op.name for op in _REDUCTIONS]

@@ -303,20 +303,10 @@ def _segment_reduce(
 ) -> jax.Array:
     """Per-tensor reductions of one buffer: by runs of equal-size tensors when there are few runs,
     else static slices for big tensors and segment ops for small ones."""
-    _engine._check_accepts(op, x.dtype, fname)
+    out_dtype, finish = _engine.check_reduction(op, x.dtype, 0 in group.sizes, statics, fname)
     n = len(group.members)
     small = _small_members(group)
-    if op.name == "max":
-        if 0 in group.sizes:
-            raise ValueError(f"`jforeach.{fname}`: max of an empty tensor is undefined")
-        out_dtype, compute, finish = x.dtype, x, None  # type: Any, jax.Array, Any
-    else:
-        ord_, dtype = statics
-        out_dtype = _engine.reduction_dtype(x.dtype, dtype, fname)
-        if ord_ in (float("inf"), float("-inf")) and 0 in group.sizes:
-            raise ValueError(f"`jforeach.{fname}`: the {ord_} norm of an empty tensor is undefined (no identity)")
-        compute = jnp.abs(x.astype(_dtypes.opmath(out_dtype)))
-        finish = ord_
+    compute = x if op.name == "max" else jnp.abs(x.astype(_dtypes.opmath(out_dtype)))
     if _by_runs(group):
         rows = functools.partial(_table.powsum, ord=finish) if op.name != "max" else jnp.max
         parts = []
