@@ -3,8 +3,13 @@
 Cases: a ResNet-50-like list (161 float32 arrays with lognormal sizes, 26.8M floats;
 quick: 2.7M) and 2000 arrays of 4096 floats (quick: 200). The memory-bandwidth limit of
 one step is 7 floats moved per parameter (read param, grad, m, v; write param, m, v) at
-the best streaming bandwidth measured in the same run by a donated 3-stream triad
-``a + s * c`` in jax.
+the streaming bandwidth of a donated 3-stream triad ``a + s * c`` in jax.
+
+All implementations of a case, the triad included, are timed in interleaved rounds, so a
+change in the machine's load or memory bandwidth hits them alike; each reports its median
+over the rounds. On a GPU (jax's default backend, and torch's CUDA device where torch has
+one) a sample is a burst of steps launched back to back for about 20 ms and waited for
+once, so that the time per step is the device's, not the launch latency's.
 
 ``run_optim_bench(quick)`` returns rows ``{"case", "impl", "ms", "compile_s"}``; run the
 module for a table: ``python -m jforeach._bench_optim [--quick]``.
@@ -31,6 +36,10 @@ import jforeach.optim
 LR = 1e-3
 RESNET50_TENSORS = 161
 RESNET50_FLOATS = 26_800_000
+TRIAD_FLOATS = 1 << 25  # 128 MiB per array: out of a CPU's L3 and of a GPU's L2
+
+# A runner takes the number of steps to launch back to back and returns once they are done.
+Runner = Callable[[int], None]
 
 
 def _resnet_like_sizes(total: int, n: int = RESNET50_TENSORS, seed: int = 0) -> list[int]:
@@ -55,42 +64,44 @@ def _cases(quick: bool) -> list[tuple[str, list[int]]]:
     ]
 
 
-def _median_ms(step: Callable[[], Any], reps: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
-
-
 def _arrays(sizes: list[int], seed: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     return [rng.standard_normal(s, dtype=np.float32) for s in sizes]
 
 
-def _bench_torch(sizes: list[int], reps: int, **kwargs: Any) -> float:
+def _torch_device() -> str | None:
+    """torch's device for the comparison, or None where torch is not installed."""
+    if importlib.util.find_spec("torch") is None:
+        return None
     import torch
 
-    params = [torch.from_numpy(a) for a in _arrays(sizes, 1)]
+    return "cuda" if jax.default_backend() == "gpu" and torch.cuda.is_available() else "cpu"
+
+
+def _torch_runner(sizes: list[int], device: str, **kwargs: Any) -> Runner:
+    import torch
+
+    params = [torch.from_numpy(a).to(device) for a in _arrays(sizes, 1)]
     for p, g in zip(params, _arrays(sizes, 2), strict=True):
-        p.grad = torch.from_numpy(g)
+        p.grad = torch.from_numpy(g).to(device)
     opt = torch.optim.Adam(params, lr=LR, **kwargs)
-    ms = _median_ms(opt.step, reps)
-    gc.collect()
-    return ms
+
+    def run(steps: int) -> None:
+        for _ in range(steps):
+            opt.step()
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    return run
 
 
-def _bench_jax(
+def _jax_runner(
     tx: optax.GradientTransformation,
     sizes: list[int],
-    reps: int,
     *,
     packed: bool,
-) -> tuple[float, float]:
-    """Median ms of one donated, jitted step and its trace + compile seconds."""
+) -> tuple[Runner, float]:
+    """A donated, jitted step and its trace + compile seconds."""
     params: Any = [jnp.asarray(a) for a in _arrays(sizes, 1)]
     grads: Any = [jnp.asarray(a) for a in _arrays(sizes, 2)]
     if packed:
@@ -104,78 +115,120 @@ def _bench_jax(
     start = time.perf_counter()
     compiled = jax.jit(step, donate_argnums=(0, 1)).lower(params, state, grads).compile()
     compile_s = time.perf_counter() - start
-
     carry = [params, state]
 
-    def run() -> None:
-        carry[0], carry[1] = compiled(carry[0], carry[1], grads)
+    def run(steps: int) -> None:
+        for _ in range(steps):
+            carry[0], carry[1] = compiled(carry[0], carry[1], grads)
         jax.block_until_ready(carry)
 
-    ms = _median_ms(run, reps)
-    gc.collect()
-    return ms, compile_s
+    return run, compile_s
 
 
-def _triad_gbps(n: int, reps: int = 30) -> float:
-    """Streaming bandwidth of the donated triad ``a = a + s * c`` over ``n`` float32s.
+def _triad_runner(n: int) -> Runner:
+    """The donated triad ``a = a + s * c`` over ``n`` float32s: 12 bytes per element.
 
-    Three streams (read ``a`` and ``c``, write ``a`` in place): 12 bytes per element.
     ``a`` must be used by the function, or jit prunes it and the donation is dropped.
-    "Best" is the 90th percentile of ``reps`` runs: on a shared VM the single fastest
-    run is sometimes an outlier that no other kernel reaches.
     """
     triad = jax.jit(lambda a, c: a + 1.5 * c, donate_argnums=0)
     a, c = (jnp.asarray(x) for x in _arrays([n] * 2, 3))
     carry = [a]
 
-    def run() -> None:
-        carry[0] = triad(carry[0], c)
+    def run(steps: int) -> None:
+        for _ in range(steps):
+            carry[0] = triad(carry[0], c)
         carry[0].block_until_ready()
 
-    for _ in range(2):
-        run()
-    times = []
-    for _ in range(reps):
+    return run
+
+
+def _interleaved_ms(runners: dict[str, Runner], rounds: int, sample_s: float) -> dict[str, list[float]]:
+    """Per-step milliseconds of every runner, one sample each per round, in turn.
+
+    A sample is a burst of steps lasting about ``sample_s`` seconds (at least one step),
+    sized from a timed warm-up step: on a GPU a burst of a few short steps would time the
+    launch latency and the clock ramp-up of an idle device, not the steps.
+    """
+    bursts: dict[str, int] = {}
+    for name, run in runners.items():  # warm up: first-call costs stay out of the samples
+        run(1)
         start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    best = sorted(times)[len(times) // 10]
-    return 3 * 4 * n / best / 1e9
+        run(1)
+        bursts[name] = max(1, min(1000, int(sample_s / max(time.perf_counter() - start, 1e-9))))
+        run(bursts[name])
+    samples: dict[str, list[float]] = {name: [] for name in runners}
+    for _ in range(rounds):
+        for name, run in runners.items():
+            start = time.perf_counter()
+            run(bursts[name])
+            samples[name].append(1e3 * (time.perf_counter() - start) / bursts[name])
+    return samples
 
 
-def run_optim_bench(quick: bool) -> list[dict]:
+def run_optim_bench(
+    quick: bool,
+    *,
+    cases: str = "",
+    skip: tuple[str, ...] = (),
+    progress: Callable[[str], None] | None = None,
+) -> list[dict]:
     """Measures one Adam step per implementation on both cases.
 
     Args:
-        quick: run the 10x smaller cases with fewer repetitions.
+        quick: run the 10x smaller cases with fewer rounds.
+        cases: run only the cases whose name contains this string.
+        skip: leave out the implementations whose name contains any of these strings.
+        progress: called with a line as each case is set up and measured.
 
     Returns:
         One dict per (case, implementation): ``case``, ``impl``, ``ms`` (median time of
         one step) and ``compile_s`` (trace + compile seconds for the jax variants, else
-        ``None``). The last row of each case is the memory-bandwidth limit.
+        ``None``). The last row of each case is the memory-bandwidth limit: 7 floats per
+        parameter at the triad's bandwidth, the triad's 90th-percentile fastest round
+        (on a shared machine the single fastest round is sometimes an outlier).
     """
-    reps = 5 if quick else 10
+    rounds = 5 if quick else 10
+    # CPU steps are long enough to time one by one; GPU steps are timed in 20 ms bursts.
+    sample_s = 0.02 if jax.default_backend() == "gpu" else 0.0
+    device = _torch_device()
     rows: list[dict] = []
-    cases = _cases(quick)
-    # Streaming bandwidth: 128 MiB per array so the triad runs out of the 32 MiB L3 (the
-    # quick cases partly fit in cache, so their times can beat the limit).
-    gbps = max(_triad_gbps(1 << 25) for _ in cases)
-    for case, sizes in cases:
+    say = progress or (lambda line: None)
+    for case, sizes in _cases(quick):
+        if cases not in case:
+            continue
         n = sum(sizes)
-
-        def row(impl: str, ms: float, compile_s: float | None = None, case: str = case) -> None:
-            rows.append({"case": case, "impl": impl, "ms": ms, "compile_s": compile_s})
-
-        if importlib.util.find_spec("torch") is not None:  # torch rows only where torch is installed
-            row("torch.optim.Adam(fused=True)", _bench_torch(sizes, reps, fused=True))
-            row("torch.optim.Adam(foreach=True)", _bench_torch(sizes, reps, foreach=True))
-        ms, compile_s = _bench_jax(optax.adam(LR), sizes, reps, packed=False)
-        row("optax.adam per leaf, jit+donate", ms, compile_s)
-        ms, compile_s = _bench_jax(jforeach.optim.adam(LR), sizes, reps, packed=False)
-        row("jforeach.optim.adam list, jit+donate", ms, compile_s)
-        ms, compile_s = _bench_jax(jforeach.optim.adam(LR), sizes, reps, packed=True)
-        row("jforeach.optim.adam Packed, jit+donate", ms, compile_s)
-        row(f"bandwidth limit (7 floats/param @ {gbps:.1f} GB/s)", 7 * 4 * n / gbps / 1e6)
+        runners: dict[str, Runner] = {}
+        compile_s: dict[str, float] = {}
+        if device is not None:
+            for flag in ("fused", "foreach"):
+                impl = f"torch.optim.Adam({flag}=True) {device}"
+                if not any(k in impl for k in skip):
+                    runners[impl] = _torch_runner(sizes, device, **{flag: True})
+        for impl, tx, packed in (
+            ("optax.adam per leaf, jit+donate", optax.adam(LR), False),
+            ("jforeach.optim.adam list, jit+donate", jforeach.optim.adam(LR), False),
+            ("jforeach.optim.adam Packed, jit+donate", jforeach.optim.adam(LR), True),
+        ):
+            if not any(k in impl for k in skip):
+                runners[impl], compile_s[impl] = _jax_runner(tx, sizes, packed=packed)
+                say(f"{case}: {impl} compiled in {compile_s[impl]:.2f} s")
+        runners["triad"] = _triad_runner(TRIAD_FLOATS)
+        samples = _interleaved_ms(runners, rounds, sample_s)
+        triad_ms = sorted(samples.pop("triad"))[rounds // 10]
+        gbps = 3 * 4 * TRIAD_FLOATS / triad_ms / 1e6
+        for impl, ms in samples.items():
+            rows.append({"case": case, "impl": impl, "ms": statistics.median(ms), "compile_s": compile_s.get(impl)})
+            say(f"{case}: {impl} {statistics.median(ms):.3f} ms")
+        rows.append(
+            {
+                "case": case,
+                "impl": f"bandwidth limit (7 floats/param @ {gbps:.1f} GB/s)",
+                "ms": 7 * 4 * n / gbps / 1e6,
+                "compile_s": None,
+            }
+        )
+        del runners
+        gc.collect()
     return rows
 
 
@@ -185,7 +238,7 @@ def format_table(rows: list[dict]) -> str:
         (
             r["case"],
             r["impl"],
-            f"{r['ms']:.2f}" if r["ms"] < 10 else f"{r['ms']:.1f}",
+            f"{r['ms']:.3f}" if r["ms"] < 1 else f"{r['ms']:.2f}" if r["ms"] < 10 else f"{r['ms']:.1f}",
             "" if r["compile_s"] is None else f"{r['compile_s']:.2f}",
         )
         for r in rows
@@ -204,5 +257,10 @@ def format_table(rows: list[dict]) -> str:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10x smaller cases")
+    parser.add_argument("--cases", default="", help="only the cases whose name contains this")
+    parser.add_argument("--skip", default="", help="comma list: leave out implementations whose name contains one")
     args = parser.parse_args()
-    print(format_table(run_optim_bench(args.quick)))
+    print(f"jax {jax.__version__} on {jax.devices()[0].device_kind}", flush=True)
+    skip = tuple(k for k in args.skip.split(",") if k)
+    rows = run_optim_bench(args.quick, cases=args.cases, skip=skip, progress=lambda line: print(line, flush=True))
+    print(format_table(rows))

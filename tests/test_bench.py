@@ -76,3 +76,43 @@ def test_bench_without_the_bench_extra_says_what_to_install(monkeypatch, capsys)
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "tqdm" else real_find_spec(name))
     assert bench.main(["--quick"]) == 2
     assert "pip install 'jforeach[bench]'" in capsys.readouterr().err
+
+
+def test_resnet_like_sizes_sum_to_the_total():
+    from jforeach import _bench_optim
+
+    sizes = _bench_optim._resnet_like_sizes(26_800_000)
+    assert len(sizes) == 161 and sum(sizes) == 26_800_000 and min(sizes) >= 1
+    assert sizes == _bench_optim._resnet_like_sizes(26_800_000)  # fixed seed
+
+
+def test_interleaved_ms_takes_one_sample_per_runner_per_round():
+    from jforeach import _bench_optim
+
+    calls: list[tuple[str, int]] = []
+    runners = {name: (lambda steps, name=name: calls.append((name, steps))) for name in ("a", "b")}
+    samples = _bench_optim._interleaved_ms(runners, rounds=3, sample_s=0.0)
+    assert {name: len(ms) for name, ms in samples.items()} == {"a": 3, "b": 3}
+    assert all(ms >= 0 for values in samples.values() for ms in values)
+    # warm-up: two single steps and one burst each, then the rounds alternate a, b
+    assert calls[:6] == [("a", 1)] * 3 + [("b", 1)] * 3
+    assert calls[6:] == [("a", 1), ("b", 1)] * 3
+
+
+def test_optim_bench_rows_on_a_tiny_case(monkeypatch):
+    from jforeach import _bench_optim
+
+    monkeypatch.setattr(_bench_optim, "_cases", lambda quick: [("tiny", [30, 7, 100])])
+    monkeypatch.setattr(_bench_optim, "TRIAD_FLOATS", 4096)
+    rows = _bench_optim.run_optim_bench(True, skip=("optax", "foreach=True"))
+    impls = [r["impl"] for r in rows]
+    expected = ["jforeach.optim.adam list, jit+donate", "jforeach.optim.adam Packed, jit+donate"]
+    if importlib.util.find_spec("torch") is not None:
+        expected.insert(0, "torch.optim.Adam(fused=True) cpu")
+    assert impls[:-1] == expected
+    assert impls[-1].startswith("bandwidth limit (7 floats/param @ ")
+    gbps = float(impls[-1].split("@ ")[1].split(" GB/s")[0])
+    assert rows[-1]["ms"] == pytest.approx(7 * 4 * 137 / gbps / 1e6, rel=0.01)
+    assert all(r["ms"] > 0 for r in rows)
+    assert all(r["compile_s"] > 0 for r in rows if r["impl"].startswith("jforeach"))
+    assert "tiny" in _bench_optim.format_table(rows)
