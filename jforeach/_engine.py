@@ -92,6 +92,12 @@ class Kind:
     number_dtype: Any = None
     static: Any = None  # "Static" operands: the value itself
 
+    def select(self, indices: Sequence[int]) -> Kind:
+        """This kind for the tensors at ``indices`` (a chunk, or the representatives of a check)."""
+        if isinstance(self.number_dtype, tuple):
+            return dataclasses.replace(self, number_dtype=tuple(self.number_dtype[i] for i in indices))
+        return self
+
 
 def _number_dtype(value: Any) -> np.dtype:
     if _is_number(value):
@@ -417,10 +423,12 @@ def call(op_name: str, tensors: Any, operands: Sequence[Any], *, inplace: bool, 
             _validate_before_donating(op_name, leaves, kinds, payloads, fname)
         out = []
         for start in range(0, len(leaves), CHUNK):
-            stop = start + CHUNK
-            out.extend(
-                fn(leaves[start:stop], [_chunk(k, p, start, stop) for k, p in zip(kinds, payloads, strict=True)])
-            )
+            stop = min(start + CHUNK, len(leaves))
+            # a ScalarList of mixed types has its chunk's entry types, hence a kernel of its own
+            chunk_kinds = tuple(k.select(range(start, stop)) for k in kinds)
+            chunk_fn = fn if chunk_kinds == tuple(kinds) else _kernel(op_name, chunk_kinds, inplace, donate, fname, None)
+            chunk_payloads = [_chunk(k, p, start, stop) for k, p in zip(kinds, payloads, strict=True)]
+            out.extend(chunk_fn(leaves[start:stop], chunk_payloads))
 
     if packed is not None:
         return packed._finish(out, op, inplace=inplace)
@@ -454,7 +462,9 @@ def _validate_before_donating(
     every distinct combination is traced, abstractly.
     """
     lists = [p for k, p in zip(kinds, payloads, strict=True) if k.overload == "List"]
-    keys = zip(_dtype_and_0d(leaves), *(_dtype_and_0d(p) for p in lists), strict=True)
+    # a ScalarList of mixed types: each entry promotes as its own type
+    entry_dtypes = [k.number_dtype for k in kinds if isinstance(k.number_dtype, tuple)]
+    keys = zip(_dtype_and_0d(leaves), *(_dtype_and_0d(p) for p in lists), *entry_dtypes, strict=True)
     representatives: dict[Any, int] = {}
     for i, key in enumerate(keys):
         representatives.setdefault(key, i)
@@ -469,7 +479,8 @@ def _validate_before_donating(
         [p[i] for i in picks] if k.overload in ("List", "ScalarList") else p
         for k, p in zip(kinds, payloads, strict=True)
     ]
-    jax.eval_shape(_kernel(op_name, tuple(kinds), True, False, fname, None), sample, sample_payloads)
+    sample_kinds = tuple(k.select(picks) for k in kinds)
+    jax.eval_shape(_kernel(op_name, sample_kinds, True, False, fname, None), sample, sample_payloads)
 
 
 def _check_numbers(op: Op, leaves: list[jax.Array], kinds: list[Kind], payloads: list[Any], fname: str) -> None:

@@ -493,6 +493,30 @@ def test_large_list_error_at_the_end_donates_nothing(large_list, setup, exc, mat
         assert float(xs[i]) == i
 
 
+def _mixed_int_list(n: int, mixed_at: int) -> tuple[list, list[float]]:
+    return [jnp.arange(3, dtype=jnp.int32) + i for i in range(n)], [1] * mixed_at + [0.5] + [2] * (n - mixed_at - 1)
+
+
+@pytest.mark.parametrize("mixed_at", [0, 1023, 1024, 1500])
+def test_long_mixed_scalar_list_promotes_per_entry_in_every_chunk(mixed_at):
+    xs, scalars = _mixed_int_list(1600, mixed_at)
+    got = jforeach.add(xs, scalars)
+    want = torch._foreach_add([torch.tensor(np.asarray(x)) for x in xs], scalars)
+    for i in sorted({0, mixed_at, 1023, 1024, 1025, 1599}):
+        assert str(got[i].dtype) == str(want[i].dtype).removeprefix("torch."), i
+        np.testing.assert_array_equal(np.asarray(got[i]), want[i].numpy())
+
+
+def test_long_mixed_scalar_list_in_place_raises_before_donating():
+    xs, scalars = _mixed_int_list(1600, 1500)  # the float entry that cannot be cast is in the second chunk
+    kept = list(xs)
+    with pytest.raises(TypeError, match="can't be cast"):
+        jforeach.add_(xs, scalars)
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        torch._foreach_add_([torch.tensor(np.asarray(x)) for x in xs], scalars)
+    assert xs == kept and not any(x.is_deleted() for x in xs)
+
+
 def test_zero_size_and_0d_arrays():
     xs = [jnp.zeros((0,), F32), jnp.zeros((2, 0, 3), F32), jnp.array(3.0, F32), jnp.ones(2, F32) * 2]
     out = jforeach.add(xs, 1.0)
