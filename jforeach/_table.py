@@ -311,15 +311,34 @@ _MATMUL: list[Op] = [
 ]
 
 
+def max_with_nan(x, axis=None, initial=None):
+    """``jnp.max`` that returns NaN wherever the reduced values hold a NaN, as torch's max does.
+
+    XLA:CPU's vectorized max can drop a NaN: ``jnp.max`` of 4,096 ones with a NaN last gives -inf.
+    """
+    return _with_nan(jnp.max(x, axis=axis, initial=initial), x, axis)
+
+
+def min_with_nan(x, axis=None):
+    """``jnp.min`` that returns NaN wherever the reduced values hold a NaN (see :func:`max_with_nan`)."""
+    return _with_nan(jnp.min(x, axis=axis), x, axis)
+
+
+def _with_nan(reduced, x, axis):
+    if not jnp.issubdtype(x.dtype, jnp.inexact):
+        return reduced
+    return jnp.where(jnp.isnan(x).any(axis=axis), jnp.asarray(jnp.nan, reduced.dtype), reduced)
+
+
 def powsum(x, ord, axis=None):  # noqa: A002 - torch's name
     """sum |x|^ord, with torch's special orders: 0 counts non-zeros, +-inf take the max/min of |x|."""
     x = jnp.abs(x)
     if ord == 0:
         return jnp.sum(x != 0, axis=axis).astype(x.dtype)
     if ord == float("inf"):
-        return jnp.max(x, axis=axis, initial=0)
+        return max_with_nan(x, axis=axis, initial=0)
     if ord == float("-inf"):
-        return jnp.min(x, axis=axis)
+        return min_with_nan(x, axis=axis)
     if ord == 1:
         return jnp.sum(x, axis=axis)
     if ord == 2:
@@ -339,7 +358,7 @@ def _norm(x, ord):  # noqa: A002
 
 
 def _max(x):
-    return jnp.max(x)
+    return max_with_nan(x)
 
 
 _REDUCTIONS: list[Op] = [

@@ -308,7 +308,7 @@ def _segment_reduce(
     small = _small_members(group)
     compute = x if op.name == "max" else jnp.abs(x.astype(_dtypes.opmath(out_dtype)))
     if _by_runs(group):
-        rows = functools.partial(_table.powsum, ord=finish) if op.name != "max" else jnp.max
+        rows = functools.partial(_table.powsum, ord=finish) if op.name != "max" else _table.max_with_nan
         parts = []
         for start, count, size in _equal_size_runs(group):
             if size >= _SLICE_MIN_SIZE:  # XLA:CPU reduces a few long rows slower than separate slices
@@ -328,7 +328,7 @@ def _segment_reduce(
         results.append(_segment_values(op.name, _gather_runs(group, compute), seg, n, finish))
     big = [k for k in range(n) if k not in set(small)]
     if big:
-        reduce = jnp.max if op.name == "max" else functools.partial(_table.powsum, ord=finish)
+        reduce = _table.max_with_nan if op.name == "max" else functools.partial(_table.powsum, ord=finish)
         parts = [reduce(jax.lax.slice(compute, (group.offsets[k],), (group.offsets[k] + group.sizes[k],))) for k in big]
         big_values = jnp.stack(parts)
         if small:
@@ -347,15 +347,17 @@ def _segment_values(name: str, a: jax.Array, seg: Any, n: int, ord_: Any) -> jax
     def by_segment(reduce: Any, values: jax.Array) -> jax.Array:
         return reduce(values, seg, num_segments=n, indices_are_sorted=True)
 
+    def with_nan(out: jax.Array) -> jax.Array:  # torch's max and +-inf norms propagate NaN
+        if not jnp.issubdtype(a.dtype, jnp.floating):
+            return out
+        return jnp.where(by_segment(jax.ops.segment_max, jnp.isnan(a)), jnp.nan, out)
+
     if name == "max":
-        out = by_segment(jax.ops.segment_max, a)
-        if jnp.issubdtype(a.dtype, jnp.floating):
-            out = jnp.where(by_segment(jax.ops.segment_max, jnp.isnan(a)), jnp.nan, out)
-        return out
+        return with_nan(by_segment(jax.ops.segment_max, a))
     if ord_ == float("inf"):
-        return jnp.maximum(by_segment(jax.ops.segment_max, a), 0)
+        return with_nan(jnp.maximum(by_segment(jax.ops.segment_max, a), 0))
     if ord_ == float("-inf"):
-        return by_segment(jax.ops.segment_min, a)
+        return with_nan(by_segment(jax.ops.segment_min, a))
     if ord_ == 0:
         return by_segment(jax.ops.segment_sum, (a != 0).astype(a.dtype))
     if ord_ == 1:

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import optax
 
 import jforeach
+from jforeach import _table
 
 __all__ = [
     "AdagradState",
@@ -251,7 +252,7 @@ def _packed_total_norm(updates: Any, norm_type: float) -> jax.Array:
     dtype = jnp.result_type(*updates.buffers)  # the dtype torch's norm of norms has
     buffers = [jnp.abs(b.astype(jnp.promote_types(b.dtype, jnp.float32))) for b in updates.buffers]
     if norm_type == float("inf"):
-        return jnp.max(jnp.stack([jnp.max(b, initial=0) for b in buffers])).astype(dtype)
+        return _table.max_with_nan(jnp.stack([_table.max_with_nan(b, initial=0) for b in buffers])).astype(dtype)
     total = sum(jnp.sum(b * b) if norm_type == 2 else jnp.sum(b**norm_type) for b in buffers)
     return (jnp.sqrt(total) if norm_type == 2 else total ** (1.0 / norm_type)).astype(dtype)
 

@@ -517,6 +517,30 @@ def test_long_mixed_scalar_list_in_place_raises_before_donating():
     assert xs == kept and not any(x.is_deleted() for x in xs)
 
 
+def _with_nans(sizes: list[int], nan_in: set[int]) -> list[np.ndarray]:
+    rng = np.random.default_rng(len(sizes))
+    arrays = [rng.uniform(-2, 2, size).astype(np.float32) for size in sizes]
+    for k in nan_in:
+        arrays[k][-1] = np.nan  # last: where XLA:CPU's vectorized max loses it
+    return arrays
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [[4096, 4096], [5000, 7, 5000], [20_000, 9, 3, 20_000, 4096]],
+    ids=["equal_runs", "segments", "slices_and_segments"],
+)
+@pytest.mark.parametrize(("name", "ord_"), [("max", None), ("norm", float("inf")), ("norm", float("-inf"))])
+def test_max_and_inf_norms_propagate_nan_like_torch(sizes, name, ord_):
+    arrays = _with_nans(sizes, {0, len(sizes) - 2})
+    args = () if ord_ is None else (ord_,)
+    want = [float(t) for t in getattr(torch, f"_foreach_{name}")([torch.tensor(a) for a in arrays], *args)]
+    as_list = [float(v) for v in getattr(jforeach, name)([jnp.asarray(a) for a in arrays], *args)]
+    packed = getattr(jforeach, name)(jforeach.pack([jnp.asarray(a) for a in arrays]), *args)
+    np.testing.assert_array_equal(as_list, want)
+    np.testing.assert_array_equal([float(v) for v in packed.unpack()], want)
+
+
 def test_zero_size_and_0d_arrays():
     xs = [jnp.zeros((0,), F32), jnp.zeros((2, 0, 3), F32), jnp.array(3.0, F32), jnp.ones(2, F32) * 2]
     out = jforeach.add(xs, 1.0)
