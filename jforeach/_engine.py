@@ -258,6 +258,11 @@ def apply_one(op: Op, x: jax.Array, args: Sequence[Arg], *, inplace: bool, fname
             raise TypeError(
                 f"`jforeach.{fname}`: for integral input tensors, alpha must not be a floating point number"
             )
+    if op.integral_divisor_pair and all(_dtypes.category(a.dtype) <= 1 for a in args if a.rank != Rank.NUMBER):
+        raise TypeError(
+            f"`jforeach.{fname}`: integer division with addcdiv is not supported (as in torch): cast tensor1 "
+            "or tensor2 to a floating dtype"
+        )
     if op.same_dtype_operands:
         for a in args:
             if a.rank != Rank.NUMBER and a.dtype != x.dtype:
@@ -344,7 +349,7 @@ def check_reduction(op: Op, x_dtype: Any, has_empty: bool, statics: Sequence[Any
             raise ValueError(f"`jforeach.{fname}`: max of an empty tensor is undefined")
         return np.dtype(x_dtype), None
     ord_, dtype = statics
-    if has_empty and ord_ in (float("inf"), float("-inf")):
+    if has_empty and (ord_ < 0 or ord_ == float("inf")):
         raise ValueError(f"`jforeach.{fname}`: the {ord_} norm of an empty tensor is undefined (no identity)")
     return reduction_dtype(x_dtype, dtype, fname), ord_
 

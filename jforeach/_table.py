@@ -60,6 +60,7 @@ class Op:
     number_result_accepts: frozenset[str] = ALL  # the same, when an operand is a number (clamp_min)
     bool_operands: bool = True  # False: any bool operand is rejected, as torch's sub does
     same_dtype_operands: bool = False  # every array operand must have the dtype of the tensor (lerp, mm)
+    integral_divisor_pair: bool = False  # addcdiv: tensor1 and tensor2 both integral is rejected
     inplace: bool = True
     outplace: bool = True
     torch_name: str = ""  # the op torch's slow path applies per tensor, for the docstring
@@ -80,7 +81,11 @@ def _frac(x):
 
 
 def _sign(x):
-    return x if x.dtype == jnp.bool_ else jnp.sign(x)
+    if x.dtype == jnp.bool_:
+        return x
+    sign = jnp.sign(x)
+    # torch's sign of NaN is 0
+    return jnp.where(jnp.isnan(x), jnp.zeros_like(sign), sign) if jnp.issubdtype(x.dtype, jnp.floating) else sign
 
 
 def _rounding(fn):
@@ -272,6 +277,7 @@ _POINTWISE: list[Op] = [
         (Operand("tensor1", ("List",)), Operand("tensor2", ("List",)), _VALUE),
         dtype_rule="promote",
         accepts=INEXACT,
+        integral_divisor_pair=True,
         torch_name="torch.addcdiv",
         jnp_name="jax.numpy.true_divide",
     ),

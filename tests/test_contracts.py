@@ -541,6 +541,34 @@ def test_max_and_inf_norms_propagate_nan_like_torch(sizes, name, ord_):
     np.testing.assert_array_equal([float(v) for v in packed.unpack()], want)
 
 
+def test_sign_of_nan_is_zero_like_torch():
+    values = np.array([np.nan, -2.0, 0.0, 3.0], np.float32)
+    want = torch._foreach_sign([torch.tensor(values)])[0].numpy()
+    np.testing.assert_array_equal(np.asarray(jforeach.sign([jnp.asarray(values)])[0]), want)
+    np.testing.assert_array_equal(np.asarray(jforeach.sign(jforeach.pack([jnp.asarray(values)])).unpack()[0]), want)
+
+
+@pytest.mark.parametrize("ord_", [-1, -0.5, float("-inf"), float("inf")])
+def test_norm_of_an_empty_tensor_without_identity_raises_like_torch(ord_):
+    with pytest.raises(RuntimeError, match="empty tensor"):
+        torch._foreach_norm([torch.zeros(0)], ord_)
+    xs = [jnp.ones(2, F32), jnp.zeros((3, 0), F32)]
+    with pytest.raises(ValueError, match="empty tensor"):
+        jforeach.norm(xs, ord_)
+
+
+def test_addcdiv_of_two_integral_tensors_raises_like_torch():
+    x, ints, floats = np.zeros(3, np.float32), np.arange(1, 4, dtype=np.int32), np.ones(3, np.float32)
+    with pytest.raises(RuntimeError, match="Integer division"):
+        torch._foreach_addcdiv([torch.tensor(x)], [torch.tensor(ints)], [torch.tensor(ints)])
+    xs = [jnp.asarray(x)]
+    with pytest.raises(TypeError, match="integer division"):
+        jforeach.addcdiv_(xs, [jnp.asarray(ints)], [jnp.asarray(ints)])
+    assert_alive(xs)
+    want = torch._foreach_addcdiv([torch.tensor(x)], [torch.tensor(ints)], [torch.tensor(floats)])[0].numpy()
+    np.testing.assert_array_equal(np.asarray(jforeach.addcdiv(xs, [jnp.asarray(ints)], [jnp.asarray(floats)])[0]), want)
+
+
 def test_zero_size_and_0d_arrays():
     xs = [jnp.zeros((0,), F32), jnp.zeros((2, 0, 3), F32), jnp.array(3.0, F32), jnp.ones(2, F32) * 2]
     out = jforeach.add(xs, 1.0)
