@@ -412,7 +412,8 @@ def call(op_name: str, tensors: Any, operands: Sequence[Any], *, inplace: bool, 
         kind, payload = _classify(spec, value, n, treedef, fname, packed)
         kinds.append(kind)
         payloads.append(payload)
-    _check_numbers(op, leaves, kinds, payloads, fname)
+    tensor_dtypes = packed.layout.dtypes if packed is not None else [leaf.dtype for leaf in leaves]
+    _check_numbers(op, tensor_dtypes, kinds, payloads, fname)
 
     tracing = _is_tracer(leaves) or any(_is_tracer(p) for p in payloads if isinstance(p, list))
     donate = inplace and not tracing
@@ -488,15 +489,28 @@ def _validate_before_donating(
     jax.eval_shape(_kernel(op_name, sample_kinds, True, False, fname, None), sample, sample_payloads)
 
 
-def _check_numbers(op: Op, leaves: list[jax.Array], kinds: list[Kind], payloads: list[Any], fname: str) -> None:
-    """Checks torch makes on the values of numbers: they must happen before any donation."""
+def _check_numbers(op: Op, tensor_dtypes: Sequence[Any], kinds: list[Kind], payloads: list[Any], fname: str) -> None:
+    """Checks torch makes on the values of numbers: they must happen before any donation.
+
+    pow: an integral tensor to a negative integer exponent (of its own entry, for a ScalarList).
+    """
+    if op.name != "pow":
+        return
     for kind, payload in zip(kinds, payloads, strict=True):
-        if op.name == "pow" and kind.overload in ("Scalar", "ScalarList") and _is_integral(kind.number_dtype):
-            values = payload if isinstance(payload, list) else [payload]
-            exps = np.zeros(0) if _is_tracer(values) else np.asarray([np.asarray(v).item() for v in values])
-            ints = [leaf for leaf in leaves if _dtypes.category(leaf.dtype) <= 1]
-            if ints and (exps < 0).any():
-                raise ValueError(f"`jforeach.{fname}`: integers to negative integer powers are not allowed")
+        if kind.overload not in ("Scalar", "ScalarList") or not _is_integral(kind.number_dtype):
+            continue
+        n = len(tensor_dtypes)
+        values = payload if kind.overload == "ScalarList" else [payload] * n
+        if _is_tracer(values):
+            continue
+        entry_dtypes = kind.number_dtype if isinstance(kind.number_dtype, tuple) else [kind.number_dtype] * n
+        for i, (tensor_dtype, value, dtype) in enumerate(zip(tensor_dtypes, values, entry_dtypes, strict=True)):
+            integral = _dtypes.category(tensor_dtype) <= 1 and _dtypes.category(dtype) == 1
+            if integral and np.asarray(value).item() < 0:
+                raise ValueError(
+                    f"`jforeach.{fname}`: integers to negative integer powers are not allowed (tensor {i}: "
+                    f"{np.dtype(tensor_dtype).name} to the power {np.asarray(value).item()})"
+                )
 
 
 def _is_integral(number_dtype: Any) -> bool:

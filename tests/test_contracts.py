@@ -569,6 +569,25 @@ def test_addcdiv_of_two_integral_tensors_raises_like_torch():
     np.testing.assert_array_equal(np.asarray(jforeach.addcdiv(xs, [jnp.asarray(ints)], [jnp.asarray(floats)])[0]), want)
 
 
+@pytest.mark.parametrize("pack", [False, True], ids=["list", "packed"])
+def test_pow_checks_negative_integer_exponents_per_tensor_like_torch(pack):
+    floats, ints = np.array([2.0, 1.0], np.float32), np.array([3], np.int32)
+    for exponents in ([-1, 2], [-1.0, -1.0]):  # a negative int on the float tensor; negative floats
+        want = torch._foreach_pow([torch.tensor(floats), torch.tensor(ints)], exponents)
+        xs = [jnp.asarray(floats), jnp.asarray(ints)]
+        got = jforeach.pow(jforeach.pack(xs) if pack else xs, exponents)
+        for g, w in zip(got.unpack() if pack else got, want, strict=True):
+            assert str(g.dtype) == str(w.dtype).removeprefix("torch.")
+            np.testing.assert_allclose(np.asarray(g), w.numpy(), rtol=1e-6)
+    with pytest.raises(RuntimeError, match="negative integer powers"):
+        torch._foreach_pow([torch.tensor(floats), torch.tensor(ints)], [2, -1])
+    xs = [jnp.asarray(floats), jnp.asarray(ints)]
+    target = jforeach.pack(xs) if pack else xs
+    with pytest.raises(ValueError, match=r"negative integer powers are not allowed \(tensor 1"):
+        jforeach.pow_(target, [2, -1])
+    assert_alive(target)
+
+
 def test_zero_size_and_0d_arrays():
     xs = [jnp.zeros((0,), F32), jnp.zeros((2, 0, 3), F32), jnp.array(3.0, F32), jnp.ones(2, F32) * 2]
     out = jforeach.add(xs, 1.0)
