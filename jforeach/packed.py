@@ -199,8 +199,20 @@ class Layout:
                 else:  # List: the other Packed's buffer
                     leaf = payload[gi]
                     args.append(_engine.Arg(leaf, np.dtype(leaf.dtype), Rank.DIMENSIONED, spec.promotes, spec.name))
-            out.append(_engine.apply_one(op, x, args, inplace=inplace, fname=fname))
+            out.append(_zero_padding(group, _engine.apply_one(op, x, args, inplace=inplace, fname=fname)))
         return out
+
+
+def _zero_padding(group: Group, buffer: jax.Array) -> jax.Array:
+    """``buffer`` with its padding (a sharded layout's tail) set to zero.
+
+    Ops keep the padding zero so that whole-buffer reductions (``optax.global_norm``, the total
+    norm of ``transforms.clip_by_norm``) see only the tensors: ``add(p, 1.0)`` or an ``eps=0``
+    Adam step (0 / 0) would otherwise leave ones or NaN there. One select, fused into the op.
+    """
+    if group.length == group.used:
+        return buffer
+    return jnp.where(jnp.arange(group.length) < group.used, buffer, jnp.zeros((), buffer.dtype))
 
 
 _LAYOUTS: weakref.WeakValueDictionary[tuple, Layout] = weakref.WeakValueDictionary()

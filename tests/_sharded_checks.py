@@ -177,9 +177,10 @@ def check_packed_padding_invisible_after_ops():
     packed = jforeach.pack(tree, sharding=sharding)
     (buf,) = packed.buffers
     assert buf.shape[0] > sum(x.size for x in tree)  # 91 + 5 + 1 + 24 = 121 -> 128: there is padding
-    shifted = jforeach.add(packed, 5.0)  # padding elements become 5 too
+    shifted = jforeach.add(packed, 5.0)
     want = [x + np.float32(5.0) for x in tree]
     _assert_tree_equal(shifted.unpack(), want)
+    assert not np.asarray(shifted.buffers[0])[121:].any()  # ops keep the padding zero
     for ord_ in (1, 2, 0, float("inf"), float("-inf")):
         norms = jforeach.norm(shifted, ord_).unpack()
         expect = [np.linalg.norm(w.astype(np.float64).ravel(), ord_) for w in want]
@@ -187,6 +188,39 @@ def check_packed_padding_invisible_after_ops():
     maxes = jforeach.max(jforeach.neg(shifted)).unpack()  # padding -5 must not win over real values
     np.testing.assert_allclose([float(m) for m in maxes], [(-w).max() for w in want], rtol=1e-6)
     assert jax.tree.structure(maxes) == jax.tree.structure(tree)
+
+
+def check_packed_padding_and_whole_buffer_reductions():
+    import jax
+    import optax
+
+    import jforeach
+
+    _, sharding, _ = _setup()
+    tree = _float_tree()
+    sp, pp = jforeach.pack(tree, sharding=sharding), jforeach.pack(tree)
+    want_norm = float(optax.global_norm(jforeach.add(pp, 1.0).unpack()))
+    np.testing.assert_allclose(float(optax.global_norm(jforeach.add(sp, 1.0))), want_norm, rtol=1e-6)
+    # code mapping over the buffers writes the padding; clip_by_norm's total norm must not see it
+    clip = jforeach.transforms.clip_by_norm(1.0)
+    got, _ = clip.update(jax.tree.map(lambda b: b + 1, sp), clip.init(sp))
+    want, _ = clip.update(jax.tree.map(lambda b: b + 1, pp), clip.init(pp))
+    _assert_tree_equal(got.unpack(), want.unpack(), rtol=1e-6)
+    # eps=0 makes 0 / 0 in the padding of Adam's update; it must not reach the parameters
+    opt = optax.chain(jforeach.transforms.clip_by_norm(1.0), jforeach.optim.adamw(0.1, eps=0.0))
+
+    @jax.jit
+    def step(p, state):
+        g = jax.grad(lambda p: sum(jax.numpy.sum(x**2) for x in p.unpack()))(p)
+        updates, state = opt.update(g, state, p)
+        return optax.apply_updates(p, updates), state
+
+    s_state, p_state = opt.init(sp), opt.init(pp)
+    for _ in range(3):
+        sp, s_state = step(sp, s_state)
+        pp, p_state = step(pp, p_state)
+    assert np.isfinite(np.asarray(sp.buffers[0])).all()
+    _assert_tree_equal(sp.unpack(), pp.unpack(), rtol=1e-6, atol=1e-7)
 
 
 def check_packed_ops_keep_sharding():

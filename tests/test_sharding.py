@@ -16,6 +16,7 @@ import pytest
 PACKED_CHECKS = [
     "packed_layout",
     "packed_padding_invisible_after_ops",
+    "packed_padding_and_whole_buffer_reductions",
     "packed_ops_keep_sharding",
     "packed_inplace_sharded",
     "packed_unpack_in_jit",

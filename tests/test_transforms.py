@@ -95,6 +95,23 @@ def test_clip_by_norm_matches_torch(max_norm, norm_type, packed):
 
 
 @PACKED
+@pytest.mark.parametrize("norm_type", [2.0, 3.0])
+def test_clip_by_norm_of_float16_updates_computes_the_total_in_float32(norm_type, packed):
+    # the squares of these float16 norms overflow float16; torch's vector_norm computes in float32
+    grads = [np.array([300.0, -300.0], np.float16), np.array([30.0, -40.0, 50.0], np.float16)]
+    params = [torch.zeros(g.shape, dtype=torch.float16, requires_grad=True) for g in grads]
+    for p, g in zip(params, grads, strict=True):
+        p.grad = torch.tensor(g)
+    torch.nn.utils.clip_grad_norm_(params, 1.0, norm_type, foreach=True)
+    updates = [jnp.asarray(g) for g in grads]
+    tx = jt.clip_by_norm(1.0, norm_type)
+    out, _ = tx.update(jforeach.pack(updates) if packed else updates, tx.init(None))
+    for o, p in zip(_leaves(out), params, strict=True):
+        assert o.dtype == np.float16
+        np.testing.assert_allclose(o.astype(np.float32), p.grad.numpy().astype(np.float32), rtol=2e-3)
+
+
+@PACKED
 def test_clip_by_norm_then_sgd_in_chain(packed):
     grads, params = _grads(2), _grads(3)
     tx = optax.chain(jt.clip_by_norm(1.0), jforeach.optim.sgd(lr=0.1, momentum=0.9))
