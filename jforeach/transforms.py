@@ -114,15 +114,21 @@ def _require_params(params: PyTree | None, name: str) -> PyTree:
     return params
 
 
-def _one_minus_pow(beta: float, t: jax.Array) -> jax.Array:
-    """``1 - beta**t`` in float32, accurate to a few ulp (torch computes it in float64).
+def _one_minus_pow(beta: float, count: jax.Array, dtype: Any) -> jax.Array:
+    """``1 - beta**count`` in ``dtype``, accurate to a few ulp (torch computes it in float64).
 
     Computing ``1 - beta**t`` directly in float32 loses ~1e-5 relative at ``t=1`` for
     ``beta=0.999``; ``-expm1(t * log(beta))`` with ``log(beta)`` taken in float64 keeps
-    the float32 result within a few ulp of torch's float64 value.
+    the result within a few ulp of torch's float64 value.
     """
     log_beta = math.log(beta) if beta > 0.0 else -math.inf
-    return -jnp.expm1(t * jnp.float32(log_beta))
+    return -jnp.expm1(count.astype(dtype) * jnp.asarray(log_beta, dtype))
+
+
+def _scalar_dtype(tree: Any) -> Any:
+    """The dtype a step's scalars are computed in: float64 for float64 updates, else float32."""
+    leaves = tree.buffers if isinstance(tree, jforeach.Packed) else jax.tree.leaves(tree)
+    return jnp.result_type(jnp.float32, *(leaf.dtype for leaf in leaves if jnp.issubdtype(leaf.dtype, jnp.floating)))
 
 
 # ---------------------------------------------------------------------------------------
@@ -593,9 +599,9 @@ def scale_by_adam(
         count = optax.safe_int32_increment(state.count)
         exp_avg = jforeach.lerp(state.exp_avg, updates, 1 - beta1)
         exp_avg_sq = jforeach.addcmul(jforeach.mul(state.exp_avg_sq, beta2), updates, updates, 1 - beta2)
-        step = count.astype(jnp.float32)
-        bias_correction1 = _one_minus_pow(beta1, step)
-        bias_correction2_sqrt = jnp.sqrt(_one_minus_pow(beta2, step))
+        dtype = _scalar_dtype(updates)
+        bias_correction1 = _one_minus_pow(beta1, count, dtype)
+        bias_correction2_sqrt = jnp.sqrt(_one_minus_pow(beta2, count, dtype))
         if amsgrad:
             max_exp_avg_sq = jforeach.maximum(state.max_exp_avg_sq, exp_avg_sq)
             denom = jforeach.sqrt(max_exp_avg_sq)

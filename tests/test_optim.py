@@ -271,3 +271,25 @@ def test_boundary_hyperparameters_accepted_like_torch():
     ]:
         TORCH[name]([torch.zeros(1)], **kwargs)
         getattr(jforeach.optim, name)(**kwargs)
+
+
+FLOAT64_CONFIGS = [
+    ("adam", {"lr": 0.05, "weight_decay": 0.1, "amsgrad": True}),
+    ("adamw", {"lr": 0.05, "betas": (0.8, 0.99)}),
+    ("rmsprop", {"lr": 0.01, "momentum": 0.9, "centered": True}),
+]
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["pytree", "packed"])
+@pytest.mark.parametrize(("name", "kwargs"), FLOAT64_CONFIGS, ids=_ids(FLOAT64_CONFIGS))
+def test_float64_params_get_float64_accuracy(name, kwargs, packed):
+    # the step's scalars (Adam's bias corrections) must be computed in float64 too
+    assert jax.config.jax_enable_x64
+    p0, noise = _problem(2)
+    p0 = [p.astype(np.float64) for p in p0]
+    noise = [[n.astype(np.float64) for n in step] for step in noise]
+    want_params, _ = _run_torch(name, kwargs, p0, noise)
+    got_params, _ = _run_jax(getattr(jforeach.optim, name)(**kwargs), p0, noise, packed=packed)
+    for g, w, p in zip(_as_list(got_params), want_params, p0, strict=True):
+        assert g.dtype == np.float64
+        assert _rel_err(g - p, w - p) < 1e-10
