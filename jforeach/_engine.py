@@ -432,7 +432,9 @@ def call(op_name: str, tensors: Any, operands: Sequence[Any], *, inplace: bool, 
             stop = min(start + CHUNK, len(leaves))
             # a ScalarList of mixed types has its chunk's entry types, hence a kernel of its own
             chunk_kinds = tuple(k.select(range(start, stop)) for k in kinds)
-            chunk_fn = fn if chunk_kinds == tuple(kinds) else _kernel(op_name, chunk_kinds, inplace, donate, fname, None)
+            chunk_fn = fn
+            if chunk_kinds != tuple(kinds):
+                chunk_fn = _kernel(op_name, chunk_kinds, inplace, donate, fname, None)
             chunk_payloads = [_chunk(k, p, start, stop) for k, p in zip(kinds, payloads, strict=True)]
             out.extend(chunk_fn(leaves[start:stop], chunk_payloads))
 

@@ -14,10 +14,11 @@ schedule, called with the number of steps taken so far; boolean flags are keywor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
+import numpy as np
 import optax
 
 from jforeach import transforms
@@ -25,25 +26,33 @@ from jforeach import transforms
 __all__ = ["adagrad", "adam", "adamw", "rmsprop", "sgd"]
 
 
-def _check(name: str, ok: bool, message: str) -> None:
-    if not ok:
+def _check(name: str, ok: Callable[[], Any], message: str) -> None:
+    """Raise ``ValueError(message)`` unless ``ok()``; a traced hyperparameter is not checked.
+
+    ``optax.inject_hyperparams`` rebuilds the optimizer inside ``update`` with its
+    hyperparameters as arrays, traced under ``jit``; their values were checked when ``init``
+    built it from the same values, concrete.
+    """
+    try:
+        passed = bool(ok())
+    except jax.errors.ConcretizationTypeError:
+        return
+    if not passed:
         raise ValueError(f"`jforeach.optim.{name}`: {message}")
 
 
 def _check_lr(name: str, lr: optax.ScalarOrSchedule) -> None:
     if not callable(lr):
-        _check(name, 0.0 <= lr, f"Invalid learning rate: {lr}")
+        _check(name, lambda: 0.0 <= lr, f"Invalid learning rate: {lr}")
 
 
-def _check_betas(name: str, betas: Sequence[float]) -> tuple[float, float]:
-    _check(
-        name,
-        isinstance(betas, Sequence) and len(betas) == 2,
-        f"betas must be a pair (beta1, beta2), got {betas!r}",
-    )
-    beta1, beta2 = betas
-    _check(name, 0.0 <= beta1 < 1.0, f"Invalid beta parameter at index 0: {beta1}")
-    _check(name, 0.0 <= beta2 < 1.0, f"Invalid beta parameter at index 1: {beta2}")
+def _check_betas(name: str, betas: Sequence[float] | np.ndarray) -> tuple[float, float]:
+    pair = tuple(betas) if isinstance(betas, Sequence | np.ndarray) and np.ndim(betas) == 1 else ()
+    if len(pair) != 2:
+        raise ValueError(f"`jforeach.optim.{name}`: betas must be a pair (beta1, beta2), got {betas!r}")
+    beta1, beta2 = pair
+    _check(name, lambda: 0.0 <= beta1 < 1.0, f"Invalid beta parameter at index 0: {beta1}")
+    _check(name, lambda: 0.0 <= beta2 < 1.0, f"Invalid beta parameter at index 1: {beta2}")
     return float(beta1), float(beta2)
 
 
@@ -93,18 +102,18 @@ def sgd(
         ``torch.optim.SGD``, ``optax.sgd``, :func:`jforeach.transforms.trace`.
     """
     if not callable(lr):
-        _check("sgd", not lr < 0.0, f"Invalid learning rate: {lr}")
-    _check("sgd", not momentum < 0.0, f"Invalid momentum value: {momentum}")
-    _check("sgd", not weight_decay < 0.0, f"Invalid weight_decay value: {weight_decay}")
+        _check("sgd", lambda: not lr < 0.0, f"Invalid learning rate: {lr}")
+    _check("sgd", lambda: not momentum < 0.0, f"Invalid momentum value: {momentum}")
+    _check("sgd", lambda: not weight_decay < 0.0, f"Invalid weight_decay value: {weight_decay}")
     _check(
         "sgd",
-        not (nesterov and (momentum <= 0 or dampening != 0)),
+        lambda: not (nesterov and (momentum <= 0 or dampening != 0)),
         "Nesterov momentum requires a momentum and zero dampening",
     )
     return _chain(
         transforms.negate() if maximize else None,
-        transforms.add_weight_decay(weight_decay) if weight_decay != 0 else None,
-        transforms.trace(momentum, dampening, nesterov=nesterov) if momentum != 0 else None,
+        transforms.add_weight_decay(weight_decay) if transforms._may_be_nonzero(weight_decay) else None,
+        transforms.trace(momentum, dampening, nesterov=nesterov) if transforms._may_be_nonzero(momentum) else None,
         transforms.scale_by_learning_rate(lr),
     )
 
@@ -153,11 +162,11 @@ def adam(
         ``torch.optim.Adam``, ``optax.adam``, :func:`jforeach.transforms.scale_by_adam`.
     """
     _check_lr("adam", lr)
-    _check("adam", 0.0 <= eps, f"Invalid epsilon value: {eps}")
+    _check("adam", lambda: 0.0 <= eps, f"Invalid epsilon value: {eps}")
     betas = _check_betas("adam", betas)
-    _check("adam", 0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
-    decoupled = decoupled_weight_decay and weight_decay != 0
-    coupled = not decoupled_weight_decay and weight_decay != 0
+    _check("adam", lambda: 0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
+    decoupled = decoupled_weight_decay and transforms._may_be_nonzero(weight_decay)
+    coupled = not decoupled_weight_decay and transforms._may_be_nonzero(weight_decay)
     return _chain(
         transforms.negate() if maximize else None,
         transforms.add_weight_decay(weight_decay) if coupled else None,
@@ -213,10 +222,10 @@ def adamw(
         :func:`jforeach.transforms.add_decoupled_weight_decay`.
     """
     if not callable(lr):
-        _check("adamw", 0.0 <= lr, f"Invalid learning rate: {lr}")
-    _check("adamw", 0.0 <= eps, f"Invalid epsilon value: {eps}")
+        _check("adamw", lambda: 0.0 <= lr, f"Invalid learning rate: {lr}")
+    _check("adamw", lambda: 0.0 <= eps, f"Invalid epsilon value: {eps}")
     betas = _check_betas("adamw", betas)
-    _check("adamw", 0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
+    _check("adamw", lambda: 0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
     return adam(
         lr,
         betas,
@@ -271,16 +280,16 @@ def rmsprop(
         ``torch.optim.RMSprop``, ``optax.rmsprop``, :func:`jforeach.transforms.scale_by_rms`.
     """
     _check_lr("rmsprop", lr)
-    _check("rmsprop", 0.0 <= eps, f"Invalid epsilon value: {eps}")
-    _check("rmsprop", 0.0 <= momentum, f"Invalid momentum value: {momentum}")
-    _check("rmsprop", 0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
-    _check("rmsprop", 0.0 <= alpha, f"Invalid alpha value: {alpha}")
+    _check("rmsprop", lambda: 0.0 <= eps, f"Invalid epsilon value: {eps}")
+    _check("rmsprop", lambda: 0.0 <= momentum, f"Invalid momentum value: {momentum}")
+    _check("rmsprop", lambda: 0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
+    _check("rmsprop", lambda: 0.0 <= alpha, f"Invalid alpha value: {alpha}")
     return _chain(
         transforms.negate() if maximize else None,
-        transforms.add_weight_decay(weight_decay) if weight_decay != 0 else None,
+        transforms.add_weight_decay(weight_decay) if transforms._may_be_nonzero(weight_decay) else None,
         transforms.scale_by_rms(alpha, eps, centered=centered),
         # torch's buffer starts at zero: `momentum * 0 + u` is the trace's first-step clone.
-        transforms.trace(momentum) if momentum > 0 else None,
+        transforms.trace(momentum) if transforms._may_be_nonzero(momentum) else None,
         transforms.scale_by_learning_rate(lr),
     )
 
@@ -328,17 +337,17 @@ def adagrad(
         :func:`jforeach.transforms.scale_by_adagrad`.
     """
     _check_lr("adagrad", lr)
-    _check("adagrad", 0.0 <= lr_decay, f"Invalid lr_decay value: {lr_decay}")
-    _check("adagrad", 0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
+    _check("adagrad", lambda: 0.0 <= lr_decay, f"Invalid lr_decay value: {lr_decay}")
+    _check("adagrad", lambda: 0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
     _check(
         "adagrad",
-        0.0 <= initial_accumulator_value,
+        lambda: 0.0 <= initial_accumulator_value,
         f"Invalid initial_accumulator_value value: {initial_accumulator_value}",
     )
-    _check("adagrad", 0.0 <= eps, f"Invalid epsilon value: {eps}")
+    _check("adagrad", lambda: 0.0 <= eps, f"Invalid epsilon value: {eps}")
     return _chain(
         transforms.negate() if maximize else None,
-        transforms.add_weight_decay(weight_decay) if weight_decay != 0 else None,
+        transforms.add_weight_decay(weight_decay) if transforms._may_be_nonzero(weight_decay) else None,
         transforms.scale_by_adagrad(initial_accumulator_value, eps),
         transforms.scale_by_learning_rate(_decayed_schedule(lr, lr_decay)),
     )
@@ -346,7 +355,7 @@ def adagrad(
 
 def _decayed_schedule(lr: optax.ScalarOrSchedule, lr_decay: float) -> optax.ScalarOrSchedule:
     """torch Adagrad's ``lr / (1 + (step - 1) * lr_decay)`` as a schedule of the count."""
-    if lr_decay == 0:
+    if not transforms._may_be_nonzero(lr_decay):
         return lr
 
     def schedule(count: jax.Array) -> Any:

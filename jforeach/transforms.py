@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 import jforeach
@@ -112,6 +113,16 @@ def _require_params(params: PyTree | None, name: str) -> PyTree:
             "`update(updates, state, params)` with params"
         )
     return params
+
+
+def _may_be_nonzero(value: Any) -> bool:
+    """Whether a term with this coefficient must be computed (an optimizer's chain keeps it).
+
+    An array coefficient (``optax.inject_hyperparams`` passes arrays, traced inside ``update``)
+    always is, so that ``init`` and ``update`` build the same chain and state; its term then
+    computes with whatever value the array holds.
+    """
+    return isinstance(value, jax.Array | np.ndarray) or value != 0
 
 
 def _one_minus_pow(beta: float, count: jax.Array, dtype: Any) -> jax.Array:
@@ -388,7 +399,7 @@ def add_weight_decay(weight_decay: float) -> optax.GradientTransformation:
     def update_fn(
         updates: optax.Updates, state: optax.EmptyState, params: optax.Params | None = None
     ) -> tuple[optax.Updates, optax.EmptyState]:
-        if weight_decay == 0:
+        if not _may_be_nonzero(weight_decay):
             return updates, state
         params = _require_params(params, "add_weight_decay")
         return jforeach.add(updates, params, alpha=weight_decay), state
@@ -442,7 +453,7 @@ def add_decoupled_weight_decay(
             state = optax.ScaleByScheduleState(count=optax.safe_int32_increment(state.count))
         else:
             decay = 1 - learning_rate * weight_decay
-        if weight_decay == 0:
+        if not _may_be_nonzero(weight_decay):
             return updates, state
         params = _require_params(params, "add_decoupled_weight_decay")
         new_params = jforeach.add(jforeach.mul(params, decay), updates)
@@ -503,7 +514,9 @@ def trace(momentum: float, dampening: float = 0.0, *, nesterov: bool = False) ->
     On the first update the buffer is the update itself; afterwards
     ``buf = momentum * buf + (1 - dampening) * u``. The output is ``buf``, or
     ``u + momentum * buf`` with ``nesterov=True``. With ``momentum == 0`` the updates
-    pass through and the state holds no buffer.
+    pass through and the state holds no buffer; an array ``momentum`` (as
+    ``optax.inject_hyperparams`` passes it) always has a buffer, and passes the updates
+    through wherever it is 0.
 
     Args:
         momentum: the momentum factor.
@@ -527,8 +540,11 @@ def trace(momentum: float, dampening: float = 0.0, *, nesterov: bool = False) ->
         ``optax.trace``, ``torch.optim.SGD``.
     """
 
+    array_momentum = isinstance(momentum, jax.Array | np.ndarray)
+    has_buffer = _may_be_nonzero(momentum)
+
     def init_fn(params: optax.Params) -> MomentumState:
-        buffer = _zeros_like(params) if momentum != 0 else None
+        buffer = _zeros_like(params) if has_buffer else None
         return MomentumState(count=jnp.zeros([], jnp.int32), momentum_buffer=buffer)
 
     def update_fn(
@@ -536,7 +552,7 @@ def trace(momentum: float, dampening: float = 0.0, *, nesterov: bool = False) ->
     ) -> tuple[optax.Updates, MomentumState]:
         del params
         count = optax.safe_int32_increment(state.count)
-        if momentum == 0:
+        if not has_buffer:
             return updates, MomentumState(count=count, momentum_buffer=None)
         # torch clones the update into the buffer on the first step; with a zero buffer
         # `0 * buf + 1 * u` is that clone, bit for bit.
@@ -544,11 +560,10 @@ def trace(momentum: float, dampening: float = 0.0, *, nesterov: bool = False) ->
         decay = jnp.where(first, 0.0, momentum)
         alpha = jnp.where(first, 1.0, 1.0 - dampening)
         buffer = jforeach.add(jforeach.mul(state.momentum_buffer, decay), jforeach.mul(updates, alpha))
-        if nesterov:
-            updates = jforeach.add(updates, buffer, alpha=momentum)
-        else:
-            updates = buffer
-        return updates, MomentumState(count=count, momentum_buffer=buffer)
+        out = jforeach.add(updates, buffer, alpha=momentum) if nesterov else buffer
+        if array_momentum:  # torch's momentum == 0: the updates themselves
+            out = jax.tree.map(lambda u, o: jnp.where(momentum == 0, u, o), updates, out)
+        return out, MomentumState(count=count, momentum_buffer=buffer)
 
     return optax.GradientTransformation(init_fn, update_fn)
 

@@ -293,3 +293,58 @@ def test_float64_params_get_float64_accuracy(name, kwargs, packed):
     for g, w, p in zip(_as_list(got_params), want_params, p0, strict=True):
         assert g.dtype == np.float64
         assert _rel_err(g - p, w - p) < 1e-10
+
+
+INJECTED = [
+    ("sgd", {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.1}),
+    ("sgd", {"lr": 0.05}),
+    ("adam", {"lr": 0.05, "weight_decay": 0.1, "amsgrad": True}),
+    ("adamw", {"lr": 0.05, "weight_decay": 0.2}),
+    ("rmsprop", {"lr": 0.01, "momentum": 0.5, "centered": True}),
+    ("adagrad", {"lr": 0.1, "lr_decay": 0.05, "weight_decay": 0.1}),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), INJECTED, ids=_ids(INJECTED))
+def test_inject_hyperparams_under_jit_matches_torch_param_group_changes(name, kwargs):
+    # optax.inject_hyperparams passes every numeric hyperparameter as an array, traced in a
+    # jitted update; changing state.hyperparams["lr"] is torch's param_group["lr"] = ...
+    lr = kwargs["lr"]
+
+    def schedule(k):
+        return lr if k < STEPS // 2 else lr / 4
+
+    p0, noise = _problem(3)
+    want_params, _ = _run_torch(name, kwargs, p0, noise, schedule=schedule)
+    tx = optax.inject_hyperparams(getattr(jforeach.optim, name))(**kwargs)
+    params = [jnp.asarray(p) for p in p0]
+    state = tx.init(params)
+
+    @jax.jit
+    def step(params, state, step_noise):
+        grads = jax.tree.map(lambda p, n: CURVATURE * p + n, params, step_noise)
+        updates, state = tx.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    for k, step_noise in enumerate(noise):
+        state.hyperparams["lr"] = jnp.asarray(schedule(k), jnp.float32)
+        params, state = step(params, state, [jnp.asarray(n) for n in step_noise])
+    for g, w, p in zip(_as_list(params), want_params, p0, strict=True):
+        assert _rel_err(g, w, p) < RTOL
+
+
+def test_betas_may_be_any_pair_of_numbers():
+    params, grads = [jnp.array([1.0, -2.0])], [jnp.array([0.5, 0.25])]
+    results = []
+    for betas in ((0.8, 0.99), [0.8, 0.99], np.array([0.8, 0.99])):
+        tx = jforeach.optim.adam(lr=0.1, betas=betas)
+        state = tx.init(params)
+        for _ in range(3):
+            updates, state = tx.update(grads, state, params)
+        results.append(np.asarray(updates[0]))
+    np.testing.assert_array_equal(results[1], results[0])
+    np.testing.assert_array_equal(results[2], results[0])
+    assert not np.array_equal(results[0], np.asarray(jforeach.optim.adam(lr=0.1).update(grads, state, params)[0][0]))
+    for bad in ((0.9,), (0.9, 0.99, 0.5), np.zeros((2, 1)), 0.9):
+        with pytest.raises(ValueError, match="betas must be a pair"):
+            jforeach.optim.adam(betas=bad)
