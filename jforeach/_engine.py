@@ -401,6 +401,9 @@ def call(op_name: str, tensors: Any, operands: Sequence[Any], *, inplace: bool, 
         leaves, treedef = as_leaves(tensors, fname)
         n = len(leaves)
 
+    per_tensor_numbers = any(_may_be_scalar_list(v) for v in operands)
+    if packed is None and (op.family == "reduction" or per_tensor_numbers):
+        _reject_nested_packed(tensors, treedef, fname)
     kinds: list[Kind] = []
     payloads: list[Any] = []
     for spec, value in zip(op.operands, operands, strict=True):
@@ -443,6 +446,33 @@ def call(op_name: str, tensors: Any, operands: Sequence[Any], *, inplace: bool, 
     if not inplace:
         return jax.tree.unflatten(treedef, out)
     return write_back(tensors, jax.tree.unflatten(treedef, out))
+
+
+def _may_be_scalar_list(value: Any) -> bool:
+    if isinstance(value, np.ndarray | jax.Array):
+        return value.ndim == 1
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        return False
+    return all(_is_number(v) or (isinstance(v, jax.Array | np.ndarray) and v.ndim == 0) for v in value)
+
+
+def _reject_nested_packed(tensors: Any, treedef: Any, fname: str) -> None:
+    """A Packed inside a container flattens to its buffers: per-tensor semantics would be lost.
+
+    Elementwise ops are right on the buffers, but a reduction or a number per tensor is not
+    (checked for reductions and whenever an operand may be a ScalarList).
+    Flat lists and dicts (one node above the leaves) cannot hold one and skip the walk.
+    """
+    from .packed import Packed
+
+    if treedef.num_nodes == treedef.num_leaves + 1:
+        return
+    nodes = jax.tree.leaves(tensors, is_leaf=lambda x: isinstance(x, Packed))
+    if any(isinstance(node, Packed) for node in nodes):
+        raise TypeError(
+            f"`jforeach.{fname}`: tensors holds a Packed inside a container; reductions and per-tensor "
+            "numbers work on a Packed passed by itself (or unpack it first)"
+        )
 
 
 # Long lists run as kernels of CHUNK arrays: XLA's compile time grows faster than linearly with the

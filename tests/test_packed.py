@@ -500,3 +500,22 @@ def test_ten_thousand_tensors():
         rtol = 1e-2 if i % 10 == 0 else 1e-6
         np.testing.assert_allclose(np.asarray(out[i], np.float32), want, rtol=rtol)
         np.testing.assert_allclose(float(norms[i]), np.abs(np.asarray(out[i], np.float64)).sum(), rtol=rtol)
+
+
+def test_packed_inside_a_container():
+    tree = {"a": jnp.ones(3, jnp.float32), "b": jnp.full(4, 2.0, jnp.float32)}
+    holder = {"p": jforeach.pack(tree), "w": jnp.ones(2, jnp.float32)}
+    # elementwise ops are right on the buffers, and the caller's Packed is repointed
+    jforeach.add_(holder, 1.0)
+    np.testing.assert_array_equal(np.asarray(holder["p"].unpack()["b"]), np.full(4, 3.0))
+    np.testing.assert_array_equal(np.asarray(holder["w"]), np.full(2, 2.0))
+    # per-tensor semantics are not: reductions and per-tensor numbers raise, naming the problem
+    for call in (
+        lambda: jforeach.norm(holder),
+        lambda: jforeach.max([holder["p"]]),
+        lambda: jforeach.mul(holder, [2.0, 3.0, 4.0]),
+    ):
+        with pytest.raises(TypeError, match="Packed inside a container"):
+            call()
+    norms = jforeach.norm(holder["p"]).unpack()  # the Packed by itself: per tensor
+    np.testing.assert_allclose([float(norms["a"]), float(norms["b"])], [np.sqrt(12.0), 6.0], rtol=1e-6)
