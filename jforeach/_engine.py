@@ -106,6 +106,11 @@ def _number_dtype(value: Any) -> np.dtype:
     return _dtypes.number_dtype(np.zeros((), value.dtype).item())
 
 
+def _weak(value: Any) -> bool:
+    """A weakly typed array: a Python number passed through ``jit`` (or ``jnp.asarray(2.0)``)."""
+    return bool(getattr(value, "weak_type", False))
+
+
 def _describe(value: Any) -> str:
     if isinstance(value, jax.Array | np.ndarray):
         return f"an array of shape {tuple(value.shape)}"
@@ -149,6 +154,19 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
         return Kind("Tensor"), jnp.asarray(value)
     if ("Scalar" in allowed or "Tensor" in allowed) and (_is_number(value) or scalar_array):
         return Kind("Scalar", _number_dtype(value)), value
+    if (
+        "List" in allowed
+        and spec.zero_dim_list_as_tensors
+        and packed is None
+        and isinstance(value, list | tuple)
+        and value
+        and all(isinstance(v, jax.Array | np.ndarray) and not _weak(v) for v in value)
+        and jax.tree.structure(value) == treedef
+    ):
+        # arrays, 0-d included, one per tensor: torch's TensorList (each promotes with its own dtype);
+        # weakly typed 0-d arrays are Python numbers that went through jit: a ScalarList still
+        leaves, _ = as_leaves(value, fname, spec.name)
+        return Kind("List"), leaves
     if "ScalarList" in allowed and isinstance(value, Sequence) and not isinstance(value, str):
         if all(_is_number(v) or (isinstance(v, jax.Array | np.ndarray) and v.ndim == 0) for v in value):
             if len(value) != n:

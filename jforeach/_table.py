@@ -44,6 +44,8 @@ class Operand:
     promotes: bool = True  # takes part in result-dtype promotion (addcmul's ``value`` does not)
     # torch's Tensor overload of add/sub promotes a 0-d array like a number; mul/div like a 0-d tensor
     zero_dim_as_number: bool = True
+    # a list of (strongly typed) 0-d arrays is torch's TensorList, except lerp's weight: numbers
+    zero_dim_list_as_tensors: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -285,7 +287,10 @@ _POINTWISE: list[Op] = [
         "lerp",
         "pointwise",
         _lerp,
-        (Operand("end", ("List",)), Operand("weight", ("Scalar", "ScalarList", "List"))),
+        (
+            Operand("end", ("List",)),
+            Operand("weight", ("Scalar", "ScalarList", "List"), zero_dim_list_as_tensors=False),
+        ),
         dtype_rule="same",
         accepts=INEXACT,
         same_dtype_operands=True,

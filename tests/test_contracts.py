@@ -588,6 +588,29 @@ def test_pow_checks_negative_integer_exponents_per_tensor_like_torch(pack):
     assert_alive(target)
 
 
+_TENSOR_LIST_CASES = [
+    ("add", [np.array([1, 2], np.int32)], [np.array(2.5, np.float64)]),
+    ("add", [np.array([True, False])], [np.array(2, np.int32)]),
+    ("pow", [np.array(3.0, np.float32)], [np.array(0.9, np.float64)]),
+    ("pow", [np.array([2, 3], np.int32)], [np.array(-1, np.int64)]),
+    ("clamp_min", [np.array(1.0, np.float32), np.array([0.5, 2.0], np.float32)], [np.array(1.5, np.float64)] * 2),
+    ("maximum", [np.array([True, False])], [np.array(True)]),
+    ("lerp", [np.array([1.0, 2.0], np.float32)], [np.array([0.0, 0.0], np.float32)], [np.array(0.25, np.float64)]),
+]
+
+
+@pytest.mark.parametrize("case", _TENSOR_LIST_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(_TENSOR_LIST_CASES)])
+def test_a_list_of_0d_arrays_is_a_tensor_list_like_torch(case):
+    name, tensors, *others = case
+    want = getattr(torch, f"_foreach_{name}")(
+        [torch.tensor(t) for t in tensors], *[[torch.tensor(o) for o in os] for os in others]
+    )
+    got = getattr(jforeach, name)([jnp.asarray(t) for t in tensors], *[[jnp.asarray(o) for o in os] for os in others])
+    for g, w in zip(got, want, strict=True):
+        assert str(g.dtype) == str(w.dtype).removeprefix("torch."), (g.dtype, w.dtype)
+        np.testing.assert_allclose(np.asarray(g, np.float64), w.double().numpy(), rtol=1e-6)
+
+
 def test_zero_size_and_0d_arrays():
     xs = [jnp.zeros((0,), F32), jnp.zeros((2, 0, 3), F32), jnp.array(3.0, F32), jnp.ones(2, F32) * 2]
     out = jforeach.add(xs, 1.0)
