@@ -218,14 +218,23 @@ def _scalar_list(values: Sequence[Any]) -> tuple[Kind, list[Any]]:
     """
     per_entry = [_number_dtype(v) for v in values]
     widest = np.dtype(functools.reduce(jnp.promote_types, set(per_entry)))
+    if len(set(per_entry)) == 1:
+        if _is_tracer(values):
+            return Kind("ScalarList", widest), [jnp.asarray(v, widest) for v in values]
+        host = np.asarray([np.asarray(v).item() for v in values], dtype=_wide_host_dtype(widest))
+        return Kind("ScalarList", widest), list(host)
     # mixed ints and floats: every entry keeps its own type for promotion (an int for an int tensor
-    # stays an int), carried in a static tuple; the values all travel as the widest type
-    dtype: Any = widest if len(set(per_entry)) == 1 else tuple(per_entry)
+    # stays an int), carried in a static tuple, and travels as that type (2**53 + 1 stays exact)
     if _is_tracer(values):
-        return Kind("ScalarList", dtype), [jnp.asarray(v, widest) for v in values]
-    wide = {0: np.bool_, 1: np.int64, 2: np.float64, 3: np.complex128}[_dtypes.category(widest)]
-    host = np.asarray([np.asarray(v).item() for v in values], dtype=_dtypes.canonical(np.dtype(wide)))
-    return Kind("ScalarList", dtype), list(host)
+        return Kind("ScalarList", tuple(per_entry)), [jnp.asarray(v) for v in values]
+    entries = [np.asarray(np.asarray(v).item(), _wide_host_dtype(d)) for v, d in zip(values, per_entry, strict=True)]
+    return Kind("ScalarList", tuple(per_entry)), entries
+
+
+def _wide_host_dtype(dtype: np.dtype) -> np.dtype:
+    """The widest dtype of ``dtype``'s category that jax holds (64 bits with x64, else 32)."""
+    wide = {0: np.bool_, 1: np.int64, 2: np.float64, 3: np.complex128}[_dtypes.category(dtype)]
+    return _dtypes.canonical(np.dtype(wide))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -611,6 +611,15 @@ def test_a_list_of_0d_arrays_is_a_tensor_list_like_torch(case):
         np.testing.assert_allclose(np.asarray(g, np.float64), w.double().numpy(), rtol=1e-6)
 
 
+def test_integers_in_a_mixed_scalar_list_stay_exact():
+    big = 2**53 + 1 if jax.config.jax_enable_x64 else 2**24 + 1  # not representable in the float type
+    tensors = [np.array([0], np.int64 if jax.config.jax_enable_x64 else np.int32), np.zeros(1, np.float32)]
+    want = torch._foreach_add([torch.tensor(t) for t in tensors], [big, 0.5])
+    got = jforeach.add([jnp.asarray(t) for t in tensors], [big, 0.5])
+    assert int(got[0][0]) == int(want[0][0]) == big
+    assert float(got[1][0]) == float(want[1][0]) == 0.5
+
+
 def test_zero_size_and_0d_arrays():
     xs = [jnp.zeros((0,), F32), jnp.zeros((2, 0, 3), F32), jnp.array(3.0, F32), jnp.ones(2, F32) * 2]
     out = jforeach.add(xs, 1.0)
