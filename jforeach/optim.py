@@ -41,9 +41,21 @@ def _check(name: str, ok: Callable[[], Any], message: str) -> None:
         raise ValueError(f"`jforeach.optim.{name}`: {message}")
 
 
-def _check_lr(name: str, lr: optax.ScalarOrSchedule) -> None:
-    if not callable(lr):
-        _check(name, lambda: 0.0 <= lr, f"Invalid learning rate: {lr}")
+def _learning_rate(
+    name: str, lr: optax.ScalarOrSchedule, ok: Callable[[Any], Any] = lambda lr: 0.0 <= lr
+) -> optax.ScalarOrSchedule:
+    """``lr`` checked with torch's condition ``ok``; an array lr must hold one element, made 0-d.
+
+    (A shape-(1,) lr would otherwise broadcast every 0-d parameter to shape (1,).)
+    """
+    if callable(lr):
+        return lr
+    if isinstance(lr, jax.Array | np.ndarray) and lr.ndim:
+        if lr.size != 1:
+            raise ValueError(f"`jforeach.optim.{name}`: an array lr must hold one element, got shape {lr.shape}")
+        lr = lr.reshape(())
+    _check(name, lambda: ok(lr), f"Invalid learning rate: {lr}")
+    return lr
 
 
 def _check_betas(name: str, betas: Sequence[float] | np.ndarray) -> tuple[float, float]:
@@ -101,8 +113,7 @@ def sgd(
     See also:
         ``torch.optim.SGD``, ``optax.sgd``, :func:`jforeach.transforms.trace`.
     """
-    if not callable(lr):
-        _check("sgd", lambda: not lr < 0.0, f"Invalid learning rate: {lr}")
+    lr = _learning_rate("sgd", lr, lambda lr: not lr < 0.0)
     _check("sgd", lambda: not momentum < 0.0, f"Invalid momentum value: {momentum}")
     _check("sgd", lambda: not weight_decay < 0.0, f"Invalid weight_decay value: {weight_decay}")
     _check(
@@ -161,7 +172,7 @@ def adam(
     See also:
         ``torch.optim.Adam``, ``optax.adam``, :func:`jforeach.transforms.scale_by_adam`.
     """
-    _check_lr("adam", lr)
+    lr = _learning_rate("adam", lr)
     _check("adam", lambda: 0.0 <= eps, f"Invalid epsilon value: {eps}")
     betas = _check_betas("adam", betas)
     _check("adam", lambda: 0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
@@ -221,8 +232,7 @@ def adamw(
         ``torch.optim.AdamW``, ``optax.adamw``,
         :func:`jforeach.transforms.add_decoupled_weight_decay`.
     """
-    if not callable(lr):
-        _check("adamw", lambda: 0.0 <= lr, f"Invalid learning rate: {lr}")
+    lr = _learning_rate("adamw", lr)
     _check("adamw", lambda: 0.0 <= eps, f"Invalid epsilon value: {eps}")
     betas = _check_betas("adamw", betas)
     _check("adamw", lambda: 0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
@@ -279,7 +289,7 @@ def rmsprop(
     See also:
         ``torch.optim.RMSprop``, ``optax.rmsprop``, :func:`jforeach.transforms.scale_by_rms`.
     """
-    _check_lr("rmsprop", lr)
+    lr = _learning_rate("rmsprop", lr)
     _check("rmsprop", lambda: 0.0 <= eps, f"Invalid epsilon value: {eps}")
     _check("rmsprop", lambda: 0.0 <= momentum, f"Invalid momentum value: {momentum}")
     _check("rmsprop", lambda: 0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
@@ -336,7 +346,7 @@ def adagrad(
         ``torch.optim.Adagrad``, ``optax.adagrad``,
         :func:`jforeach.transforms.scale_by_adagrad`.
     """
-    _check_lr("adagrad", lr)
+    lr = _learning_rate("adagrad", lr)
     _check("adagrad", lambda: 0.0 <= lr_decay, f"Invalid lr_decay value: {lr_decay}")
     _check("adagrad", lambda: 0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
     _check(

@@ -184,7 +184,7 @@ def log1p() -> optax.GradientTransformation:
 def symlog() -> optax.GradientTransformation:
     """Replaces each update ``u`` by ``sign(u) * log1p(|u|)``.
 
-    The sign-symmetric version of :func:`log1p`: finite for every finite update,
+    The sign-symmetric version of :func:`log1p`: finite for every finite float update,
     odd, and compressive for heavy-tailed gradients.
 
     Returns:

@@ -348,3 +348,17 @@ def test_betas_may_be_any_pair_of_numbers():
     for bad in ((0.9,), (0.9, 0.99, 0.5), np.zeros((2, 1)), 0.9):
         with pytest.raises(ValueError, match="betas must be a pair"):
             jforeach.optim.adam(betas=bad)
+
+
+@pytest.mark.parametrize("name", sorted(TORCH))
+def test_array_lr_must_hold_one_element(name):
+    params, grads = [jnp.array(1.0), jnp.ones(2)], [jnp.array(0.5), jnp.full(2, 0.5)]
+    tx = getattr(jforeach.optim, name)(lr=jnp.array([0.1]))  # 1-element: as torch's Tensor lr
+    updates, _ = tx.update(grads, tx.init(params), params)
+    plain = getattr(jforeach.optim, name)(lr=0.1)
+    want, _ = plain.update(grads, plain.init(params), params)
+    for u, w in zip(updates, want, strict=True):
+        assert u.shape == w.shape  # a 0-d parameter stays 0-d
+        np.testing.assert_array_equal(np.asarray(u), np.asarray(w))
+    with pytest.raises(ValueError, match="must hold one element"):
+        getattr(jforeach.optim, name)(lr=np.array([0.1, 0.2]))
