@@ -122,6 +122,9 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
     from .packed import Packed
 
     allowed = spec.overloads
+    if isinstance(value, str | bytes) or value is None:
+        expected = " or ".join(_OVERLOAD_WORDS[o] for o in allowed)
+        raise TypeError(f"`jforeach.{fname}`: {spec.name} must be {expected}; got {value!r}")
     is_array = isinstance(value, jax.Array | np.ndarray)
     if isinstance(value, Packed) or packed is not None:
         if isinstance(value, Packed) and "List" in allowed:
@@ -153,6 +156,7 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
     if scalar_array and "Tensor" in allowed and not spec.zero_dim_as_number:
         return Kind("Tensor"), jnp.asarray(value)
     if ("Scalar" in allowed or "Tensor" in allowed) and (_is_number(value) or scalar_array):
+        _check_int_range(value, spec.name, fname)
         return Kind("Scalar", _number_dtype(value)), value
     if (
         "List" in allowed
@@ -200,6 +204,16 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
         return Kind("Tensor"), jnp.asarray(value)
     expected = " or ".join(_OVERLOAD_WORDS[o] for o in allowed)
     raise TypeError(f"`jforeach.{fname}`: {spec.name} must be {expected}; got {_describe(value)}")
+
+
+def _check_int_range(value: Any, name: str, fname: str) -> None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        info = np.iinfo(_dtypes.canonical(np.dtype(np.int64)))
+        if not info.min <= value <= info.max:
+            raise ValueError(
+                f"`jforeach.{fname}`: {name}={value} does not fit in {info.dtype.name}"
+                + ("" if info.bits == 64 else " (enable jax_enable_x64 for 64-bit integers)")
+            )
 
 
 _OVERLOAD_WORDS = {
@@ -352,16 +366,16 @@ def _kernel(op_name: str, kinds: tuple[Kind, ...], inplace: bool, donate: bool, 
         if op.family == "reduction":
             statics = [k.static for k in kinds]
             return [reduce_one(op, x, *statics, fname=fname) for x in xs]
-        return [
-            apply_one(
-                op,
-                x,
-                [_arg_for(k, p, i, s) for k, p, s in zip(kinds, payloads, specs, strict=True)],
-                inplace=inplace,
-                fname=fname,
-            )
-            for i, x in enumerate(xs)
-        ]
+        out = []
+        for i, x in enumerate(xs):
+            args = [_arg_for(k, p, i, s) for k, p, s in zip(kinds, payloads, specs, strict=True)]
+            try:
+                out.append(apply_one(op, x, args, inplace=inplace, fname=fname))
+            except (TypeError, ValueError) as e:
+                if str(e).startswith("`jforeach."):
+                    raise
+                raise type(e)(f"`jforeach.{fname}`: tensor {i} (shape {x.shape}): {e}") from None
+        return out
 
     run.__name__ = fname
     # keep_unused: zero_ and copy_ never read their tensors, yet their buffers must still be donated
@@ -421,6 +435,10 @@ def call(op_name: str, tensors: Any, operands: Sequence[Any], *, inplace: bool, 
     op = OPS[op_name]
     packed = tensors if isinstance(tensors, Packed) else None
     if packed is not None:
+        if not op.on_packed:
+            raise TypeError(
+                f"`jforeach.{fname}`: {op.name} does not take a Packed (it needs each tensor's shape); unpack it"
+            )
         packed._check_alive(fname)
         leaves, treedef = list(packed.buffers), None
         n = packed.layout.num_tensors

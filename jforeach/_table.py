@@ -63,6 +63,7 @@ class Op:
     bool_operands: bool = True  # False: any bool operand is rejected, as torch's sub does
     same_dtype_operands: bool = False  # every array operand must have the dtype of the tensor (lerp, mm)
     integral_divisor_pair: bool = False  # addcdiv: tensor1 and tensor2 both integral is rejected
+    on_packed: bool = True  # False: per-tensor shapes matter (mm), a Packed's flat buffers cannot serve
     inplace: bool = True
     outplace: bool = True
     torch_name: str = ""  # the op torch's slow path applies per tensor, for the docstring
@@ -315,6 +316,7 @@ _MATMUL: list[Op] = [
         dtype_rule="same",
         accepts=REAL_NO_BOOL,
         same_dtype_operands=True,
+        on_packed=False,
         inplace=False,
         test_domain=(-2.0, 2.0),
         jnp_name="jax.numpy.matmul",

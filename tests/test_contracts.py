@@ -620,6 +620,23 @@ def test_integers_in_a_mixed_scalar_list_stay_exact():
     assert float(got[1][0]) == float(want[1][0]) == 0.5
 
 
+def test_error_messages_name_the_problem():
+    xs = [jnp.ones(2, F32), jnp.ones(3, F32)]
+    with pytest.raises(TypeError, match=r"tensor 1 \(shape \(3,\)\): .*broadcast"):
+        jforeach.add_(xs, [jnp.ones(2, F32), jnp.ones(5, F32)])
+    assert_alive(xs)
+    with pytest.raises(TypeError, match="other must be a number .*; got 'a'"):
+        jforeach.add(xs, "a")
+    with pytest.raises(TypeError, match="other must be .*; got None"):
+        jforeach.add(xs, None)
+    with pytest.raises(TypeError, match="mm does not take a Packed"):
+        packed = jforeach.pack([jnp.ones((2, 2), F32)])
+        jforeach.mm(packed, packed)
+    too_big, int_name = (2**70, "int64") if jax.config.jax_enable_x64 else (2**40, "int32")
+    with pytest.raises(ValueError, match=f"other={too_big} does not fit in {int_name}"):
+        jforeach.add([jnp.ones(2, jnp.int32)], too_big)
+
+
 def test_zero_size_and_0d_arrays():
     xs = [jnp.zeros((0,), F32), jnp.zeros((2, 0, 3), F32), jnp.array(3.0, F32), jnp.ones(2, F32) * 2]
     out = jforeach.add(xs, 1.0)
