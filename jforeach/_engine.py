@@ -299,6 +299,8 @@ def apply_one(op: Op, x: jax.Array, args: Sequence[Arg], *, inplace: bool, fname
             raise TypeError(
                 f"`jforeach.{fname}`: for integral input tensors, alpha must not be a floating point number"
             )
+        if a.name == "alpha" and a.dtype == np.bool_ and out_dtype != np.bool_:
+            raise TypeError(f"`jforeach.{fname}`: a bool alpha is only supported for bool results (as in torch)")
     if op.integral_divisor_pair and all(_dtypes.category(a.dtype) <= 1 for a in args if a.rank != Rank.NUMBER):
         raise TypeError(
             f"`jforeach.{fname}`: integer division with addcdiv is not supported (as in torch): cast tensor1 "

@@ -637,6 +637,20 @@ def test_error_messages_name_the_problem():
         jforeach.add([jnp.ones(2, jnp.int32)], too_big)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.int32, np.bool_])
+def test_bool_alpha_only_for_bool_results_like_torch(dtype):
+    x = np.ones(2, dtype)
+    try:
+        want = torch._foreach_add([torch.tensor(x)], [torch.tensor(x)], alpha=True)[0].numpy()
+    except RuntimeError as e:
+        assert "Boolean alpha" in str(e)
+        with pytest.raises(TypeError, match="bool alpha"):
+            jforeach.add([jnp.asarray(x)], [jnp.asarray(x)], alpha=True)
+    else:
+        got = jforeach.add([jnp.asarray(x)], [jnp.asarray(x)], alpha=True)[0]
+        np.testing.assert_array_equal(np.asarray(got), want)
+
+
 def test_zero_size_and_0d_arrays():
     xs = [jnp.zeros((0,), F32), jnp.zeros((2, 0, 3), F32), jnp.array(3.0, F32), jnp.ones(2, F32) * 2]
     out = jforeach.add(xs, 1.0)
