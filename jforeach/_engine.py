@@ -158,21 +158,11 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
     if ("Scalar" in allowed or "Tensor" in allowed) and (_is_number(value) or scalar_array):
         _check_int_range(value, spec.name, fname)
         return Kind("Scalar", _number_dtype(value)), value
-    if (
-        "List" in allowed
-        and spec.zero_dim_list_as_tensors
-        and packed is None
-        and isinstance(value, list | tuple)
-        and value
-        and all(isinstance(v, jax.Array | np.ndarray) and not _weak(v) for v in value)
-        and jax.tree.structure(value) == treedef
-    ):
-        # arrays, 0-d included, one per tensor: torch's TensorList (each promotes with its own dtype);
-        # weakly typed 0-d arrays are Python numbers that went through jit: a ScalarList still
-        leaves, _ = as_leaves(value, fname, spec.name)
-        return Kind("List"), leaves
     if "ScalarList" in allowed and isinstance(value, Sequence) and not isinstance(value, str):
         if all(_is_number(v) or (isinstance(v, jax.Array | np.ndarray) and v.ndim == 0) for v in value):
+            if _zero_dim_tensor_list(spec, value, treedef, packed):
+                leaves, _ = as_leaves(value, fname, spec.name)
+                return Kind("List"), leaves
             if len(value) != n:
                 raise ValueError(f"`jforeach.{fname}`: tensors has {n} arrays but {spec.name} has {len(value)} scalars")
             if n == 0:
@@ -204,6 +194,23 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
         return Kind("Tensor"), jnp.asarray(value)
     expected = " or ".join(_OVERLOAD_WORDS[o] for o in allowed)
     raise TypeError(f"`jforeach.{fname}`: {spec.name} must be {expected}; got {_describe(value)}")
+
+
+def _zero_dim_tensor_list(spec: Operand, value: Sequence[Any], treedef: Any, packed: Any) -> bool:
+    """A list of 0-d arrays, one per tensor, is torch's TensorList: each promotes with its own dtype.
+
+    Weakly typed 0-d arrays are Python numbers that went through ``jit``: a ScalarList still. So is
+    lerp's weight, which torch treats as numbers.
+    """
+    return (
+        "List" in spec.overloads
+        and spec.zero_dim_list_as_tensors
+        and packed is None
+        and isinstance(value, list | tuple)
+        and bool(value)
+        and all(isinstance(v, jax.Array | np.ndarray) and not _weak(v) for v in value)
+        and jax.tree.structure(value) == treedef
+    )
 
 
 def _check_int_range(value: Any, name: str, fname: str) -> None:
