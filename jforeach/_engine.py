@@ -469,6 +469,8 @@ def call(op_name: str, tensors: Any, operands: Sequence[Any], *, inplace: bool, 
         kind, payload = _classify(spec, value, n, treedef, fname, packed)
         kinds.append(kind)
         payloads.append(payload)
+    if packed is None:
+        _check_tensor_operands_do_not_grow(leaves, kinds, payloads, op, fname)
     tensor_dtypes = packed.layout.dtypes if packed is not None else [leaf.dtype for leaf in leaves]
     _check_numbers(op, tensor_dtypes, kinds, payloads, fname)
 
@@ -508,6 +510,33 @@ def _may_be_scalar_list(value: Any) -> bool:
     if not isinstance(value, Sequence) or isinstance(value, str):
         return False
     return all(_is_number(v) or (isinstance(v, jax.Array | np.ndarray) and v.ndim == 0) for v in value)
+
+
+def _check_tensor_operands_do_not_grow(
+    leaves: Sequence[jax.Array], kinds: Sequence[Kind], payloads: Sequence[Any], op: Op, fname: str
+) -> None:
+    """A Tensor operand with dimensions (torch takes only 0-d ones) must broadcast to every tensor.
+
+    Broadcasting a tensor to a bigger shape would change its shape (torch raises for any such
+    operand); a 1-D array meant as one number per tensor is the usual cause, hence the message.
+    """
+    for kind, payload, spec in zip(kinds, payloads, op.operands, strict=True):
+        if kind.overload != "Tensor" or not payload.ndim:
+            continue
+        for i, leaf in enumerate(leaves):
+            if _broadcast_shape(leaf.shape, payload.shape) != leaf.shape:
+                raise ValueError(
+                    f"`jforeach.{fname}`: {spec.name} (shape {payload.shape}) does not broadcast to the shape "
+                    f"{leaf.shape} of tensor {i}; an array operand must broadcast to every tensor's shape "
+                    "(for one number per tensor, pass a list)"
+                )
+
+
+def _broadcast_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None:
+    try:
+        return tuple(np.broadcast_shapes(a, b))
+    except ValueError:
+        return None
 
 
 def _reject_nested_packed(tensors: Any, treedef: Any, fname: str) -> None:

@@ -625,6 +625,10 @@ def test_error_messages_name_the_problem():
     with pytest.raises(TypeError, match=r"tensor 1 \(shape \(3,\)\): .*broadcast"):
         jforeach.add_(xs, [jnp.ones(2, F32), jnp.ones(5, F32)])
     assert_alive(xs)
+    with pytest.raises(RuntimeError, match="0 dim"):  # torch's Tensor overload takes only 0-d tensors
+        torch._foreach_add([torch.ones(2), torch.ones(1)], torch.tensor([2.5, 0.5]))
+    with pytest.raises(ValueError, match=r"does not broadcast to the shape \(1,\) of tensor 1"):
+        jforeach.add_(xs[:1] + [jnp.ones(1, F32)], np.array([2.5, 0.5], np.float32))
     with pytest.raises(TypeError, match="other must be a number .*; got 'a'"):
         jforeach.add(xs, "a")
     with pytest.raises(TypeError, match="other must be .*; got None"):
