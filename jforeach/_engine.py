@@ -153,21 +153,24 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
                 "pack it with the same layout (`jforeach.pack`)"
             )
     scalar_array = is_array and value.ndim == 0 and ("List" not in allowed or packed is not None)
-    if scalar_array and "Tensor" in allowed and not spec.zero_dim_as_number:
+    if scalar_array and "Tensor" in allowed and not spec.zero_dim_as_number and not _weak(value):
         return Kind("Tensor"), jnp.asarray(value)
     if ("Scalar" in allowed or "Tensor" in allowed) and (_is_number(value) or scalar_array):
         _check_int_range(value, spec.name, fname)
         return Kind("Scalar", _number_dtype(value)), value
     if "ScalarList" in allowed and isinstance(value, Sequence) and not isinstance(value, str):
         if all(_is_number(v) or (isinstance(v, jax.Array | np.ndarray) and v.ndim == 0) for v in value):
-            if _zero_dim_tensor_list(spec, value, treedef, packed):
+            if _zero_dim_tensor_list(spec, value, n, packed):
                 leaves, _ = as_leaves(value, fname, spec.name)
                 return Kind("List"), leaves
             if len(value) != n:
                 raise ValueError(f"`jforeach.{fname}`: tensors has {n} arrays but {spec.name} has {len(value)} scalars")
             if n == 0:
                 return Kind("ScalarList", _dtypes.DEFAULT_FLOAT), []
-            return _scalar_list(value)
+            try:
+                return _scalar_list(value)
+            except ValueError as e:
+                raise ValueError(f"`jforeach.{fname}`: {spec.name}: {e}") from None
     if "List" in allowed and packed is None:
         other_treedef = jax.tree.structure(value)
         if other_treedef == treedef:
@@ -182,7 +185,8 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
                 f"structure of tensors, {treedef}"
             )
     if "Scalar" in allowed and is_array and value.ndim == 0:
-        if "Tensor" in allowed and not spec.zero_dim_as_number:
+        # a weakly typed 0-d array is a Python number that went through jit: a Scalar
+        if "Tensor" in allowed and not spec.zero_dim_as_number and not _weak(value):
             return Kind("Tensor"), jnp.asarray(value)
         return Kind("Scalar", _number_dtype(value)), value
     if is_array and "ScalarList" in allowed and value.ndim == 1 and spec.name == "value":
@@ -196,7 +200,7 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
     raise TypeError(f"`jforeach.{fname}`: {spec.name} must be {expected}; got {_describe(value)}")
 
 
-def _zero_dim_tensor_list(spec: Operand, value: Sequence[Any], treedef: Any, packed: Any) -> bool:
+def _zero_dim_tensor_list(spec: Operand, value: Sequence[Any], n: int, packed: Any) -> bool:
     """A list of 0-d arrays, one per tensor, is torch's TensorList: each promotes with its own dtype.
 
     Weakly typed 0-d arrays are Python numbers that went through ``jit``: a ScalarList still. So is
@@ -208,8 +212,8 @@ def _zero_dim_tensor_list(spec: Operand, value: Sequence[Any], treedef: Any, pac
         and packed is None
         and isinstance(value, list | tuple)
         and bool(value)
+        and len(value) == n
         and all(isinstance(v, jax.Array | np.ndarray) and not _weak(v) for v in value)
-        and jax.tree.structure(value) == treedef
     )
 
 
@@ -242,14 +246,30 @@ def _scalar_list(values: Sequence[Any]) -> tuple[Kind, list[Any]]:
     if len(set(per_entry)) == 1:
         if _is_tracer(values):
             return Kind("ScalarList", widest), [jnp.asarray(v, widest) for v in values]
-        host = np.asarray([np.asarray(v).item() for v in values], dtype=_wide_host_dtype(widest))
+        try:
+            host = np.asarray([np.asarray(v).item() for v in values], dtype=_wide_host_dtype(widest))
+        except OverflowError:
+            info = np.iinfo(_wide_host_dtype(widest))
+            raise ValueError(
+                f"an entry does not fit in {info.dtype.name}"
+                + ("" if info.bits == 64 else " (enable jax_enable_x64 for 64-bit integers)")
+            ) from None
         return Kind("ScalarList", widest), list(host)
     # mixed ints and floats: every entry keeps its own type for promotion (an int for an int tensor
     # stays an int), carried in a static tuple, and travels as that type (2**53 + 1 stays exact)
     if _is_tracer(values):
         return Kind("ScalarList", tuple(per_entry)), [jnp.asarray(v) for v in values]
-    entries = [np.asarray(np.asarray(v).item(), _wide_host_dtype(d)) for v, d in zip(values, per_entry, strict=True)]
+    entries = [_host_entry(np.asarray(v).item(), d) for v, d in zip(values, per_entry, strict=True)]
     return Kind("ScalarList", tuple(per_entry)), entries
+
+
+def _host_entry(value: Any, dtype: np.dtype) -> np.ndarray:
+    """One entry of a mixed ScalarList in its own type; an int too wide for it travels as a float
+    (as all entries did before they kept their types: right for float tensors)."""
+    wide = _wide_host_dtype(dtype)
+    if _dtypes.category(wide) == 1 and not np.iinfo(wide).min <= value <= np.iinfo(wide).max:
+        wide = _wide_host_dtype(np.dtype(np.float64))
+    return np.asarray(value, wide)
 
 
 def _wide_host_dtype(dtype: np.dtype) -> np.dtype:
@@ -399,7 +419,7 @@ def check_reduction(op: Op, x_dtype: Any, has_empty: bool, statics: Sequence[Any
             raise ValueError(f"`jforeach.{fname}`: max of an empty tensor is undefined")
         return np.dtype(x_dtype), None
     ord_, dtype = statics
-    if has_empty and (ord_ < 0 or ord_ == float("inf")):
+    if has_empty and op.name == "norm" and (ord_ < 0 or ord_ == float("inf")):
         raise ValueError(f"`jforeach.{fname}`: the {ord_} norm of an empty tensor is undefined (no identity)")
     return reduction_dtype(x_dtype, dtype, fname), ord_
 

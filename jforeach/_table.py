@@ -9,6 +9,7 @@ row into ``jforeach.NAME`` / ``jforeach.NAME_`` and ``tests/test_ops.py`` checks
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 from collections.abc import Callable
 from typing import Literal
@@ -343,11 +344,16 @@ def _with_nan(reduced, x, axis):
     return jnp.where(jnp.isnan(x).any(axis=axis), jnp.asarray(jnp.nan, reduced.dtype), reduced)
 
 
-def powsum(x, ord, axis=None):  # noqa: A002 - torch's name
-    """sum |x|^ord, with torch's special orders: 0 counts non-zeros, +-inf take the max/min of |x|."""
+def powsum(x, ord, axis=None, *, literal_inf=False):  # noqa: A002 - torch's name
+    """sum |x|^ord, with the norm's special orders: 0 counts non-zeros, +-inf take the max/min of |x|.
+
+    ``literal_inf``: +-inf is the sum of ``|x| ** ord`` itself, as torch's ``_foreach_powsum`` takes it.
+    """
     x = jnp.abs(x)
     if ord == 0:
         return jnp.sum(x != 0, axis=axis).astype(x.dtype)
+    if literal_inf and ord in (float("inf"), float("-inf")):
+        return jnp.sum(x**ord, axis=axis)
     if ord == float("inf"):
         return max_with_nan(x, axis=axis, initial=0)
     if ord == float("-inf"):
@@ -388,7 +394,7 @@ _REDUCTIONS: list[Op] = [
     Op(
         "powsum",
         "reduction",
-        powsum,
+        functools.partial(powsum, literal_inf=True),
         (Operand("ord", ("Scalar",), default=2), Operand("dtype", ("Scalar",), default=None)),
         accepts=FLOAT,
         inplace=False,

@@ -320,7 +320,7 @@ def _segment_reduce(
     small = _small_members(group)
     compute = x if op.name == "max" else jnp.abs(x.astype(_dtypes.opmath(out_dtype)))
     if _by_runs(group):
-        rows = functools.partial(_table.powsum, ord=finish) if op.name != "max" else _table.max_with_nan
+        rows = _row_reduction(op.name, finish)
         parts = []
         for start, count, size in _equal_size_runs(group):
             if size >= _SLICE_MIN_SIZE:  # XLA:CPU reduces a few long rows slower than separate slices
@@ -340,7 +340,7 @@ def _segment_reduce(
         results.append(_segment_values(op.name, _gather_runs(group, compute), seg, n, finish))
     big = [k for k in range(n) if k not in set(small)]
     if big:
-        reduce = _table.max_with_nan if op.name == "max" else functools.partial(_table.powsum, ord=finish)
+        reduce = _row_reduction(op.name, finish)
         parts = [reduce(jax.lax.slice(compute, (group.offsets[k],), (group.offsets[k] + group.sizes[k],))) for k in big]
         big_values = jnp.stack(parts)
         if small:
@@ -351,6 +351,13 @@ def _segment_reduce(
     if op.name == "norm":
         out = _table.norm_from_powsum(out, finish)
     return out.astype(out_dtype)
+
+
+def _row_reduction(name: str, ord_: Any) -> Any:
+    """``max``, or the power sum a norm is finished from (``powsum`` itself takes +-inf literally)."""
+    if name == "max":
+        return _table.max_with_nan
+    return functools.partial(_table.powsum, ord=ord_, literal_inf=name == "powsum")
 
 
 def _segment_values(name: str, a: jax.Array, seg: Any, n: int, ord_: Any) -> jax.Array:
@@ -366,6 +373,8 @@ def _segment_values(name: str, a: jax.Array, seg: Any, n: int, ord_: Any) -> jax
 
     if name == "max":
         return with_nan(by_segment(jax.ops.segment_max, a))
+    if name == "powsum" and ord_ in (float("inf"), float("-inf")):  # torch's powsum: the literal sum
+        return by_segment(jax.ops.segment_sum, a**ord_)
     if ord_ == float("inf"):
         return with_nan(jnp.maximum(by_segment(jax.ops.segment_max, a), 0))
     if ord_ == float("-inf"):

@@ -137,9 +137,14 @@ def _one_minus_pow(beta: float, count: jax.Array, dtype: Any) -> jax.Array:
 
 
 def _scalar_dtype(tree: Any) -> Any:
-    """The dtype a step's scalars are computed in: float64 for float64 updates, else float32."""
+    """The dtype a step's scalars are computed in: float64 when every float update is float64.
+
+    Else float32: a float64 scalar would widen the 0-d float32 tensors of a mixed tree (0-d
+    operands promote with each other), where torch's Python-float scalars keep their dtypes.
+    """
     leaves = tree.buffers if isinstance(tree, jforeach.Packed) else jax.tree.leaves(tree)
-    return jnp.result_type(jnp.float32, *(leaf.dtype for leaf in leaves if jnp.issubdtype(leaf.dtype, jnp.floating)))
+    floats = [leaf.dtype for leaf in leaves if jnp.issubdtype(leaf.dtype, jnp.floating)]
+    return jnp.float64 if floats and all(d == jnp.float64 for d in floats) else jnp.float32
 
 
 # ---------------------------------------------------------------------------------------

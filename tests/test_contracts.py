@@ -655,6 +655,35 @@ def test_bool_alpha_only_for_bool_results_like_torch(dtype):
         np.testing.assert_array_equal(np.asarray(got), want)
 
 
+def test_powsum_takes_infinite_orders_literally_like_torch():
+    arrays = [np.array([0.5, 2.0], np.float32), np.zeros(0, np.float32), np.array([1.0, 0.5], np.float32)]
+    for ord_ in (float("inf"), float("-inf"), -1.0):
+        want = [float(t) for t in torch._foreach_powsum([torch.tensor(a) for a in arrays], ord_)]
+        got = [float(v) for v in jforeach.powsum([jnp.asarray(a) for a in arrays], ord_)]
+        packed = [float(v) for v in jforeach.powsum(jforeach.pack([jnp.asarray(a) for a in arrays]), ord_).unpack()]
+        assert got == want == packed, ord_
+
+
+def test_a_tuple_of_0d_arrays_is_a_tensor_list_too():
+    tensors = [np.array([1, 2], np.int32), np.array([3], np.int32)]
+    others = (np.array(2.5, np.float64), np.array(0.5, np.float64))
+    want = torch._foreach_add([torch.tensor(t) for t in tensors], [torch.tensor(o) for o in others])
+    got = jforeach.add([jnp.asarray(t) for t in tensors], tuple(jnp.asarray(o) for o in others))
+    for g, w in zip(got, want, strict=True):
+        assert str(g.dtype) == str(w.dtype).removeprefix("torch.")
+        np.testing.assert_allclose(np.asarray(g), w.numpy())
+
+
+def test_ints_too_wide_for_the_int_type_in_a_scalar_list():
+    too_big = 2**70 if jax.config.jax_enable_x64 else 2**40
+    got = jforeach.add([jnp.ones(2, F32)] * 2, [too_big, 2.5])  # mixed: the int travels as a float
+    want = [np.full(2, 1.0 + float(too_big), np.float32), np.full(2, 3.5, np.float32)]  # torch's values for 2**40
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(np.asarray(g), w, rtol=1e-6)
+    with pytest.raises(ValueError, match="other: an entry does not fit in int"):
+        jforeach.add([jnp.ones(2, jnp.int32)] * 2, [too_big, too_big])
+
+
 def test_zero_size_and_0d_arrays():
     xs = [jnp.zeros((0,), F32), jnp.zeros((2, 0, 3), F32), jnp.array(3.0, F32), jnp.ones(2, F32) * 2]
     out = jforeach.add(xs, 1.0)

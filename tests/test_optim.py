@@ -362,3 +362,21 @@ def test_array_lr_must_hold_one_element(name):
         np.testing.assert_array_equal(np.asarray(u), np.asarray(w))
     with pytest.raises(ValueError, match="must hold one element"):
         getattr(jforeach.optim, name)(lr=np.array([0.1, 0.2]))
+
+
+def test_0d_low_precision_params_keep_their_dtype_in_the_state():
+    # torch's scalars are Python floats: a 0-d bfloat16 parameter keeps a bfloat16 momentum buffer
+    # (a scan carry must not change dtype), and a float32 one in a float64 tree stays float32
+    params = {"t": jnp.array(0.5, jnp.bfloat16), "w": jnp.ones(3, jnp.bfloat16)}
+    tx = jforeach.optim.sgd(lr=0.1, momentum=0.9)
+    state = tx.init(params)
+    for _ in range(3):
+        updates, state = jax.jit(tx.update)(params, state, params)
+        params = optax.apply_updates(params, updates)
+    buffer = _state_field(state, "momentum_buffer")
+    assert jax.tree.map(lambda b: b.dtype, buffer) == {"t": jnp.bfloat16, "w": jnp.bfloat16}
+    assert params["t"].dtype == jnp.bfloat16
+    mixed = {"a": jnp.ones(3, jnp.float64), "b": jnp.array(1.0, jnp.float32)}
+    adam = jforeach.optim.adam(1e-3)
+    updates, _ = adam.update(mixed, adam.init(mixed), mixed)
+    assert updates["a"].dtype == jnp.float64 and updates["b"].dtype == jnp.float32
