@@ -145,7 +145,10 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
             "List" in allowed
             and not _is_number(value)
             and not (is_array and value.ndim == 0)
-            and not (isinstance(value, Sequence) and all(_is_number(v) for v in value))
+            and not (
+                isinstance(value, Sequence)
+                and all(_is_number(v) or (isinstance(v, jax.Array | np.ndarray) and v.ndim == 0) for v in value)
+            )
             and not (is_array and "Tensor" in allowed)
         ):
             raise TypeError(

@@ -59,7 +59,7 @@ def _learning_rate(
 
 
 def _check_betas(name: str, betas: Sequence[float] | np.ndarray) -> tuple[float, float]:
-    pair = tuple(betas) if isinstance(betas, Sequence | np.ndarray) and np.ndim(betas) == 1 else ()
+    pair = tuple(betas) if isinstance(betas, Sequence | np.ndarray | jax.Array) and np.ndim(betas) == 1 else ()
     if len(pair) != 2:
         raise ValueError(f"`jforeach.optim.{name}`: betas must be a pair (beta1, beta2), got {betas!r}")
     beta1, beta2 = pair

@@ -336,7 +336,7 @@ def test_inject_hyperparams_under_jit_matches_torch_param_group_changes(name, kw
 def test_betas_may_be_any_pair_of_numbers():
     params, grads = [jnp.array([1.0, -2.0])], [jnp.array([0.5, 0.25])]
     results = []
-    for betas in ((0.8, 0.99), [0.8, 0.99], np.array([0.8, 0.99])):
+    for betas in ((0.8, 0.99), [0.8, 0.99], np.array([0.8, 0.99]), jnp.array([0.8, 0.99], jnp.float64)):
         tx = jforeach.optim.adam(lr=0.1, betas=betas)
         state = tx.init(params)
         for _ in range(3):
@@ -344,6 +344,7 @@ def test_betas_may_be_any_pair_of_numbers():
         results.append(np.asarray(updates[0]))
     np.testing.assert_array_equal(results[1], results[0])
     np.testing.assert_array_equal(results[2], results[0])
+    np.testing.assert_array_equal(results[3], results[0])
     assert not np.array_equal(results[0], np.asarray(jforeach.optim.adam(lr=0.1).update(grads, state, params)[0][0]))
     for bad in ((0.9,), (0.9, 0.99, 0.5), np.zeros((2, 1)), 0.9):
         with pytest.raises(ValueError, match="betas must be a pair"):

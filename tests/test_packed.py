@@ -519,3 +519,13 @@ def test_packed_inside_a_container():
             call()
     norms = jforeach.norm(holder["p"]).unpack()  # the Packed by itself: per tensor
     np.testing.assert_allclose([float(norms["a"]), float(norms["b"])], [np.sqrt(12.0), 6.0], rtol=1e-6)
+
+
+def test_scalar_list_of_0d_arrays_on_a_packed():
+    tree = [jnp.ones(3, jnp.float32), jnp.full(2, 2.0, jnp.float32)]
+    scalars = [jnp.array(2.0, jnp.float32), jnp.array(3.0, jnp.float32)]
+    got = jforeach.mul(jforeach.pack(tree), scalars).unpack()
+    want = [np.full(3, 2.0, np.float32), np.full(2, 6.0, np.float32)]  # each tensor times its own scalar
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == w.dtype
+        np.testing.assert_array_equal(np.asarray(g), w)
