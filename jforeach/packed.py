@@ -199,7 +199,10 @@ class Layout:
                 else:  # List: the other Packed's buffer
                     leaf = payload[gi]
                     args.append(_engine.Arg(leaf, np.dtype(leaf.dtype), Rank.DIMENSIONED, spec.promotes, spec.name))
-            out.append(_zero_padding(group, _engine.apply_one(op, x, args, inplace=inplace, fname=fname)))
+            buffer = _zero_padding(group, _engine.apply_one(op, x, args, inplace=inplace, fname=fname))
+            if self.sharding is not None:  # zero_'s constant result would otherwise come out replicated
+                buffer = jax.lax.with_sharding_constraint(buffer, self.sharding)
+            out.append(buffer)
         return out
 
 

@@ -264,6 +264,13 @@ def check_packed_inplace_sharded():
     assert new.sharding.is_equivalent_to(sharding, 1)
     assert [s.data.unsafe_buffer_pointer() for s in new.addressable_shards] == pointers
     _assert_tree_equal(sp.unpack(), jforeach.log1p(jforeach.pack(tree)).unpack())
+    # zero_ never reads its buffer; its constant result must still land in it, sharded
+    jforeach.zero_(sp)
+    assert new.is_deleted()
+    (zeroed,) = sp.buffers
+    assert zeroed.sharding.is_equivalent_to(sharding, 1), zeroed.sharding
+    assert [s.data.unsafe_buffer_pointer() for s in zeroed.addressable_shards] == pointers
+    assert not np.asarray(zeroed).any()
 
 
 def check_packed_unpack_in_jit():
