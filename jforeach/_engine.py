@@ -386,7 +386,16 @@ def _arg_for(kind: Kind, payload: Any, i: int, spec: Operand) -> Arg:
 
 
 @functools.lru_cache(maxsize=4096)  # bounded: keys hold Packed layouts
-def _kernel(op_name: str, kinds: tuple[Kind, ...], inplace: bool, donate: bool, fname: str, layout: Any):
+def _kernel(
+    op_name: str,
+    kinds: tuple[Kind, ...],
+    inplace: bool,
+    donate: bool,
+    fname: str,
+    layout: Any,
+    shardings: tuple[Any, ...] | None = None,
+):
+    """The jitted kernel; ``shardings``: constrain each result to its tensor's (see ``_pinned_shardings``)."""
     op = OPS[op_name]
     specs = op.operands
 
@@ -407,6 +416,8 @@ def _kernel(op_name: str, kinds: tuple[Kind, ...], inplace: bool, donate: bool, 
                 if str(e).startswith("`jforeach."):
                     raise
                 raise type(e)(f"`jforeach.{fname}`: tensor {i} (shape {x.shape}): {e}") from None
+        if shardings is not None:
+            out = [jax.lax.with_sharding_constraint(o, s) for o, s in zip(out, shardings, strict=True)]
         return out
 
     run.__name__ = fname
@@ -501,7 +512,10 @@ def call(op_name: str, tensors: Any, operands: Sequence[Any], *, inplace: bool, 
     donate = inplace and not tracing
     if donate:
         payloads = _check_aliasing(leaves, payloads, fname)
-    fn = _kernel(op_name, tuple(kinds), inplace, donate, fname, packed.layout if packed is not None else None)
+    shardings = _pinned_shardings(op, leaves) if donate and packed is None else None
+    fn = _kernel(
+        op_name, tuple(kinds), inplace, donate, fname, packed.layout if packed is not None else None, shardings
+    )
     if packed is not None:
         out = fn(leaves, packed.layout._prepare_payloads(op, kinds, payloads, leaves))
     elif len(leaves) <= CHUNK:
@@ -515,8 +529,9 @@ def call(op_name: str, tensors: Any, operands: Sequence[Any], *, inplace: bool, 
             # a ScalarList of mixed types has its chunk's entry types, hence a kernel of its own
             chunk_kinds = tuple(k.select(range(start, stop)) for k in kinds)
             chunk_fn = fn
-            if chunk_kinds != tuple(kinds):
-                chunk_fn = _kernel(op_name, chunk_kinds, inplace, donate, fname, None)
+            if chunk_kinds != tuple(kinds) or shardings is not None:
+                chunk_shardings = shardings[start:stop] if shardings is not None else None
+                chunk_fn = _kernel(op_name, chunk_kinds, inplace, donate, fname, None, chunk_shardings)
             chunk_payloads = [_chunk(k, p, start, stop) for k, p in zip(kinds, payloads, strict=True)]
             out.extend(chunk_fn(leaves[start:stop], chunk_payloads))
 
@@ -560,6 +575,21 @@ def _broadcast_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] 
         return tuple(np.broadcast_shapes(a, b))
     except ValueError:
         return None
+
+
+def _pinned_shardings(op: Op, leaves: Sequence[jax.Array]) -> tuple[Any, ...] | None:
+    """The tensors' shardings, for ops whose result does not derive from the tensor (zero_, copy_).
+
+    Their result's sharding would otherwise be XLA's choice (replicated for zero_'s constant), and an
+    in-place result in another sharding cannot reuse the donated buffer. None where every tensor
+    is on one device, or the op reads its tensors (their sharding then carries over).
+    """
+    if op.reads_tensors:
+        return None
+    shardings = tuple(leaf.sharding for leaf in leaves)
+    if all(len(s.device_set) == 1 for s in shardings):
+        return None
+    return shardings
 
 
 def _reject_nested_packed(tensors: Any, treedef: Any, fname: str) -> None:

@@ -65,6 +65,7 @@ class Op:
     same_dtype_operands: bool = False  # every array operand must have the dtype of the tensor (lerp, mm)
     integral_divisor_pair: bool = False  # addcdiv: tensor1 and tensor2 both integral is rejected
     on_packed: bool = True  # False: per-tensor shapes matter (mm), a Packed's flat buffers cannot serve
+    reads_tensors: bool = True  # False (zero_, copy_): the result's sharding cannot follow the tensor's
     inplace: bool = True
     outplace: bool = True
     torch_name: str = ""  # the op torch's slow path applies per tensor, for the docstring
@@ -418,13 +419,22 @@ def _clone(x):
 
 
 _OTHER: list[Op] = [
-    Op("zero", "other", _zero, outplace=False, torch_name="torch.Tensor.zero_", jnp_name="jax.numpy.zeros_like"),
+    Op(
+        "zero",
+        "other",
+        _zero,
+        outplace=False,
+        reads_tensors=False,
+        torch_name="torch.Tensor.zero_",
+        jnp_name="jax.numpy.zeros_like",
+    ),
     Op(
         "copy",
         "other",
         _copy,
         (Operand("src", ("List",)),),
         outplace=False,
+        reads_tensors=False,
         torch_name="torch.Tensor.copy_",
         jnp_name="jax.numpy.broadcast_to",
     ),

@@ -115,6 +115,18 @@ def check_list_inplace_keeps_sharding():
     _assert_tree_equal(xs, want)
     for x, s in zip(xs, shardings, strict=True):
         assert x.sharding.is_equivalent_to(s, x.ndim)
+    # zero_ and copy_ never read their tensors: the results must still land in the donated, sharded buffers
+    for call, values in (
+        (lambda: jforeach.zero_(xs), [np.zeros_like(h) for h in host]),
+        (lambda: jforeach.copy_(xs, [jnp.asarray(h) for h in host]), host),
+    ):
+        old = list(xs)
+        call()
+        for o, x, s, ptrs in zip(old, xs, shardings, pointers, strict=True):
+            assert o.is_deleted()
+            assert x.sharding.is_equivalent_to(s, x.ndim), (x.sharding, s)
+            assert [sh.data.unsafe_buffer_pointer() for sh in x.addressable_shards] == ptrs
+        _assert_tree_equal(xs, [np.asarray(v) for v in values])
 
 
 # ------------------------------------------------------------------------------------------------
