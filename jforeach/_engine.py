@@ -125,6 +125,9 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
     if isinstance(value, str | bytes) or value is None:
         expected = " or ".join(_OVERLOAD_WORDS[o] for o in allowed)
         raise TypeError(f"`jforeach.{fname}`: {spec.name} must be {expected}; got {value!r}")
+    if isinstance(value, list | tuple) and any(v is None for v in value):
+        i = next(i for i, v in enumerate(value) if v is None)
+        raise TypeError(f"`jforeach.{fname}`: {spec.name}[{i}] is None; every entry must be a number or an array")
     is_array = isinstance(value, jax.Array | np.ndarray)
     if isinstance(value, Packed) or packed is not None:
         if isinstance(value, Packed) and "List" in allowed:
@@ -221,7 +224,8 @@ def _zero_dim_tensor_list(spec: Operand, value: Sequence[Any], n: int, packed: A
 
 
 def _check_int_range(value: Any, name: str, fname: str) -> None:
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        value = int(value)
         info = np.iinfo(_dtypes.canonical(np.dtype(np.int64)))
         if not info.min <= value <= info.max:
             raise ValueError(

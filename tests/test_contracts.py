@@ -633,12 +633,17 @@ def test_error_messages_name_the_problem():
         jforeach.add(xs, "a")
     with pytest.raises(TypeError, match="other must be .*; got None"):
         jforeach.add(xs, None)
+    with pytest.raises(TypeError, match=r"other\[1\] is None"):
+        jforeach.add(xs, [1.0, None])
     with pytest.raises(TypeError, match="mm does not take a Packed"):
         packed = jforeach.pack([jnp.ones((2, 2), F32)])
         jforeach.mm(packed, packed)
     too_big, int_name = (2**70, "int64") if jax.config.jax_enable_x64 else (2**40, "int32")
     with pytest.raises(ValueError, match=f"other={too_big} does not fit in {int_name}"):
         jforeach.add([jnp.ones(2, jnp.int32)], too_big)
+    if not jax.config.jax_enable_x64:  # a numpy int64 would wrap silently into int32
+        with pytest.raises(ValueError, match="does not fit in int32"):
+            jforeach.mul([jnp.ones(2, F32)], np.int64(2**40))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.int32, np.bool_])
