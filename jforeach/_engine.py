@@ -125,9 +125,6 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
     if isinstance(value, str | bytes) or value is None:
         expected = " or ".join(_OVERLOAD_WORDS[o] for o in allowed)
         raise TypeError(f"`jforeach.{fname}`: {spec.name} must be {expected}; got {value!r}")
-    if isinstance(value, list | tuple) and any(v is None for v in value):
-        i = next(i for i, v in enumerate(value) if v is None)
-        raise TypeError(f"`jforeach.{fname}`: {spec.name}[{i}] is None; every entry must be a number or an array")
     is_array = isinstance(value, jax.Array | np.ndarray)
     if isinstance(value, Packed) or packed is not None:
         if isinstance(value, Packed) and "List" in allowed:
@@ -184,6 +181,11 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
             return Kind("List"), leaves
         if not ("Scalar" in allowed and is_array and value.ndim == 0) and not ("Tensor" in allowed and is_array):
             n_other = len(jax.tree.leaves(value))
+            if isinstance(value, list | tuple) and any(v is None for v in value):  # None: an empty subtree
+                i = next(i for i, v in enumerate(value) if v is None)
+                raise TypeError(
+                    f"`jforeach.{fname}`: {spec.name}[{i}] is None; every entry must be a number or an array"
+                )
             if n_other != n:
                 raise ValueError(f"`jforeach.{fname}`: tensors has {n} arrays but {spec.name} has {n_other}")
             raise ValueError(
