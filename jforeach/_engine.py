@@ -511,8 +511,9 @@ def call(op_name: str, tensors: Any, operands: Sequence[Any], *, inplace: bool, 
         payloads.append(payload)
     if packed is None:
         _check_tensor_operands_do_not_grow(leaves, kinds, payloads, op, fname)
-    tensor_dtypes = packed.layout.dtypes if packed is not None else [leaf.dtype for leaf in leaves]
-    _check_numbers(op, tensor_dtypes, kinds, payloads, fname)
+    if op.name == "pow":
+        tensor_dtypes = packed.layout.dtypes if packed is not None else [leaf.dtype for leaf in leaves]
+        _check_numbers(op, tensor_dtypes, kinds, payloads, fname)
 
     tracing = _is_tracer(leaves) or any(_is_tracer(p) for p in payloads if isinstance(p, list))
     donate = inplace and not tracing
