@@ -495,9 +495,9 @@ def call(op_name: str, tensors: Any, operands: Sequence[Any], *, inplace: bool, 
         leaves, treedef = as_leaves(tensors, fname)
         n = len(leaves)
 
-    per_tensor_numbers = any(_may_be_scalar_list(v) for v in operands)
-    if packed is None and (op.family == "reduction" or per_tensor_numbers):
-        _reject_nested_packed(tensors, treedef, fname)
+    nested = treedef is not None and treedef.num_nodes != treedef.num_leaves + 1  # not a flat list or dict
+    if nested and (op.family == "reduction" or any(_may_be_scalar_list(v) for v in operands)):
+        _reject_nested_packed(tensors, fname)
     kinds: list[Kind] = []
     payloads: list[Any] = []
     for spec, value in zip(op.operands, operands, strict=True):
@@ -599,17 +599,15 @@ def _pinned_shardings(op: Op, leaves: Sequence[jax.Array]) -> tuple[Any, ...] | 
     return shardings
 
 
-def _reject_nested_packed(tensors: Any, treedef: Any, fname: str) -> None:
+def _reject_nested_packed(tensors: Any, fname: str) -> None:
     """A Packed inside a container flattens to its buffers: per-tensor semantics would be lost.
 
     Elementwise ops are right on the buffers, but a reduction or a number per tensor is not
-    (checked for reductions and whenever an operand may be a ScalarList).
-    Flat lists and dicts (one node above the leaves) cannot hold one and skip the walk.
+    (checked for reductions and whenever an operand may be a ScalarList; flat lists and dicts, one
+    node above the leaves, cannot hold one and are not walked).
     """
     from .packed import Packed
 
-    if treedef.num_nodes == treedef.num_leaves + 1:
-        return
     nodes = jax.tree.leaves(tensors, is_leaf=lambda x: isinstance(x, Packed))
     if any(isinstance(node, Packed) for node in nodes):
         raise TypeError(
