@@ -96,7 +96,8 @@ def _run_torch(name, kwargs, params, noise, schedule=None):
     return [p.numpy() for p in tparams], states
 
 
-def _run_jax(tx, params, noise, *, packed):
+def _run_jax(tx, params, noise, *, packed, before_step=None):
+    """Runs the steps under jit; ``before_step(k, state)`` may change the state between steps."""
     params = [jnp.asarray(p) for p in params]
     if packed:
         params = jforeach.pack(params)
@@ -108,10 +109,12 @@ def _run_jax(tx, params, noise, *, packed):
         updates, state = tx.update(grads, state, params)
         return optax.apply_updates(params, updates), state
 
-    for step_noise in noise:
+    for k, step_noise in enumerate(noise):
         step_noise = [jnp.asarray(n) for n in step_noise]
         if packed:
             step_noise = jforeach.pack(step_noise)
+        if before_step is not None:
+            before_step(k, state)
         params, state = step(params, state, step_noise)
     return params, state
 
@@ -317,18 +320,11 @@ def test_inject_hyperparams_under_jit_matches_torch_param_group_changes(name, kw
     p0, noise = _problem(3)
     want_params, _ = _run_torch(name, kwargs, p0, noise, schedule=schedule)
     tx = optax.inject_hyperparams(getattr(jforeach.optim, name))(**kwargs)
-    params = [jnp.asarray(p) for p in p0]
-    state = tx.init(params)
 
-    @jax.jit
-    def step(params, state, step_noise):
-        grads = jax.tree.map(lambda p, n: CURVATURE * p + n, params, step_noise)
-        updates, state = tx.update(grads, state, params)
-        return optax.apply_updates(params, updates), state
-
-    for k, step_noise in enumerate(noise):
+    def set_lr(k, state):
         state.hyperparams["lr"] = jnp.asarray(schedule(k), jnp.float32)
-        params, state = step(params, state, [jnp.asarray(n) for n in step_noise])
+
+    params, _ = _run_jax(tx, p0, noise, packed=False, before_step=set_lr)
     for g, w, p in zip(_as_list(params), want_params, p0, strict=True):
         assert _rel_err(g, w, p) < RTOL
 
