@@ -423,7 +423,9 @@ def _kernel(
                     raise
                 raise type(e)(f"`jforeach.{fname}`: tensor {i} (shape {x.shape}): {e}") from None
         if shardings is not None:
-            out = [jax.lax.with_sharding_constraint(o, s) for o, s in zip(out, shardings, strict=True)]
+            out = [
+                o if s is None else jax.lax.with_sharding_constraint(o, s) for o, s in zip(out, shardings, strict=True)
+            ]
         return out
 
     run.__name__ = fname
@@ -585,7 +587,7 @@ def _broadcast_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] 
 
 
 def _pinned_shardings(op: Op, leaves: Sequence[jax.Array]) -> tuple[Any, ...] | None:
-    """The tensors' shardings, for ops whose result does not derive from the tensor (zero_, copy_).
+    """The multi-device tensors' shardings, for ops whose result does not derive from the tensor.
 
     Their result's sharding would otherwise be XLA's choice (replicated for zero_'s constant), and an
     in-place result in another sharding cannot reuse the donated buffer. None where every tensor
@@ -593,10 +595,9 @@ def _pinned_shardings(op: Op, leaves: Sequence[jax.Array]) -> tuple[Any, ...] | 
     """
     if op.reads_tensors:
         return None
-    shardings = tuple(leaf.sharding for leaf in leaves)
-    if all(len(s.device_set) == 1 for s in shardings):
-        return None
-    return shardings
+    # single-device tensors are left free: an uncommitted one may share a program with sharded ones
+    shardings = tuple(s if len(s.device_set) > 1 else None for s in (leaf.sharding for leaf in leaves))
+    return None if all(s is None for s in shardings) else shardings
 
 
 def _reject_nested_packed(tensors: Any, fname: str) -> None:

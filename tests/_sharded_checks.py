@@ -127,6 +127,11 @@ def check_list_inplace_keeps_sharding():
             assert x.sharding.is_equivalent_to(s, x.ndim), (x.sharding, s)
             assert [sh.data.unsafe_buffer_pointer() for sh in x.addressable_shards] == ptrs
         _assert_tree_equal(xs, [np.asarray(v) for v in values])
+    # with an uncommitted single-device array in the same call: only the sharded one is pinned
+    mixed = [xs[0], jnp.ones(5, jnp.float32)]
+    jforeach.zero_(mixed)
+    assert mixed[0].sharding.is_equivalent_to(shardings[0], mixed[0].ndim)
+    _assert_tree_equal(mixed, [np.zeros_like(host[0]), np.zeros(5, np.float32)])
 
 
 # ------------------------------------------------------------------------------------------------
