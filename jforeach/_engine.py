@@ -91,6 +91,13 @@ class Kind:
     # Scalar / ScalarList: the dtype torch gives the number(s); a tuple for a ScalarList of mixed types
     number_dtype: Any = None
     static: Any = None  # "Static" operands: the value itself
+    # a ScalarList of strongly typed 0-d arrays on a Packed: torch's TensorList, promoting as 0-d tensors
+    zero_dim: bool = False
+
+    @property
+    def rank(self) -> Rank:
+        """How a ScalarList's entries promote: as numbers, or as 0-d tensors."""
+        return Rank.ZERO_DIM if self.zero_dim else Rank.NUMBER
 
     def select(self, indices: Sequence[int]) -> Kind:
         """This kind for the tensors at ``indices`` (a chunk, or the representatives of a check)."""
@@ -163,9 +170,13 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
         return Kind("Scalar", _number_dtype(value)), value
     if "ScalarList" in allowed and isinstance(value, Sequence) and not isinstance(value, str):
         if all(_is_number(v) or (isinstance(v, jax.Array | np.ndarray) and v.ndim == 0) for v in value):
-            if _zero_dim_tensor_list(spec, value, n, packed):
-                leaves, _ = as_leaves(value, fname, spec.name)
-                return Kind("List"), leaves
+            if _zero_dim_tensor_list(spec, value, n):
+                if packed is None:
+                    leaves, _ = as_leaves(value, fname, spec.name)
+                    return Kind("List"), leaves
+                # on a Packed: one value per tensor, promoting with its own dtype as a 0-d tensor
+                kind, payload = _scalar_list(value, exact=True)
+                return dataclasses.replace(kind, zero_dim=True), payload
             if len(value) != n:
                 raise ValueError(f"`jforeach.{fname}`: tensors has {n} arrays but {spec.name} has {len(value)} scalars")
             if n == 0:
@@ -208,7 +219,7 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
     raise TypeError(f"`jforeach.{fname}`: {spec.name} must be {expected}; got {_describe(value)}")
 
 
-def _zero_dim_tensor_list(spec: Operand, value: Sequence[Any], n: int, packed: Any) -> bool:
+def _zero_dim_tensor_list(spec: Operand, value: Sequence[Any], n: int) -> bool:
     """A list of 0-d arrays, one per tensor, is torch's TensorList: each promotes with its own dtype.
 
     Weakly typed 0-d arrays are Python numbers that went through ``jit``: a ScalarList still. So is
@@ -217,7 +228,6 @@ def _zero_dim_tensor_list(spec: Operand, value: Sequence[Any], n: int, packed: A
     return (
         "List" in spec.overloads
         and spec.zero_dim_list_as_tensors
-        and packed is None
         and isinstance(value, list | tuple)
         and bool(value)
         and len(value) == n
@@ -244,13 +254,14 @@ _OVERLOAD_WORDS = {
 }
 
 
-def _scalar_list(values: Sequence[Any]) -> tuple[Kind, list[Any]]:
+def _scalar_list(values: Sequence[Any], *, exact: bool = False) -> tuple[Kind, list[Any]]:
     """torch's ScalarList: one number per tensor, each promoting as its own Python type.
 
     The payload is a list of 0-d values, one kernel argument each: slicing one array per tensor
     inside the kernel compiles ten times slower (5 s for 1,000 tensors).
     """
-    per_entry = [_number_dtype(v) for v in values]
+    # exact: 0-d arrays that promote as tensors keep their own dtypes, not their category's default
+    per_entry = [np.dtype(v.dtype) if exact else _number_dtype(v) for v in values]
     widest = np.dtype(functools.reduce(jnp.promote_types, set(per_entry)))
     if len(set(per_entry)) == 1:
         if _is_tracer(values):
@@ -386,7 +397,7 @@ def _arg_for(kind: Kind, payload: Any, i: int, spec: Operand) -> Arg:
         return Arg(payload, kind.number_dtype, Rank.NUMBER, spec.promotes, spec.name)
     if kind.overload == "ScalarList":
         dtype = kind.number_dtype[i] if isinstance(kind.number_dtype, tuple) else kind.number_dtype
-        return Arg(payload[i], dtype, Rank.NUMBER, spec.promotes, spec.name)
+        return Arg(payload[i], dtype, kind.rank, spec.promotes, spec.name)
     leaf = payload[i] if kind.overload == "List" else payload
     return Arg(leaf, np.dtype(leaf.dtype), _dtypes.rank_of(leaf.ndim), spec.promotes, spec.name)
 
@@ -671,8 +682,8 @@ def _check_numbers(op: Op, tensor_dtypes: Sequence[Any], kinds: list[Kind], payl
     if op.name != "pow":
         return
     for kind, payload in zip(kinds, payloads, strict=True):
-        if kind.overload not in ("Scalar", "ScalarList") or not _is_integral(kind.number_dtype):
-            continue
+        if kind.overload not in ("Scalar", "ScalarList") or kind.zero_dim or not _is_integral(kind.number_dtype):
+            continue  # (0-d tensor exponents, a TensorList, are not checked by torch)
         n = len(tensor_dtypes)
         values = payload if kind.overload == "ScalarList" else [payload] * n
         if _is_tracer(values):

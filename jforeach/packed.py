@@ -195,7 +195,7 @@ class Layout:
                     dtype = kind.number_dtype
                     if isinstance(dtype, tuple):  # mixed ints and floats: one buffer takes the widest of its own
                         dtype = np.dtype(functools.reduce(jnp.promote_types, {dtype[m] for m in group.members}))
-                    args.append(_engine.Arg(values, dtype, Rank.NUMBER, spec.promotes, spec.name))
+                    args.append(_engine.Arg(values, dtype, kind.rank, spec.promotes, spec.name))
                 else:  # List: the other Packed's buffer
                     leaf = payload[gi]
                     args.append(_engine.Arg(leaf, np.dtype(leaf.dtype), Rank.DIMENSIONED, spec.promotes, spec.name))

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+import torch
 
 import jforeach
 
@@ -529,3 +530,21 @@ def test_scalar_list_of_0d_arrays_on_a_packed():
     for g, w in zip(got, want, strict=True):
         assert g.dtype == w.dtype
         np.testing.assert_array_equal(np.asarray(g), w)
+
+
+@pytest.mark.parametrize(
+    ("name", "tensors", "others"),
+    [
+        ("mul", [np.ones(3, np.int32), np.full(2, 2, np.int32)], [np.array(2.5), np.array(1.5)]),
+        ("add", [np.array([True, False]), np.array([True])], [np.array(2, np.int32)] * 2),
+        ("pow", [np.full(3, 2, np.int32), np.full(2, 3, np.int32)], [np.array(2, np.int32), np.array(-1, np.int32)]),
+    ],
+    ids=["mul-int-f64", "add-bool-int32", "pow-int-negative"],
+)
+def test_list_of_0d_arrays_on_a_packed_promotes_like_torch_tensor_list(name, tensors, others):
+    want = getattr(torch, f"_foreach_{name}")([torch.tensor(t) for t in tensors], [torch.tensor(o) for o in others])
+    packed = jforeach.pack([jnp.asarray(t) for t in tensors])
+    got = getattr(jforeach, name)(packed, [jnp.asarray(o) for o in others]).unpack()
+    for g, w in zip(got, want, strict=True):
+        assert str(g.dtype) == str(w.dtype).removeprefix("torch."), (g.dtype, w.dtype)
+        np.testing.assert_allclose(np.asarray(g, np.float64), w.double().numpy())
