@@ -115,6 +115,25 @@ def _require_params(params: PyTree | None, name: str) -> PyTree:
     return params
 
 
+def _schedule_state_init(learning_rate: optax.ScalarOrSchedule) -> Any:
+    """``init`` of a transform that takes a learning rate: a schedule counts its updates."""
+
+    def init_fn(params: optax.Params) -> optax.EmptyState | optax.ScaleByScheduleState:
+        del params
+        if callable(learning_rate):
+            return optax.ScaleByScheduleState(count=jnp.zeros([], jnp.int32))
+        return optax.EmptyState()
+
+    return init_fn
+
+
+def _learning_rate_now(learning_rate: optax.ScalarOrSchedule, state: Any) -> tuple[Any, Any]:
+    """This update's learning rate, and the state after it (see :func:`_schedule_state_init`)."""
+    if callable(learning_rate):
+        return learning_rate(state.count), optax.ScaleByScheduleState(count=optax.safe_int32_increment(state.count))
+    return learning_rate, state
+
+
 def _may_be_nonzero(value: Any) -> bool:
     """Whether a term with this coefficient must be computed (an optimizer's chain keeps it).
 
@@ -173,17 +192,7 @@ def log1p() -> optax.GradientTransformation:
         :func:`jforeach.log1p`, ``jax.numpy.log1p``, ``torch._foreach_log1p``.
     """
 
-    def init_fn(params: optax.Params) -> optax.EmptyState:
-        del params
-        return optax.EmptyState()
-
-    def update_fn(
-        updates: optax.Updates, state: optax.EmptyState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, optax.EmptyState]:
-        del params
-        return jforeach.log1p(updates), state
-
-    return optax.GradientTransformation(init_fn, update_fn)
+    return optax.stateless(lambda updates, params: jforeach.log1p(updates))
 
 
 def symlog() -> optax.GradientTransformation:
@@ -207,18 +216,11 @@ def symlog() -> optax.GradientTransformation:
         :func:`log1p`, ``jax.numpy.log1p``, ``torch._foreach_log1p``.
     """
 
-    def init_fn(params: optax.Params) -> optax.EmptyState:
+    def symlog_updates(updates: optax.Updates, params: optax.Params | None) -> optax.Updates:
         del params
-        return optax.EmptyState()
+        return jforeach.mul(jforeach.sign(updates), jforeach.log1p(jforeach.abs(updates)))
 
-    def update_fn(
-        updates: optax.Updates, state: optax.EmptyState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, optax.EmptyState]:
-        del params
-        magnitude = jforeach.log1p(jforeach.abs(updates))
-        return jforeach.mul(jforeach.sign(updates), magnitude), state
-
-    return optax.GradientTransformation(init_fn, update_fn)
+    return optax.stateless(symlog_updates)
 
 
 def negate() -> optax.GradientTransformation:
@@ -238,17 +240,7 @@ def negate() -> optax.GradientTransformation:
         :func:`jforeach.neg`, ``torch._foreach_neg``.
     """
 
-    def init_fn(params: optax.Params) -> optax.EmptyState:
-        del params
-        return optax.EmptyState()
-
-    def update_fn(
-        updates: optax.Updates, state: optax.EmptyState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, optax.EmptyState]:
-        del params
-        return jforeach.neg(updates), state
-
-    return optax.GradientTransformation(init_fn, update_fn)
+    return optax.stateless(lambda updates, params: jforeach.neg(updates))
 
 
 # ---------------------------------------------------------------------------------------
@@ -327,16 +319,10 @@ def clip_by_norm(
             f"numbers, got max_norm={max_norm!r} and norm_type={norm_type!r}"
         ) from None
 
-    def init_fn(params: optax.Params) -> optax.EmptyState:
-        del params
-        return optax.EmptyState()
-
-    def update_fn(
-        updates: optax.Updates, state: optax.EmptyState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, optax.EmptyState]:
+    def clipped(updates: optax.Updates, params: optax.Params | None) -> optax.Updates:
         del params
         if not jax.tree.leaves(updates):
-            return updates, state
+            return updates
         if (
             isinstance(updates, jforeach.Packed)
             and norm_type > 0
@@ -361,9 +347,9 @@ def clip_by_norm(
                 _raise_nonfinite(total_norm, norm_type)
         clip_coef = max_norm / (total_norm + 1e-6)
         clip_coef_clamped = jnp.minimum(clip_coef, 1.0).astype(total_norm.dtype)
-        return jforeach.mul(updates, clip_coef_clamped), state
+        return jforeach.mul(updates, clip_coef_clamped)
 
-    return optax.GradientTransformation(init_fn, update_fn)
+    return optax.stateless(clipped)
 
 
 # ---------------------------------------------------------------------------------------
@@ -397,19 +383,12 @@ def add_weight_decay(weight_decay: float) -> optax.GradientTransformation:
         ``optax.add_decayed_weights``, :func:`add_decoupled_weight_decay`.
     """
 
-    def init_fn(params: optax.Params) -> optax.EmptyState:
-        del params
-        return optax.EmptyState()
-
-    def update_fn(
-        updates: optax.Updates, state: optax.EmptyState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, optax.EmptyState]:
+    def decayed(updates: optax.Updates, params: optax.Params | None) -> optax.Updates:
         if not _may_be_nonzero(weight_decay):
-            return updates, state
-        params = _require_params(params, "add_weight_decay")
-        return jforeach.add(updates, params, alpha=weight_decay), state
+            return updates
+        return jforeach.add(updates, _require_params(params, "add_weight_decay"), alpha=weight_decay)
 
-    return optax.GradientTransformation(init_fn, update_fn)
+    return optax.stateless(decayed)
 
 
 def add_decoupled_weight_decay(
@@ -446,25 +425,16 @@ def add_decoupled_weight_decay(
         ``optax.add_decayed_weights``, ``torch.optim.AdamW``.
     """
 
-    def init_fn(params: optax.Params) -> optax.EmptyState | optax.ScaleByScheduleState:
-        del params
-        if callable(learning_rate):
-            return optax.ScaleByScheduleState(count=jnp.zeros([], jnp.int32))
-        return optax.EmptyState()
-
     def update_fn(updates: optax.Updates, state: Any, params: optax.Params | None = None) -> tuple[optax.Updates, Any]:
-        if callable(learning_rate):
-            decay = 1 - learning_rate(state.count) * weight_decay
-            state = optax.ScaleByScheduleState(count=optax.safe_int32_increment(state.count))
-        else:
-            decay = 1 - learning_rate * weight_decay
+        lr, state = _learning_rate_now(learning_rate, state)
         if not _may_be_nonzero(weight_decay):
             return updates, state
+        decay = 1 - lr * weight_decay
         params = _require_params(params, "add_decoupled_weight_decay")
         new_params = jforeach.add(jforeach.mul(params, decay), updates)
         return jforeach.sub(new_params, params), state
 
-    return optax.GradientTransformation(init_fn, update_fn)
+    return optax.GradientTransformation(_schedule_state_init(learning_rate), update_fn)
 
 
 def scale_by_learning_rate(learning_rate: optax.ScalarOrSchedule) -> optax.GradientTransformation:
@@ -492,21 +462,12 @@ def scale_by_learning_rate(learning_rate: optax.ScalarOrSchedule) -> optax.Gradi
         ``optax.scale_by_learning_rate``, ``optax.scale_by_schedule``.
     """
 
-    def init_fn(params: optax.Params) -> optax.EmptyState | optax.ScaleByScheduleState:
-        del params
-        if callable(learning_rate):
-            return optax.ScaleByScheduleState(count=jnp.zeros([], jnp.int32))
-        return optax.EmptyState()
-
     def update_fn(updates: optax.Updates, state: Any, params: optax.Params | None = None) -> tuple[optax.Updates, Any]:
         del params
-        if callable(learning_rate):
-            lr = learning_rate(state.count)
-            state = optax.ScaleByScheduleState(count=optax.safe_int32_increment(state.count))
-            return jforeach.mul(updates, -lr), state
-        return jforeach.mul(updates, -learning_rate), state
+        lr, state = _learning_rate_now(learning_rate, state)
+        return jforeach.mul(updates, -lr), state
 
-    return optax.GradientTransformation(init_fn, update_fn)
+    return optax.GradientTransformation(_schedule_state_init(learning_rate), update_fn)
 
 
 # ---------------------------------------------------------------------------------------
