@@ -41,6 +41,13 @@ def _check(name: str, ok: Callable[[], Any], message: str) -> None:
         raise ValueError(f"`jforeach.optim.{name}`: {message}")
 
 
+def _check_non_negative(name: str, *, nan_passes: bool = False, **values: Any) -> None:
+    """torch's ``Invalid <what> value: <v>`` checks, in order (SGD's ``v < 0`` lets NaN pass)."""
+    for what, value in values.items():
+        ok = (lambda v=value: not v < 0.0) if nan_passes else (lambda v=value: 0.0 <= v)
+        _check(name, ok, f"Invalid {what} value: {value}")
+
+
 def _learning_rate(
     name: str, lr: optax.ScalarOrSchedule, ok: Callable[[Any], Any] = lambda lr: 0.0 <= lr
 ) -> optax.ScalarOrSchedule:
@@ -114,8 +121,7 @@ def sgd(
         ``torch.optim.SGD``, ``optax.sgd``, :func:`jforeach.transforms.trace`.
     """
     lr = _learning_rate("sgd", lr, lambda lr: not lr < 0.0)
-    _check("sgd", lambda: not momentum < 0.0, f"Invalid momentum value: {momentum}")
-    _check("sgd", lambda: not weight_decay < 0.0, f"Invalid weight_decay value: {weight_decay}")
+    _check_non_negative("sgd", nan_passes=True, momentum=momentum, weight_decay=weight_decay)
     _check(
         "sgd",
         lambda: not (nesterov and (momentum <= 0 or dampening != 0)),
@@ -172,10 +178,24 @@ def adam(
     See also:
         ``torch.optim.Adam``, ``optax.adam``, :func:`jforeach.transforms.scale_by_adam`.
     """
-    lr = _learning_rate("adam", lr)
-    _check("adam", lambda: 0.0 <= eps, f"Invalid epsilon value: {eps}")
-    betas = _check_betas("adam", betas)
-    _check("adam", lambda: 0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
+    return _adam("adam", lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay)
+
+
+def _adam(
+    name: str,
+    lr: optax.ScalarOrSchedule,
+    betas: tuple[float, float],
+    eps: float,
+    weight_decay: float,
+    amsgrad: bool,
+    maximize: bool,
+    decoupled_weight_decay: bool,
+) -> optax.GradientTransformation:
+    """adam and adamw: torch's checks (errors name ``name``) and the chain."""
+    lr = _learning_rate(name, lr)
+    _check_non_negative(name, epsilon=eps)
+    betas = _check_betas(name, betas)
+    _check_non_negative(name, weight_decay=weight_decay)
     decoupled = decoupled_weight_decay and transforms._may_be_nonzero(weight_decay)
     coupled = not decoupled_weight_decay and transforms._may_be_nonzero(weight_decay)
     return _chain(
@@ -232,19 +252,7 @@ def adamw(
         ``torch.optim.AdamW``, ``optax.adamw``,
         :func:`jforeach.transforms.add_decoupled_weight_decay`.
     """
-    lr = _learning_rate("adamw", lr)
-    _check("adamw", lambda: 0.0 <= eps, f"Invalid epsilon value: {eps}")
-    betas = _check_betas("adamw", betas)
-    _check("adamw", lambda: 0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
-    return adam(
-        lr,
-        betas,
-        eps,
-        weight_decay,
-        amsgrad=amsgrad,
-        maximize=maximize,
-        decoupled_weight_decay=True,
-    )
+    return _adam("adamw", lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay=True)
 
 
 def rmsprop(
@@ -290,10 +298,7 @@ def rmsprop(
         ``torch.optim.RMSprop``, ``optax.rmsprop``, :func:`jforeach.transforms.scale_by_rms`.
     """
     lr = _learning_rate("rmsprop", lr)
-    _check("rmsprop", lambda: 0.0 <= eps, f"Invalid epsilon value: {eps}")
-    _check("rmsprop", lambda: 0.0 <= momentum, f"Invalid momentum value: {momentum}")
-    _check("rmsprop", lambda: 0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
-    _check("rmsprop", lambda: 0.0 <= alpha, f"Invalid alpha value: {alpha}")
+    _check_non_negative("rmsprop", epsilon=eps, momentum=momentum, weight_decay=weight_decay, alpha=alpha)
     return _chain(
         transforms.negate() if maximize else None,
         transforms.add_weight_decay(weight_decay) if transforms._may_be_nonzero(weight_decay) else None,
@@ -347,14 +352,13 @@ def adagrad(
         :func:`jforeach.transforms.scale_by_adagrad`.
     """
     lr = _learning_rate("adagrad", lr)
-    _check("adagrad", lambda: 0.0 <= lr_decay, f"Invalid lr_decay value: {lr_decay}")
-    _check("adagrad", lambda: 0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
-    _check(
+    _check_non_negative(
         "adagrad",
-        lambda: 0.0 <= initial_accumulator_value,
-        f"Invalid initial_accumulator_value value: {initial_accumulator_value}",
+        lr_decay=lr_decay,
+        weight_decay=weight_decay,
+        initial_accumulator_value=initial_accumulator_value,
+        epsilon=eps,
     )
-    _check("adagrad", lambda: 0.0 <= eps, f"Invalid epsilon value: {eps}")
     return _chain(
         transforms.negate() if maximize else None,
         transforms.add_weight_decay(weight_decay) if transforms._may_be_nonzero(weight_decay) else None,
