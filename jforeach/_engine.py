@@ -118,6 +118,11 @@ def _weak(value: Any) -> bool:
     return bool(getattr(value, "weak_type", False))
 
 
+def _is_number_or_0d(value: Any) -> bool:
+    """What a ScalarList entry may be: a Python/numpy number or a 0-d array."""
+    return _is_number(value) or (isinstance(value, jax.Array | np.ndarray) and value.ndim == 0)
+
+
 def _describe(value: Any) -> str:
     if isinstance(value, jax.Array | np.ndarray):
         return f"an array of shape {tuple(value.shape)}"
@@ -150,12 +155,8 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
             )
         if (
             "List" in allowed
-            and not _is_number(value)
-            and not (is_array and value.ndim == 0)
-            and not (
-                isinstance(value, Sequence)
-                and all(_is_number(v) or (isinstance(v, jax.Array | np.ndarray) and v.ndim == 0) for v in value)
-            )
+            and not _is_number_or_0d(value)
+            and not (isinstance(value, Sequence) and all(map(_is_number_or_0d, value)))
             and not (is_array and "Tensor" in allowed)
         ):
             raise TypeError(
@@ -169,7 +170,7 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
         _check_int_range(value, spec.name, fname)
         return Kind("Scalar", _number_dtype(value)), value
     if "ScalarList" in allowed and isinstance(value, Sequence) and not isinstance(value, str):
-        if all(_is_number(v) or (isinstance(v, jax.Array | np.ndarray) and v.ndim == 0) for v in value):
+        if all(map(_is_number_or_0d, value)):
             if _zero_dim_tensor_list(spec, value, n):
                 if packed is None:
                     leaves, _ = as_leaves(value, fname, spec.name)
@@ -240,10 +241,12 @@ def _check_int_range(value: Any, name: str, fname: str) -> None:
         value = int(value)
         info = np.iinfo(_dtypes.canonical(np.dtype(np.int64)))
         if not info.min <= value <= info.max:
-            raise ValueError(
-                f"`jforeach.{fname}`: {name}={value} does not fit in {info.dtype.name}"
-                + ("" if info.bits == 64 else " (enable jax_enable_x64 for 64-bit integers)")
-            )
+            raise ValueError(f"`jforeach.{fname}`: {name}={value} {_does_not_fit(info)}")
+
+
+def _does_not_fit(info: np.iinfo) -> str:
+    hint = "" if info.bits == 64 else " (enable jax_enable_x64 for 64-bit integers)"
+    return f"does not fit in {info.dtype.name}{hint}"
 
 
 _OVERLOAD_WORDS = {
@@ -269,11 +272,7 @@ def _scalar_list(values: Sequence[Any], *, exact: bool = False) -> tuple[Kind, l
         try:
             host = np.asarray([np.asarray(v).item() for v in values], dtype=_wide_host_dtype(widest))
         except OverflowError:
-            info = np.iinfo(_wide_host_dtype(widest))
-            raise ValueError(
-                f"an entry does not fit in {info.dtype.name}"
-                + ("" if info.bits == 64 else " (enable jax_enable_x64 for 64-bit integers)")
-            ) from None
+            raise ValueError(f"an entry {_does_not_fit(np.iinfo(_wide_host_dtype(widest)))}") from None
         return Kind("ScalarList", widest), list(host)
     # mixed ints and floats: every entry keeps its own type for promotion (an int for an int tensor
     # stays an int), carried in a static tuple, and travels as that type (2**53 + 1 stays exact)
@@ -524,9 +523,9 @@ def call(op_name: str, tensors: Any, operands: Sequence[Any], *, inplace: bool, 
         payloads.append(payload)
     if packed is None:
         _check_tensor_operands_do_not_grow(leaves, kinds, payloads, op, fname)
-    if op.name == "pow":
+    if op.name == "pow":  # torch's check on the exponents' values, before any donation
         tensor_dtypes = packed.layout.dtypes if packed is not None else [leaf.dtype for leaf in leaves]
-        _check_numbers(op, tensor_dtypes, kinds, payloads, fname)
+        _check_pow_exponents(tensor_dtypes, kinds, payloads, fname)
 
     tracing = _is_tracer(leaves) or any(_is_tracer(p) for p in payloads if isinstance(p, list))
     donate = inplace and not tracing
@@ -567,7 +566,7 @@ def _may_be_scalar_list(value: Any) -> bool:
         return value.ndim == 1
     if not isinstance(value, Sequence) or isinstance(value, str):
         return False
-    return all(_is_number(v) or (isinstance(v, jax.Array | np.ndarray) and v.ndim == 0) for v in value)
+    return all(map(_is_number_or_0d, value))
 
 
 def _check_tensor_operands_do_not_grow(
@@ -674,13 +673,8 @@ def _validate_before_donating(
     jax.eval_shape(_kernel(op_name, sample_kinds, True, False, fname, None), sample, sample_payloads)
 
 
-def _check_numbers(op: Op, tensor_dtypes: Sequence[Any], kinds: list[Kind], payloads: list[Any], fname: str) -> None:
-    """Checks torch makes on the values of numbers: they must happen before any donation.
-
-    pow: an integral tensor to a negative integer exponent (of its own entry, for a ScalarList).
-    """
-    if op.name != "pow":
-        return
+def _check_pow_exponents(tensor_dtypes: Sequence[Any], kinds: list[Kind], payloads: list[Any], fname: str) -> None:
+    """torch rejects an integral tensor to a negative integer exponent (its own entry, for a ScalarList)."""
     for kind, payload in zip(kinds, payloads, strict=True):
         if kind.overload not in ("Scalar", "ScalarList") or kind.zero_dim or not _is_integral(kind.number_dtype):
             continue  # (0-d tensor exponents, a TensorList, are not checked by torch)
