@@ -228,31 +228,34 @@ def _jax_lists(data: Sequence[np.ndarray]) -> list[list[jax.Array]]:
     return [[jnp.asarray(row) for row in a] for a in data]
 
 
-def _step_for_loop(op: _Op, data: Sequence[np.ndarray], env: dict[str, Any]) -> _Step:
-    xs, *others = _jax_lists(data)
+def _chained(op: _Op, call: Callable[..., Any], xs: Any, others: Sequence[Any]) -> _Step:
+    """A step that runs ``call(xs, *others)`` and waits for it; for an in-place op the output is
+    the next step's input (the input's buffers were donated)."""
 
     def step() -> None:
         nonlocal xs
-        out = []
-        for i, x in enumerate(xs):
-            out.append(op.jnp_fn(x, *(o[i] for o in others)))
-        jax.block_until_ready(out)
+        out = jax.block_until_ready(call(xs, *others))
         if op.inplace:
             xs = out
 
     return step
+
+
+def _step_for_loop(op: _Op, data: Sequence[np.ndarray], env: dict[str, Any]) -> _Step:
+    xs, *others = _jax_lists(data)
+
+    def for_loop(xs: list[jax.Array], *others: list[jax.Array]) -> list[jax.Array]:
+        out = []
+        for i, x in enumerate(xs):
+            out.append(op.jnp_fn(x, *(o[i] for o in others)))
+        return out
+
+    return _chained(op, for_loop, xs, others)
 
 
 def _step_map(op: _Op, data: Sequence[np.ndarray], env: dict[str, Any]) -> _Step:
     xs, *others = _jax_lists(data)
-
-    def step() -> None:
-        nonlocal xs
-        out = jax.block_until_ready(list(map(op.jnp_fn, xs, *others)))
-        if op.inplace:
-            xs = out
-
-    return step
+    return _chained(op, lambda xs, *others: list(map(op.jnp_fn, xs, *others)), xs, others)
 
 
 def _step_jit_tree_map(op: _Op, data: Sequence[np.ndarray], env: dict[str, Any]) -> _Step:
@@ -261,27 +264,14 @@ def _step_jit_tree_map(op: _Op, data: Sequence[np.ndarray], env: dict[str, Any])
         lambda xs, *others: jax.tree.map(op.jnp_fn, xs, *others),
         donate_argnums=0 if op.inplace else (),
     )
-
-    def step() -> None:
-        nonlocal xs
-        out = jax.block_until_ready(fn(xs, *others))
-        if op.inplace:
-            xs = out
-
-    return step
+    return _chained(op, fn, xs, others)
 
 
 def _step_jforeach_list(op: _Op, data: Sequence[np.ndarray], env: dict[str, Any]) -> _Step:
     fn = getattr(env["jforeach"], op.jforeach_name)
     xs, *others = _jax_lists(data)
-
-    def step() -> None:
-        nonlocal xs
-        out = jax.block_until_ready(fn(xs, *others, **op.kwargs))
-        if op.inplace:
-            xs = out  # the list itself is updated too; rebinding relies on less
-
-    return step
+    # the list itself is updated in place too; the step rebinds the returned one, which relies on less
+    return _chained(op, lambda xs, *others: fn(xs, *others, **op.kwargs), xs, others)
 
 
 def _step_jforeach_packed(op: _Op, data: Sequence[np.ndarray], env: dict[str, Any]) -> _Step:
@@ -292,14 +282,7 @@ def _step_jforeach_packed(op: _Op, data: Sequence[np.ndarray], env: dict[str, An
     xs, *others = [jax.block_until_ready(jforeach.pack(t)) for t in lists]
     env["pack_s"] = (time.perf_counter() - start) / len(lists)
     del lists
-
-    def step() -> None:
-        nonlocal xs
-        out = jax.block_until_ready(fn(xs, *others, **op.kwargs))
-        if op.inplace:
-            xs = out
-
-    return step
+    return _chained(op, lambda xs, *others: fn(xs, *others, **op.kwargs), xs, others)
 
 
 def _step_flat(op: _Op, data: Sequence[np.ndarray], env: dict[str, Any]) -> _Step:
@@ -308,14 +291,7 @@ def _step_flat(op: _Op, data: Sequence[np.ndarray], env: dict[str, Any]) -> _Ste
     kernel = op.flat(n, s)
     # a fresh function per case, so that its compile time is measured, not cached
     fn = jax.jit(lambda *a: kernel(*a), donate_argnums=0 if op.inplace else ())
-
-    def step() -> None:
-        nonlocal flat
-        out = jax.block_until_ready(fn(flat, *others))
-        if op.inplace:
-            flat = out
-
-    return step
+    return _chained(op, fn, flat, others)
 
 
 def _torch_lists(data: Sequence[np.ndarray], env: dict[str, Any]) -> list[list[Any]]:
