@@ -35,9 +35,12 @@ from ._table import OPS, Op, Operand
 _CATEGORY_NAMES = ("bool", "int", "float", "complex")
 _NUMBER_TYPES = (numbers.Number, np.bool_)
 
-# The concrete array type: comparing types is 5x faster than isinstance(x, jax.Array), which matters
-# at 20,000 arrays a call.
-_CONCRETE = frozenset({type(jnp.zeros(()))})
+@functools.cache
+def _concrete() -> frozenset[type]:
+    """The concrete array type: comparing types is 5x faster than isinstance(x, jax.Array), which
+    matters at 20,000 arrays a call. Found on first use: making an array at import would start JAX's
+    backend, after which ``jax.distributed.initialize`` and backend flags can no longer be set."""
+    return frozenset({type(jnp.zeros(()))})
 
 trace_count = 0
 """How many times a kernel was traced: tests check that repeated calls do not retrace."""
@@ -60,7 +63,7 @@ def _leaf_name(tree: Any, index: int) -> str:
 def as_leaves(tree: Any, fname: str, what: str = "tensors") -> tuple[list[jax.Array], Any]:
     """Flatten ``tree`` into JAX arrays, converting numpy arrays and Python numbers."""
     leaves, treedef = jax.tree.flatten(tree)
-    if set(map(type, leaves)) <= _CONCRETE or all(map(isinstance, leaves, itertools.repeat(jax.Array))):
+    if set(map(type, leaves)) <= _concrete() or all(map(isinstance, leaves, itertools.repeat(jax.Array))):
         return leaves, treedef
     for i, leaf in enumerate(leaves):
         if isinstance(leaf, jax.Array):
@@ -76,7 +79,7 @@ def as_leaves(tree: Any, fname: str, what: str = "tensors") -> tuple[list[jax.Ar
 
 def _is_tracer(leaves: Sequence[object]) -> bool:
     types = set(map(type, leaves))
-    return not types <= _CONCRETE and any(issubclass(t, jax.core.Tracer) for t in types)
+    return not types <= _concrete() and any(issubclass(t, jax.core.Tracer) for t in types)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -730,7 +733,7 @@ def write_back(original: Any, new: Any) -> Any:
     children). A bare array cannot be updated: the new one is returned.
     """
     if isinstance(original, list):
-        if set(map(type, original)) <= _CONCRETE:
+        if set(map(type, original)) <= _concrete():
             original[:] = new  # the common flat list of arrays: no per-leaf recursion
         else:
             for i, (o, n) in enumerate(zip(original, new, strict=True)):

@@ -7,6 +7,8 @@ bad input is rejected before anything is donated, and shardings are kept.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import NamedTuple
 
 import _multidevice
@@ -803,3 +805,10 @@ def sharded_results():
 @pytest.mark.parametrize("check", SHARDED_CHECKS)
 def test_sharded(sharded_results, check):
     assert sharded_results[check] == "ok", sharded_results[check]
+
+
+def test_import_does_not_start_the_jax_backend():
+    # jax.distributed.initialize and backend flags must still be settable after `import jforeach`
+    code = "import jforeach; from jax._src import xla_bridge; print(len(xla_bridge._backends))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "0", out.stdout + out.stderr
