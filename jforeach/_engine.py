@@ -35,12 +35,14 @@ from ._table import OPS, Op, Operand
 _CATEGORY_NAMES = ("bool", "int", "float", "complex")
 _NUMBER_TYPES = (numbers.Number, np.bool_)
 
+
 @functools.cache
 def _concrete() -> frozenset[type]:
     """The concrete array type: comparing types is 5x faster than isinstance(x, jax.Array), which
     matters at 20,000 arrays a call. Found on first use: making an array at import would start JAX's
     backend, after which ``jax.distributed.initialize`` and backend flags can no longer be set."""
     return frozenset({type(jnp.zeros(()))})
+
 
 trace_count = 0
 """How many times a kernel was traced: tests check that repeated calls do not retrace."""
