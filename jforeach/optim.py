@@ -21,6 +21,8 @@ import jax
 import numpy as np
 import optax
 
+from jforeach import lr_scheduler as lr_scheduler
+from jforeach import swa_utils as swa_utils
 from jforeach import transforms
 
 __all__ = ["adagrad", "adam", "adamw", "rmsprop", "sgd"]
