@@ -203,8 +203,8 @@ def _adam(
     return _chain(
         transforms.negate() if maximize else None,
         transforms.add_weight_decay(weight_decay) if coupled else None,
-        transforms.scale_by_adam(betas, eps, amsgrad=amsgrad),
-        transforms.scale_by_learning_rate(lr),
+        # the learning rate goes into the step, where torch's addcdiv_ rounds it in
+        transforms._scale_by_adam(betas, eps, amsgrad=amsgrad, learning_rate=lr),
         transforms.add_decoupled_weight_decay(weight_decay, lr) if decoupled else None,
     )
 
@@ -301,13 +301,20 @@ def rmsprop(
     """
     lr = _learning_rate("rmsprop", lr)
     _check_non_negative("rmsprop", epsilon=eps, momentum=momentum, weight_decay=weight_decay, alpha=alpha)
+    if transforms._may_be_nonzero(momentum):
+        # torch: mul_(buf, momentum); addcdiv_(buf, grads, avg); add_(params, buf, alpha=-lr). Its
+        # buffer starts at zero: `momentum * 0 + u` is the trace's first-step clone.
+        step = [
+            transforms.scale_by_rms(alpha, eps, centered=centered),
+            transforms.trace(momentum),
+            transforms.scale_by_learning_rate(lr),
+        ]
+    else:  # torch: addcdiv_(params, grads, avg, value=-lr)
+        step = [transforms._scale_by_rms(alpha, eps, centered=centered, learning_rate=lr)]
     return _chain(
         transforms.negate() if maximize else None,
         transforms.add_weight_decay(weight_decay) if transforms._may_be_nonzero(weight_decay) else None,
-        transforms.scale_by_rms(alpha, eps, centered=centered),
-        # torch's buffer starts at zero: `momentum * 0 + u` is the trace's first-step clone.
-        transforms.trace(momentum) if transforms._may_be_nonzero(momentum) else None,
-        transforms.scale_by_learning_rate(lr),
+        *step,
     )
 
 
@@ -364,8 +371,8 @@ def adagrad(
     return _chain(
         transforms.negate() if maximize else None,
         transforms.add_weight_decay(weight_decay) if transforms._may_be_nonzero(weight_decay) else None,
-        transforms.scale_by_adagrad(initial_accumulator_value, eps),
-        transforms.scale_by_learning_rate(_decayed_schedule(lr, lr_decay)),
+        # torch: addcdiv_(params, grads * -clr, std), the learning rate rounded into the numerator
+        transforms._scale_by_adagrad(initial_accumulator_value, eps, _decayed_schedule(lr, lr_decay)),
     )
 
 

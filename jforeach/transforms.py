@@ -166,6 +166,40 @@ def _scalar_dtype(tree: Any) -> Any:
     return jnp.float64 if floats and all(d == jnp.float64 for d in floats) else jnp.float32
 
 
+def _with_learning_rate(
+    init_fn: Any, step_fn: Any, learning_rate: optax.ScalarOrSchedule | None
+) -> optax.GradientTransformation:
+    """A torch step ``step_fn(updates, state, lr) -> (updates, state)`` as a transform.
+
+    torch's Adam, Adagrad and momentum-free RMSprop scale their numerator by the learning rate
+    and divide last (``addcdiv_(params, numerator * -lr, denom)``): the learning rate is rounded
+    into the numerator, which a separate :func:`scale_by_learning_rate` after the division
+    cannot reproduce. With ``learning_rate=None`` (the public ``scale_by_*``) ``step_fn`` gets
+    ``lr=None`` and returns a direction for :func:`scale_by_learning_rate`; otherwise it gets this
+    update's learning rate and returns the update itself, and the state is ``(state, lr state)``.
+    """
+    if learning_rate is None:
+
+        def update_direction(updates: optax.Updates, state: Any, params: optax.Params | None = None) -> Any:
+            del params
+            return step_fn(updates, state, None)
+
+        return optax.GradientTransformation(init_fn, update_direction)
+    lr_init = _schedule_state_init(learning_rate)
+
+    def init_with_lr(params: optax.Params) -> tuple[Any, Any]:
+        return init_fn(params), lr_init(params)
+
+    def update_with_lr(updates: optax.Updates, state: Any, params: optax.Params | None = None) -> Any:
+        del params
+        inner, lr_state = state
+        lr, lr_state = _learning_rate_now(learning_rate, lr_state)
+        updates, inner = step_fn(updates, inner, lr)
+        return updates, (inner, lr_state)
+
+    return optax.GradientTransformation(init_with_lr, update_with_lr)
+
+
 # ---------------------------------------------------------------------------------------
 # stateless elementwise transforms
 
@@ -525,7 +559,8 @@ def trace(momentum: float, dampening: float = 0.0, *, nesterov: bool = False) ->
         first = state.count == 0
         decay = jnp.where(first, 0.0, momentum)
         alpha = jnp.where(first, 1.0, 1.0 - dampening)
-        buffer = jforeach.add(jforeach.mul(state.momentum_buffer, decay), jforeach.mul(updates, alpha))
+        # torch: mul_(bufs, momentum); add_(bufs, grads, alpha=1 - dampening)
+        buffer = jforeach.add(jforeach.mul(state.momentum_buffer, decay), updates, alpha=alpha)
         out = jforeach.add(updates, buffer, alpha=momentum) if nesterov else buffer
         if array_momentum:  # torch's momentum == 0: the updates themselves
             out = jax.tree.map(lambda u, o: jnp.where(momentum == 0, u, o), updates, out)
@@ -563,6 +598,17 @@ def scale_by_adam(
     See also:
         ``optax.scale_by_adam``, ``optax.scale_by_amsgrad``, ``torch.optim.Adam``.
     """
+    return _scale_by_adam(betas, eps, amsgrad=amsgrad)
+
+
+def _scale_by_adam(
+    betas: tuple[float, float],
+    eps: float,
+    *,
+    amsgrad: bool,
+    learning_rate: optax.ScalarOrSchedule | None = None,
+) -> optax.GradientTransformation:
+    """:func:`scale_by_adam`; with a learning rate, torch's whole Adam step (see :func:`_with_learning_rate`)."""
     beta1, beta2 = betas
 
     def init_fn(params: optax.Params) -> AdamState:
@@ -573,16 +619,16 @@ def scale_by_adam(
             max_exp_avg_sq=_zeros_like(params) if amsgrad else None,
         )
 
-    def update_fn(
-        updates: optax.Updates, state: AdamState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, AdamState]:
-        del params
+    def step_fn(updates: optax.Updates, state: AdamState, lr: Any) -> tuple[optax.Updates, AdamState]:
+        # torch's _multi_tensor_adam, op by op
         count = optax.safe_int32_increment(state.count)
         exp_avg = jforeach.lerp(state.exp_avg, updates, 1 - beta1)
         exp_avg_sq = jforeach.addcmul(jforeach.mul(state.exp_avg_sq, beta2), updates, updates, 1 - beta2)
         dtype = _scalar_dtype(updates)
         bias_correction1 = _one_minus_pow(beta1, count, dtype)
         bias_correction2_sqrt = jnp.sqrt(_one_minus_pow(beta2, count, dtype))
+        # torch's step_size = (lr / bias_correction1) * -1; a direction is the lr = -1 update
+        step_size = 1 / bias_correction1 if lr is None else jnp.asarray(-(lr / bias_correction1), dtype)
         if amsgrad:
             max_exp_avg_sq = jforeach.maximum(state.max_exp_avg_sq, exp_avg_sq)
             denom = jforeach.sqrt(max_exp_avg_sq)
@@ -590,10 +636,11 @@ def scale_by_adam(
             max_exp_avg_sq = None
             denom = jforeach.sqrt(exp_avg_sq)
         denom = jforeach.add(jforeach.div(denom, bias_correction2_sqrt), eps)
-        direction = jforeach.div(jforeach.mul(exp_avg, 1 / bias_correction1), denom)
-        return direction, AdamState(count, exp_avg, exp_avg_sq, max_exp_avg_sq)
+        # torch: addcdiv_(params, exp_avg, denom, step_size) = params + (step_size * exp_avg) / denom
+        out = jforeach.div(jforeach.mul(exp_avg, step_size), denom)
+        return out, AdamState(count, exp_avg, exp_avg_sq, max_exp_avg_sq)
 
-    return optax.GradientTransformation(init_fn, update_fn)
+    return _with_learning_rate(init_fn, step_fn, learning_rate)
 
 
 def scale_by_rms(alpha: float = 0.99, eps: float = 1e-8, *, centered: bool = False) -> optax.GradientTransformation:
@@ -622,26 +669,37 @@ def scale_by_rms(alpha: float = 0.99, eps: float = 1e-8, *, centered: bool = Fal
     See also:
         ``optax.scale_by_rms``, ``optax.scale_by_stddev``, ``torch.optim.RMSprop``.
     """
+    return _scale_by_rms(alpha, eps, centered=centered)
+
+
+def _scale_by_rms(
+    alpha: float, eps: float, *, centered: bool, learning_rate: optax.ScalarOrSchedule | None = None
+) -> optax.GradientTransformation:
+    """:func:`scale_by_rms`; with a learning rate, torch's whole momentum-free RMSprop step.
+
+    (With momentum torch's step is this direction, :func:`trace` and :func:`scale_by_learning_rate`:
+    ``addcdiv_(momentum_buffer, grads, avg)`` then ``add_(params, momentum_buffer, alpha=-lr)``.)
+    """
 
     def init_fn(params: optax.Params) -> RmsState:
         grad_avg = _zeros_like(params) if centered else None
         return RmsState(square_avg=_zeros_like(params), grad_avg=grad_avg)
 
-    def update_fn(
-        updates: optax.Updates, state: RmsState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, RmsState]:
-        del params
+    def step_fn(updates: optax.Updates, state: RmsState, lr: Any) -> tuple[optax.Updates, RmsState]:
+        # torch's _multi_tensor_rmsprop, op by op
         square_avg = jforeach.addcmul(jforeach.mul(state.square_avg, alpha), updates, updates, 1 - alpha)
         if centered:
             grad_avg = jforeach.lerp(state.grad_avg, updates, 1 - alpha)
-            avg = jforeach.addcmul(square_avg, grad_avg, grad_avg, -1)
+            avg = jforeach.sqrt(jforeach.addcmul(square_avg, grad_avg, grad_avg, -1))
         else:
             grad_avg = None
-            avg = square_avg
-        avg = jforeach.add(jforeach.sqrt(avg), eps)
-        return jforeach.div(updates, avg), RmsState(square_avg, grad_avg)
+            avg = jforeach.sqrt(square_avg)
+        avg = jforeach.add(avg, eps)
+        # torch: addcdiv_(params, grads, avg, value=-lr) = params + (-lr * grads) / avg
+        numerator = updates if lr is None else jforeach.mul(updates, -lr)
+        return jforeach.div(numerator, avg), RmsState(square_avg, grad_avg)
 
-    return optax.GradientTransformation(init_fn, update_fn)
+    return _with_learning_rate(init_fn, step_fn, learning_rate)
 
 
 def scale_by_adagrad(initial_accumulator_value: float = 0.0, eps: float = 1e-10) -> optax.GradientTransformation:
@@ -665,16 +723,24 @@ def scale_by_adagrad(initial_accumulator_value: float = 0.0, eps: float = 1e-10)
     See also:
         ``optax.scale_by_rss``, ``torch.optim.Adagrad``.
     """
+    return _scale_by_adagrad(initial_accumulator_value, eps)
+
+
+def _scale_by_adagrad(
+    initial_accumulator_value: float, eps: float, learning_rate: optax.ScalarOrSchedule | None = None
+) -> optax.GradientTransformation:
+    """:func:`scale_by_adagrad`; with a learning rate (torch's ``lr / (1 + (step - 1) * lr_decay)``
+    as a schedule), torch's whole Adagrad step."""
 
     def init_fn(params: optax.Params) -> AdagradState:
         return AdagradState(sum=jax.tree.map(lambda p: jnp.full_like(p, initial_accumulator_value), params))
 
-    def update_fn(
-        updates: optax.Updates, state: AdagradState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, AdagradState]:
-        del params
+    def step_fn(updates: optax.Updates, state: AdagradState, lr: Any) -> tuple[optax.Updates, AdagradState]:
+        # torch's _multi_tensor_adagrad, op by op
         state_sum = jforeach.addcmul(state.sum, updates, updates, 1)
         std = jforeach.add(jforeach.sqrt(state_sum), eps)
-        return jforeach.div(updates, std), AdagradState(sum=state_sum)
+        # torch: numerator = mul(grads, minus_clr); addcdiv_(params, numerator, std)
+        numerator = updates if lr is None else jforeach.mul(updates, -lr)
+        return jforeach.div(numerator, std), AdagradState(sum=state_sum)
 
-    return optax.GradientTransformation(init_fn, update_fn)
+    return _with_learning_rate(init_fn, step_fn, learning_rate)
