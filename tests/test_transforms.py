@@ -8,6 +8,7 @@ import numpy as np
 import optax
 import pytest
 import torch
+from test_optim import _check_against_reference
 
 import jforeach
 import jforeach.transforms as jt
@@ -111,25 +112,38 @@ def test_clip_by_norm_of_float16_updates_computes_the_total_in_float32(norm_type
         np.testing.assert_allclose(o.astype(np.float32), p.grad.numpy().astype(np.float32), rtol=2e-3)
 
 
+def _torch_clip_then_sgd(params, grads, dtype):
+    tparams = [torch.tensor(p).to(dtype).requires_grad_() for p in params]
+    opt = torch.optim.SGD(tparams, lr=0.1, momentum=0.9, foreach=True)
+    for g in grads:
+        for p, x in zip(tparams, g, strict=True):
+            p.grad = torch.tensor(x).to(dtype)
+        torch.nn.utils.clip_grad_norm_(tparams, 1.0, foreach=True)
+        opt.step()
+    return [p.detach().numpy() for p in tparams]
+
+
 @PACKED
 def test_clip_by_norm_then_sgd_in_chain(packed):
+    # judged as test_optim's trajectories: no further from torch's float64 run than torch float32 is
     grads, params = _grads(2), _grads(3)
+    steps = [[x * (k + 1) for x in grads] for k in range(3)]
     tx = optax.chain(jt.clip_by_norm(1.0), jforeach.optim.sgd(lr=0.1, momentum=0.9))
-    tparams = [torch.tensor(p, requires_grad=True) for p in params]
-    opt = torch.optim.SGD(tparams, lr=0.1, momentum=0.9, foreach=True)
     state = tx.init(_tree(params, packed))
     jparams = _tree(params, packed)
     step = jax.jit(lambda p, s, g: tx.update(g, s, p))
-    for k in range(3):
-        g = [x * (k + 1) for x in grads]
-        for p, x in zip(tparams, g, strict=True):
-            p.grad = torch.tensor(x)
-        torch.nn.utils.clip_grad_norm_(tparams, 1.0, foreach=True)
-        opt.step()
+    for g in steps:
         updates, state = step(jparams, state, _tree(g, packed))
         jparams = optax.apply_updates(jparams, updates)
-    for o, w in zip(_leaves(jparams), tparams, strict=True):
-        np.testing.assert_allclose(o, w.detach().numpy(), rtol=1e-5, atol=1e-6)
+    torch32 = _torch_clip_then_sgd(params, steps, torch.float32)
+    torch64 = _torch_clip_then_sgd(params, steps, torch.float64)
+    for i, (o, t, r, p) in enumerate(zip(_leaves(jparams), torch32, torch64, params, strict=True)):
+        assert o.dtype == np.float32
+        _check_against_reference(f"clip_by_norm + sgd: parameter {i}", o, t, r, start=p)
+        p64 = p.astype(np.float64)
+        _check_against_reference(
+            f"clip_by_norm + sgd: displacement {i}", o - p64, t - p64, r - p64, stored=r, dtype=o.dtype
+        )
 
 
 def test_clip_by_norm_error_if_nonfinite():
@@ -182,16 +196,24 @@ def test_scale_by_learning_rate_schedule_counts_steps():
 
 def test_trace_first_step_is_clone_like_torch():
     grads = [_grads(6), _grads(7), _grads(8)]
-    tp = [torch.zeros(s, requires_grad=True) for s in SHAPES]
-    opt = torch.optim.SGD(tp, lr=1.0, momentum=0.9, dampening=0.5, foreach=True)
+    tp = {
+        dtype: [torch.zeros(s, dtype=dtype, requires_grad=True) for s in SHAPES]
+        for dtype in (torch.float32, torch.float64)
+    }
+    opts = [torch.optim.SGD(ps, lr=1.0, momentum=0.9, dampening=0.5, foreach=True) for ps in tp.values()]
     tx = optax.chain(jt.trace(0.9, 0.5), jt.scale_by_learning_rate(1.0))
     params = [jnp.zeros(s) for s in SHAPES]
     state = tx.init(params)
-    for g in grads:
-        for p, x in zip(tp, g, strict=True):
-            p.grad = torch.tensor(x)
-        opt.step()
+    for k, g in enumerate(grads):
+        for (dtype, ps), opt in zip(tp.items(), opts, strict=True):
+            for p, x in zip(ps, g, strict=True):
+                p.grad = torch.tensor(x).to(dtype)
+            opt.step()
         updates, state = tx.update([jnp.asarray(x) for x in g], state, params)
         params = optax.apply_updates(params, updates)
-    for o, w in zip(params, tp, strict=True):
-        np.testing.assert_allclose(o, w.detach().numpy(), rtol=1e-6, atol=1e-7)
+        if k == 0:  # the buffer is the gradient itself (not dampened): params are -g, bit for bit
+            for o, w in zip(params, tp[torch.float32], strict=True):
+                np.testing.assert_array_equal(np.asarray(o), w.detach().numpy())
+    # then judged as test_optim's trajectories, against torch's float64 run
+    for i, (o, t, r) in enumerate(zip(params, tp[torch.float32], tp[torch.float64], strict=True)):
+        _check_against_reference(f"trace: parameter {i}", np.asarray(o), t.detach().numpy(), r.detach().numpy())
