@@ -142,7 +142,7 @@ def test_clip_by_norm_then_sgd_in_chain(packed):
         _check_against_reference(f"clip_by_norm + sgd: parameter {i}", o, t, r, start=p)
         p64 = p.astype(np.float64)
         _check_against_reference(
-            f"clip_by_norm + sgd: displacement {i}", o - p64, t - p64, r - p64, stored=r, dtype=o.dtype
+            f"clip_by_norm + sgd: displacement {i}", o - p64, t - p64, r - p64, stored=(r, p), dtype=o.dtype
         )
 
 
