@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _dtypes
+from ._cache import WeightedLRU
 from ._dtypes import Rank
 from ._table import OPS, Op, Operand
 
@@ -62,21 +63,65 @@ def _leaf_name(tree: Any, index: int) -> str:
     return jax.tree_util.keystr(paths[index][0]) or "<root>"
 
 
-def as_leaves(tree: Any, fname: str, what: str = "tensors") -> tuple[list[jax.Array], Any]:
-    """Flatten ``tree`` into JAX arrays, converting numpy arrays and Python numbers."""
-    leaves, treedef = jax.tree.flatten(tree)
+def as_leaves(tree: Any, fname: str, what: str = "tensors", *, inplace: bool = False) -> tuple[list[jax.Array], Any]:
+    """Flatten ``tree`` into JAX arrays, converting numpy arrays and Python numbers.
+
+    A ``None`` where an array is expected is an error (JAX's flatten would drop it as an empty
+    subtree). ``inplace``: numpy arrays will be updated in place (see :func:`write_back`), so they
+    must be writeable and of a dtype JAX computes in.
+    """
+    if _holds_only_arrays(tree):
+        leaves, treedef = jax.tree.flatten(tree)
+    else:  # None as a leaf, to find it (without None in the tree, the structure is the same)
+        leaves, treedef = jax.tree.flatten(tree, is_leaf=_is_none)
+        if any(map(_is_none, leaves)):
+            _reject_none(tree, what)
     if set(map(type, leaves)) <= _concrete() or all(map(isinstance, leaves, itertools.repeat(jax.Array))):
         return leaves, treedef
     for i, leaf in enumerate(leaves):
         if isinstance(leaf, jax.Array):
             continue
+        if isinstance(leaf, np.ndarray) and inplace:
+            _check_numpy_in_place(leaf, f"{what}{_leaf_name(tree, i)}")
         if isinstance(leaf, np.ndarray | np.generic) or _is_number(leaf):
             leaves[i] = jnp.asarray(leaf)
             continue
-        raise TypeError(
-            f"`jforeach.{fname}`: {what}{_leaf_name(tree, i)} is a {type(leaf).__name__}, not an array or a number"
-        )
+        raise TypeError(f"{what}{_leaf_name(tree, i)} is a {type(leaf).__name__}, not an array or a number")
     return leaves, treedef
+
+
+def _holds_only_arrays(tree: Any) -> bool:
+    """A flat list, tuple or dict of JAX arrays (the common case): no None to look for."""
+    if isinstance(tree, dict):
+        tree = tree.values()
+    elif not isinstance(tree, list | tuple):
+        return False
+    return set(map(type, tree)) <= _concrete()
+
+
+def _is_none(x: Any) -> bool:
+    return x is None
+
+
+def _reject_none(tree: Any, what: str) -> None:
+    if tree is None:
+        raise TypeError(f"{what} is None; expected an array or a tree of arrays")
+    paths = jax.tree_util.tree_flatten_with_path(tree, is_leaf=_is_none)[0]
+    for path, leaf in paths:
+        if leaf is None:
+            raise TypeError(f"{what}{jax.tree_util.keystr(path)} is None; every entry must be an array or a number")
+
+
+def _check_numpy_in_place(array: np.ndarray, name: str) -> None:
+    """A numpy array is updated in place by an in-place op: it must be writeable, in a dtype JAX keeps."""
+    if not array.flags.writeable:
+        raise ValueError(f"{name} is a read-only numpy array; an in-place op writes its result into it")
+    if _dtypes.canonical(array.dtype) != array.dtype:
+        raise TypeError(
+            f"{name} is a {array.dtype.name} numpy array, which JAX computes in "
+            f"{_dtypes.canonical(array.dtype).name} (jax_enable_x64 is off): an in-place update would lose "
+            "precision; enable x64, or convert it"
+        )
 
 
 def _is_tracer(leaves: Sequence[object]) -> bool:
@@ -406,7 +451,21 @@ def _arg_for(kind: Kind, payload: Any, i: int, spec: Operand) -> Arg:
     return Arg(leaf, np.dtype(leaf.dtype), _dtypes.rank_of(leaf.ndim), spec.promotes, spec.name)
 
 
-@functools.lru_cache(maxsize=4096)  # bounded: keys hold Packed layouts
+# Kernels pin compiled code: an executable weighs one unit, plus one per 256 arrays it takes (its code
+# grows with them). 512 units keep jforeach's kernels to about 15,000 memory maps on XLA:CPU (about 15-30
+# an executable), well inside Linux's default vm.max_map_count of 65,530, and hold far more kernels than
+# a training loop uses; least recently used kernels are released beyond that.
+_KERNEL_BUDGET = 512
+_ARRAYS_PER_UNIT = 256
+
+
+def _release_kernel(fn: Any) -> None:
+    fn.clear_cache()
+
+
+_KERNELS: WeightedLRU[Any] = WeightedLRU(_KERNEL_BUDGET, release=_release_kernel)
+
+
 def _kernel(
     op_name: str,
     kinds: tuple[Kind, ...],
@@ -416,27 +475,37 @@ def _kernel(
     layout: Any,
     shardings: tuple[Any, ...] | None = None,
 ):
-    """The jitted kernel; ``shardings``: constrain each result to its tensor's (see ``_pinned_shardings``)."""
+    """The jitted kernel for a static signature, from the bounded kernel cache (see ``_build_kernel``)."""
+    key = (op_name, kinds, inplace, donate, fname, layout, shardings)
+    return _KERNELS.get(key, lambda: _build_kernel(key))
+
+
+def _build_kernel(key: tuple) -> Any:
+    """The jitted kernel; ``shardings``: constrain each result to its tensor's (see ``_pinned_shardings``).
+
+    An error for one tensor carries its index within the kernel's arrays (``_IndexedError``): the
+    caller turns it into the tensor's position in the whole call.
+    """
+    op_name, kinds, inplace, donate, fname, layout, shardings = key
     op = OPS[op_name]
     specs = op.operands
 
     def run(xs, payloads):
         global trace_count
         trace_count += 1
+        _KERNELS.add_weight(key, 1 + len(xs) / _ARRAYS_PER_UNIT)  # one more executable of this kernel
         if layout is not None:
             return layout._apply(op, xs, kinds, payloads, inplace=inplace, fname=fname)
-        if op.family == "reduction":
-            statics = [k.static for k in kinds]
-            return [reduce_one(op, x, *statics, fname=fname) for x in xs]
         out = []
         for i, x in enumerate(xs):
-            args = [_arg_for(k, p, i, s) for k, p, s in zip(kinds, payloads, specs, strict=True)]
             try:
+                if op.family == "reduction":
+                    out.append(reduce_one(op, x, *(k.static for k in kinds), fname=fname))
+                    continue
+                args = [_arg_for(k, p, i, s) for k, p, s in zip(kinds, payloads, specs, strict=True)]
                 out.append(apply_one(op, x, args, inplace=inplace, fname=fname))
             except (TypeError, ValueError) as e:
-                if str(e).startswith("`jforeach."):
-                    raise
-                raise type(e)(f"`jforeach.{fname}`: tensor {i} (shape {x.shape}): {e}") from None
+                raise _at_tensor(e, i, x.shape) from None
         if shardings is not None:
             out = [
                 o if s is None else jax.lax.with_sharding_constraint(o, s) for o, s in zip(out, shardings, strict=True)
@@ -446,6 +515,20 @@ def _kernel(
     run.__name__ = fname
     # keep_unused: zero_ and copy_ never read their tensors, yet their buffers must still be donated
     return jax.jit(run, donate_argnums=(0,) if donate else (), keep_unused=donate)
+
+
+def _at_tensor(error: Exception, index: int, shape: tuple[int, ...]) -> Exception:
+    """``error`` marked as raised for the kernel's ``index``-th tensor (of ``shape``)."""
+    error._jforeach_tensor = (index, tuple(shape))  # type: ignore[attr-defined]
+    return error
+
+
+def _shift_tensor_index(error: Exception, positions: Sequence[int]) -> None:
+    """The kernel's tensor ``i`` is the call's ``positions[i]`` (a chunk, or a sample of representatives)."""
+    mark = getattr(error, "_jforeach_tensor", None)
+    if mark is not None and not getattr(error, "_jforeach_shifted", False):
+        error._jforeach_tensor = (positions[mark[0]], mark[1])  # type: ignore[attr-defined]
+        error._jforeach_shifted = True  # type: ignore[attr-defined]
 
 
 def check_reduction(op: Op, x_dtype: Any, has_empty: bool, statics: Sequence[Any], fname: str) -> tuple[Any, Any]:
@@ -495,21 +578,66 @@ def _check_static_operand(op: Op, spec: Operand, value: Any, fname: str) -> None
 
 
 def call(op_name: str, tensors: Any, operands: Sequence[Any], *, inplace: bool, fname: str) -> Any:
-    """Run one op (see the module docstring)."""
+    """Run one op (see the module docstring).
+
+    Every check runs over the whole call before the first buffer is donated, so a rejected call
+    leaves every input alive and unchanged. Errors are prefixed here, once, with the public name.
+    """
+    try:
+        out = _call(OPS[op_name], tensors, operands, inplace=inplace, fname=fname)
+    except (TypeError, ValueError) as error:
+        raise _named(error, fname, tensors) from None
+    except RuntimeError as error:  # JAX's, for a deleted array read while classifying an operand
+        if "deleted" not in str(error):
+            raise
+        raise ValueError(
+            f"`jforeach.{fname}`: an operand holds an array that was deleted (donated to an earlier call)"
+        ) from None
+    if _KERNELS.over_budget():
+        _KERNELS.trim()
+    return out
+
+
+def _named(error: Exception, fname: str, tensors: Any) -> Exception:
+    """``error`` with the public function's name (once) and the failing tensor's position in the call."""
+    prefix = f"`jforeach.{fname}`: "
+    message = str(error)
+    mark = getattr(error, "_jforeach_tensor", None)
+    if mark is None and message.startswith("`jforeach."):
+        return error
+    message = message.removeprefix(prefix)
+    if mark is not None:
+        index, shape = mark
+        message = f"{_position(tensors, index)} (shape {shape}): {message}"
+    cls = (
+        type(error)
+        if type(error) in (TypeError, ValueError)
+        else (TypeError if isinstance(error, TypeError) else ValueError)
+    )
+    return cls(prefix + message)
+
+
+def _position(tensors: Any, index: int) -> str:
+    """How an error names the ``index``-th tensor of a call: ``tensors[3]``, ``tensors['w']``."""
     from .packed import Packed
 
-    op = OPS[op_name]
+    if isinstance(tensors, Packed):
+        return f"buffer {index} ({tensors.layout.groups[index].dtype.name}) of the Packed tensors"
+    return f"tensors{_leaf_name(tensors, index)}"
+
+
+def _call(op: Op, tensors: Any, operands: Sequence[Any], *, inplace: bool, fname: str) -> Any:
+    from .packed import Packed
+
     packed = tensors if isinstance(tensors, Packed) else None
     if packed is not None:
         if not op.on_packed:
-            raise TypeError(
-                f"`jforeach.{fname}`: {op.name} does not take a Packed (it needs each tensor's shape); unpack it"
-            )
+            raise TypeError(f"{op.name} does not take a Packed (it needs each tensor's shape); unpack it")
         packed._check_alive(fname)
         leaves, treedef = list(packed.buffers), None
         n = packed.layout.num_tensors
     else:
-        leaves, treedef = as_leaves(tensors, fname)
+        leaves, treedef = as_leaves(tensors, fname, inplace=inplace)
         n = len(leaves)
 
     nested = treedef is not None and treedef.num_nodes != treedef.num_leaves + 1  # not a flat list or dict
@@ -532,21 +660,32 @@ def call(op_name: str, tensors: Any, operands: Sequence[Any], *, inplace: bool, 
         tensor_dtypes = packed.layout.dtypes if packed is not None else [leaf.dtype for leaf in leaves]
         _check_pow_exponents(tensor_dtypes, kinds, payloads, fname)
 
-    tracing = _is_tracer(leaves) or any(_is_tracer(p) for p in payloads if isinstance(p, list))
+    tensors_traced = _is_tracer(leaves)
+    tracing = tensors_traced or any(map(_holds_tracer, payloads))
+    if inplace and tracing and leaves and not tensors_traced:
+        raise ValueError(
+            "the tensors are concrete arrays but an operand is traced (this call runs inside jax.jit, grad or "
+            "vmap, and the tensors come from outside it): writing traced values into the caller's containers "
+            "would leak tracers out of the transformation. Pass the tensors as an argument of the transformed "
+            f"function, or use the out-of-place `jforeach.{fname.removesuffix('_')}` and return its result"
+        )
     donate = inplace and not tracing
     if donate:
         payloads = _check_aliasing(leaves, payloads, fname)
     shardings = _pinned_shardings(op, leaves) if donate and packed is None else None
     fn = _kernel(
-        op_name, tuple(kinds), inplace, donate, fname, packed.layout if packed is not None else None, shardings
+        op.name, tuple(kinds), inplace, donate, fname, packed.layout if packed is not None else None, shardings
     )
     if packed is not None:
-        out = fn(leaves, packed.layout._prepare_payloads(op, kinds, payloads, leaves))
+        out = _run(fn, leaves, packed.layout._prepare_payloads(op, kinds, payloads, leaves), range(len(leaves)), op)
     elif len(leaves) <= CHUNK:
-        out = fn(leaves, payloads)
+        out = _run(fn, leaves, payloads, range(len(leaves)), op, tensors=tensors, operands=operands)
     else:
+        # chunks: every array of the call must be alive, and every chunk's errors raised, before the
+        # first chunk donates its buffers
+        _check_not_deleted(leaves, kinds, payloads, op, tensors, operands)
         if donate:
-            _validate_before_donating(op_name, leaves, kinds, payloads, fname)
+            _validate_before_donating(op.name, leaves, kinds, payloads, fname)
         out = []
         for start in range(0, len(leaves), CHUNK):
             stop = min(start + CHUNK, len(leaves))
@@ -555,15 +694,80 @@ def call(op_name: str, tensors: Any, operands: Sequence[Any], *, inplace: bool, 
             chunk_fn = fn
             if chunk_kinds != tuple(kinds) or shardings is not None:
                 chunk_shardings = shardings[start:stop] if shardings is not None else None
-                chunk_fn = _kernel(op_name, chunk_kinds, inplace, donate, fname, None, chunk_shardings)
+                chunk_fn = _kernel(op.name, chunk_kinds, inplace, donate, fname, None, chunk_shardings)
             chunk_payloads = [_chunk(k, p, start, stop) for k, p in zip(kinds, payloads, strict=True)]
-            out.extend(chunk_fn(leaves[start:stop], chunk_payloads))
+            out.extend(_run(chunk_fn, leaves[start:stop], chunk_payloads, range(start, stop), op))
 
     if packed is not None:
         return packed._finish(out, op, inplace=inplace)
     if not inplace:
         return jax.tree.unflatten(treedef, out)
     return write_back(tensors, jax.tree.unflatten(treedef, out))
+
+
+def _run(
+    fn: Any,
+    leaves: list[Any],
+    payloads: list[Any],
+    positions: Sequence[int],
+    op: Op,
+    *,
+    tensors: Any = None,
+    operands: Sequence[Any] = (),
+) -> list[Any]:
+    """Call a kernel; its errors name the call's positions, a deleted input a jforeach ``ValueError``.
+
+    JAX checks every argument of one kernel for deletion before it donates any, so a kernel over a
+    deleted array raises without losing anything; only the message is ours.
+    """
+    try:
+        return fn(leaves, payloads)
+    except (TypeError, ValueError) as error:
+        _shift_tensor_index(error, positions)
+        raise
+    except RuntimeError as error:
+        if "deleted" not in str(error):
+            raise
+        kinds = [Kind("List") if isinstance(p, list) else Kind("Tensor") for p in payloads]
+        _check_not_deleted(leaves, kinds, payloads, op, tensors, operands, positions)
+        raise
+
+
+def _holds_tracer(payload: Any) -> bool:
+    if isinstance(payload, list):
+        return _is_tracer(payload)
+    return isinstance(payload, jax.core.Tracer)
+
+
+def _is_deleted(x: Any) -> bool:
+    return isinstance(x, jax.Array) and not isinstance(x, jax.core.Tracer) and x.is_deleted()
+
+
+def _check_not_deleted(
+    leaves: Sequence[Any],
+    kinds: Sequence[Kind],
+    payloads: Sequence[Any],
+    op: Op,
+    tensors: Any,
+    operands: Sequence[Any],
+    positions: Sequence[int] | None = None,
+) -> None:
+    """Raise a ``ValueError`` naming the first array of the call that was already deleted."""
+    concrete = _concrete()
+    for i, leaf in enumerate(leaves):
+        if type(leaf) in concrete and leaf.is_deleted():
+            where = positions[i] if positions is not None else i
+            name = _position(tensors, where) if tensors is not None else f"tensor {where}"
+            raise ValueError(f"{name} was deleted (donated to an earlier call)")
+    for spec, kind, payload, value in itertools.zip_longest(op.operands, kinds, payloads, operands):
+        if spec is None or kind is None:
+            continue
+        arrays = payload if kind.overload == "List" and isinstance(payload, list) else [payload]
+        for i, array in enumerate(arrays):
+            if _is_deleted(array):
+                where = positions[i] if positions is not None and kind.overload == "List" else i
+                path = _leaf_name(value, where) if kind.overload == "List" and value is not None else ""
+                raise ValueError(f"{spec.name}{path} was deleted (donated to an earlier call)")
 
 
 def _may_be_scalar_list(value: Any) -> bool:
@@ -666,7 +870,7 @@ def _validate_before_donating(
     for p in [*lists, *(p for k, p in zip(kinds, payloads, strict=True) if k.overload == "Tensor")]:
         others = p if isinstance(p, list) else [p] * len(leaves)
         for i, (x, o) in enumerate(zip(leaves, others, strict=True)):
-            if x.shape != o.shape and jnp.broadcast_shapes(x.shape, o.shape) != x.shape:
+            if x.shape != o.shape and _broadcast_shape(x.shape, o.shape) != x.shape:  # grows, or cannot broadcast
                 representatives.setdefault(("grows", i), i)
     picks = sorted(set(representatives.values()))
     sample = [leaves[i] for i in picks]
@@ -675,7 +879,11 @@ def _validate_before_donating(
         for k, p in zip(kinds, payloads, strict=True)
     ]
     sample_kinds = tuple(k.select(picks) for k in kinds)
-    jax.eval_shape(_kernel(op_name, sample_kinds, True, False, fname, None), sample, sample_payloads)
+    try:
+        jax.eval_shape(_kernel(op_name, sample_kinds, True, False, fname, None), sample, sample_payloads)
+    except (TypeError, ValueError) as error:
+        _shift_tensor_index(error, picks)
+        raise
 
 
 def _check_pow_exponents(tensor_dtypes: Sequence[Any], kinds: list[Kind], payloads: list[Any], fname: str) -> None:
@@ -711,7 +919,7 @@ def _check_aliasing(leaves: list[jax.Array], payloads: list[Any], fname: str) ->
             j = first.setdefault(id(leaf), i)
             if j != i:
                 raise ValueError(
-                    f"`jforeach.{fname}`: the same array is tensor {j} and tensor {i}; an in-place op "
+                    f"`jforeach.{fname}`: the same array is tensors[{j}] and tensors[{i}]; an in-place op "
                     "cannot write one buffer twice (pass distinct arrays, or use the out-of-place "
                     f"`jforeach.{fname.rstrip('_')}`)"
                 )
@@ -726,14 +934,14 @@ def _check_aliasing(leaves: list[jax.Array], payloads: list[Any], fname: str) ->
 
 
 def write_back(original: Any, new: Any) -> Any:
-    from .packed import Packed
-
     """Put ``new``'s leaves into ``original``'s mutable containers; return the updated tree.
 
     Lists and dicts, at every level, are updated in place so that every reference the caller holds
-    sees the results; tuples, NamedTuples and other nodes are rebuilt (around their updated mutable
-    children). A bare array cannot be updated: the new one is returned.
+    sees the results; numpy arrays are written into; tuples, NamedTuples and other nodes are rebuilt
+    (around their updated mutable children). A bare JAX array cannot be updated: the new one is returned.
     """
+    from .packed import Packed
+
     if isinstance(original, list):
         if set(map(type, original)) <= _concrete():
             original[:] = new  # the common flat list of arrays: no per-leaf recursion
@@ -744,6 +952,9 @@ def write_back(original: Any, new: Any) -> Any:
     if isinstance(original, dict):
         for key in original:
             original[key] = write_back(original[key], new[key])
+        return original
+    if isinstance(original, np.ndarray):
+        np.copyto(original, np.asarray(new))  # numpy arrays are mutable: updated in place, as torch tensors
         return original
     if isinstance(original, Packed) and isinstance(new, Packed):
         original._buffers = new.buffers  # the caller's Packed must not keep the donated buffers

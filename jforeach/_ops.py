@@ -99,7 +99,10 @@ def _make(op: Op, inplace: bool) -> Callable[..., Any]:
     names = [spec.name for spec in op.operands]
 
     def fn(*args: Any, **kwargs: Any) -> Any:
-        bound = signature.bind(*args, **kwargs)
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as error:
+            raise TypeError(f"`jforeach.{public}{signature}`: {error}") from None
         bound.apply_defaults()
         arguments = bound.arguments
         return _engine.call(op.name, arguments["tensors"], [arguments[n] for n in names], inplace=inplace, fname=public)

@@ -624,7 +624,7 @@ def test_integers_in_a_mixed_scalar_list_stay_exact():
 
 def test_error_messages_name_the_problem():
     xs = [jnp.ones(2, F32), jnp.ones(3, F32)]
-    with pytest.raises(TypeError, match=r"tensor 1 \(shape \(3,\)\): .*broadcast"):
+    with pytest.raises(TypeError, match=r"tensors\[1\] \(shape \(3,\)\): .*broadcast"):
         jforeach.add_(xs, [jnp.ones(2, F32), jnp.ones(5, F32)])
     assert_alive(xs)
     with pytest.raises(RuntimeError, match="0 dim"):  # torch's Tensor overload takes only 0-d tensors
@@ -777,13 +777,27 @@ def test_numpy_and_python_scalar_leaves_are_converted():
     assert all(isinstance(o, jax.Array) for o in out)
     assert out[0].dtype == F32 and out[2].dtype == F32 and out[3].dtype == jnp.int32
     assert_values(out, [[1.0, 2.0, 3.0], 3.5, 2.5, np.full((2, 2), 2)])
-    # in place: the list now holds jax arrays; the caller's numpy array is not written to
+    # in place: a numpy array is mutable, so it is written into (as a torch tensor would be), in a
+    # list, in a dict and by itself; an immutable Python number is replaced in its list
     arr = np.arange(3, dtype=np.float32)
     xs = [arr, 2.0]
     jforeach.mul_(xs, 3.0)
-    assert all(isinstance(x, jax.Array) for x in xs)
+    assert xs[0] is arr and isinstance(xs[1], jax.Array)
+    np.testing.assert_array_equal(arr, [0.0, 3.0, 6.0])
     assert_values(xs, [[0.0, 3.0, 6.0], 6.0])
-    np.testing.assert_array_equal(arr, [0.0, 1.0, 2.0])
+    tree = {"w": np.ones((2, 2), np.float32)}
+    w = tree["w"]
+    jforeach.log1p_(tree)
+    assert tree["w"] is w
+    np.testing.assert_allclose(w, np.log1p(np.ones((2, 2))), rtol=1e-6)
+    single = np.array([1.0, 4.0], np.float32)
+    assert jforeach.sqrt_(single) is single
+    np.testing.assert_array_equal(single, [1.0, 2.0])
+    read_only = np.ones(2, np.float32)
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match=r"`jforeach.mul_`: tensors\[0\] is a read-only numpy array"):
+        jforeach.mul_([read_only], 2.0)
+    np.testing.assert_array_equal(read_only, [1.0, 1.0])
     # numpy arrays as the other operand
     assert_values(
         jforeach.sub(fresh(), [np.ones(3, np.float32), np.ones((2, 2), np.float32), 1.0]),
