@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _dtypes, _engine, _table
+from ._cache import WeightedLRU
 from ._dtypes import Rank
 
 __all__ = ["Layout", "Packed", "pack", "unpack"]
@@ -231,7 +232,7 @@ def _small_members(group: Group) -> list[int]:
     return [k for k, size in enumerate(group.sizes) if size < _SLICE_MIN_SIZE]
 
 
-@functools.cache
+@functools.lru_cache(maxsize=1024)  # keyed by groups, which hold every offset: bounded
 def _small_runs(group: Group) -> tuple[tuple[int, int], ...]:
     """Buffer ranges [start, stop) covering consecutive small members."""
     runs: list[list[int]] = []
@@ -253,21 +254,38 @@ def _gather_runs(group: Group, x: jax.Array) -> jax.Array:
     return jnp.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
-# Bounded caches: they hold layouts (which are otherwise interned weakly) and device memory.
-@functools.lru_cache(maxsize=256)
+# Segment ids take 4 bytes per element of the small tensors, on the host and on the device: their
+# caches are bounded by the bytes they hold (and they keep layouts, otherwise interned weakly, alive).
+_HOST_SEGMENT_IDS: WeightedLRU[np.ndarray] = WeightedLRU(256 << 20)
+_DEVICE_SEGMENT_IDS: WeightedLRU[jax.Array] = WeightedLRU(128 << 20)
+
+
+def _segment_id_bytes(group: Group) -> int:
+    return 4 * sum(group.sizes[k] for k in _small_members(group))
+
+
 def _segment_ids_host(layout: Layout, index: int) -> np.ndarray:
     """For the elements of the small members, in buffer order: their position in the group."""
     group = layout.groups[index]
-    small = _small_members(group)
-    return np.repeat(np.asarray(small, dtype=np.int32), [group.sizes[k] for k in small])
+
+    def make() -> np.ndarray:
+        small = _small_members(group)
+        return np.repeat(np.asarray(small, dtype=np.int32), [group.sizes[k] for k in small])
+
+    ids = _HOST_SEGMENT_IDS.get((layout, index), make, weight=_segment_id_bytes(group))
+    _HOST_SEGMENT_IDS.trim()
+    return ids
 
 
-@functools.lru_cache(maxsize=64)
 def _segment_ids(layout: Layout, index: int, sharding: Any) -> jax.Array:
-    ids = _segment_ids_host(layout, index)
-    if ids.shape[0] != layout.groups[index].length:
-        sharding = None  # a compacted subset of the buffer: not laid out like it
-    return jax.device_put(ids, sharding)
+    def make() -> jax.Array:
+        ids = _segment_ids_host(layout, index)
+        target = sharding if ids.shape[0] == layout.groups[index].length else None  # a compacted subset
+        return jax.device_put(ids, target)
+
+    ids = _DEVICE_SEGMENT_IDS.get((layout, index, sharding), make, weight=_segment_id_bytes(layout.groups[index]))
+    _DEVICE_SEGMENT_IDS.trim()
+    return ids
 
 
 def _expand(group: Group, per_tensor: jax.Array, segments: Any) -> jax.Array:
@@ -295,7 +313,7 @@ def _expand(group: Group, per_tensor: jax.Array, segments: Any) -> jax.Array:
 _MAX_RUNS = 64
 
 
-@functools.cache
+@functools.lru_cache(maxsize=1024)
 def _equal_size_runs(group: Group) -> tuple[tuple[int, int, int], ...]:
     """(start, count, size) for each run of consecutive members of one size."""
     runs: list[list[int]] = []
