@@ -145,7 +145,10 @@ def _swa_per_tensor(averaged: PyTree, current: PyTree, num_averaged: Any) -> PyT
     (On CUDA torch takes the foreach path, :func:`get_swa_multi_avg_fn`, whose float32 weight
     differs from this in float64 by about 1e-8 relative: pass it as ``multi_avg_fn`` for that.)
     """
-    return _ops.copy_(averaged, _ops.add(averaged, _ops.div(_ops.sub(current, averaged), num_averaged + 1)))
+    step = _ops.div(_ops.sub(current, averaged), num_averaged + 1)
+    if _is_floating("averaged_model", averaged):  # avg + step is what torch's copy_ writes back
+        return _ops.add_(averaged, step)
+    return _ops.copy_(averaged, _ops.add(averaged, step))
 
 
 class AveragedParams(NamedTuple):
@@ -206,7 +209,8 @@ def averaged_model(multi_avg_fn: MultiAvgFn | None = None) -> AveragedModel:
     fn = _swa_per_tensor if multi_avg_fn is None else multi_avg_fn
 
     def init(params: PyTree) -> AveragedParams:
-        return AveragedParams(_ops.clone(params), jnp.zeros((), jnp.int64 if jax.config.jax_enable_x64 else jnp.int32))
+        counter = jnp.int64 if jax.config.read("jax_enable_x64") else jnp.int32  # torch's is int64
+        return AveragedParams(_ops.clone(params), jnp.zeros((), counter))
 
     def update(state: AveragedParams, params: PyTree) -> AveragedParams:
         n = state.n_averaged
@@ -215,7 +219,7 @@ def averaged_model(multi_avg_fn: MultiAvgFn | None = None) -> AveragedModel:
             fn(averaged, params, n)
         else:
             leaves, treedef = jax.tree.flatten(state.params)
-            current = treedef.flatten_up_to(params)
+            current = treedef.flatten_up_to(params)  # type: ignore[attr-defined]
             averaged_leaves = list(_ops.clone(leaves))
             for dtype in dict.fromkeys(np.dtype(x.dtype) for x in leaves):
                 group = [i for i, x in enumerate(leaves) if np.dtype(x.dtype) == dtype]

@@ -28,7 +28,7 @@ import jforeach
 from jforeach import lr_scheduler as jls
 
 TLS = torch.optim.lr_scheduler
-N = 300  # steps per configuration
+N = 240  # steps per configuration
 LR = 0.1
 
 
@@ -87,26 +87,26 @@ CASES = {
         lambda o: TLS.MultiStepLR(o, [0, 5, 5, 200], 0.5),
     ),
     "MultiStepLR-unsorted-negative": (
-        lambda: jls.MultiStepLR(LR, [250, 10, -3], gamma=0.3),
-        lambda o: TLS.MultiStepLR(o, [250, 10, -3], gamma=0.3),
+        lambda: jls.MultiStepLR(LR, [200, 10, -3], gamma=0.3),
+        lambda o: TLS.MultiStepLR(o, [200, 10, -3], gamma=0.3),
     ),
     "MultiStepLR-none": (lambda: jls.MultiStepLR(LR, []), lambda o: TLS.MultiStepLR(o, [])),
     "ConstantLR-default": (lambda: jls.ConstantLR(LR), lambda o: TLS.ConstantLR(o)),
     "ConstantLR-0.5-0": (lambda: jls.ConstantLR(LR, 0.5, 0), lambda o: TLS.ConstantLR(o, 0.5, 0)),
-    "ConstantLR-0.25-250": (lambda: jls.ConstantLR(LR, 0.25, 250), lambda o: TLS.ConstantLR(o, 0.25, 250)),
+    "ConstantLR-0.25-200": (lambda: jls.ConstantLR(LR, 0.25, 200), lambda o: TLS.ConstantLR(o, 0.25, 200)),
     "ConstantLR-0-0": (lambda: jls.ConstantLR(LR, 0.0, 0), lambda o: TLS.ConstantLR(o, 0.0, 0)),
     "LinearLR-default": (lambda: jls.LinearLR(LR), lambda o: TLS.LinearLR(o)),
     "LinearLR-decay": (lambda: jls.LinearLR(LR, 1.0, 0.1, 100), lambda o: TLS.LinearLR(o, 1.0, 0.1, 100)),
-    "LinearLR-to-0": (lambda: jls.LinearLR(LR, 0.5, 0.0, 250), lambda o: TLS.LinearLR(o, 0.5, 0.0, 250)),
+    "LinearLR-to-0": (lambda: jls.LinearLR(LR, 0.5, 0.0, 200), lambda o: TLS.LinearLR(o, 0.5, 0.0, 200)),
     "LinearLR-0-iters": (lambda: jls.LinearLR(LR, 0.2, 0.9, 0), lambda o: TLS.LinearLR(o, 0.2, 0.9, 0)),
     "ExponentialLR-0.99": (lambda: jls.ExponentialLR(LR, 0.99), lambda o: TLS.ExponentialLR(o, 0.99)),
     "ExponentialLR-0.9": (lambda: jls.ExponentialLR(LR, gamma=0.9), lambda o: TLS.ExponentialLR(o, gamma=0.9)),
     "ExponentialLR-1.01": (lambda: jls.ExponentialLR(LR, 1.01), lambda o: TLS.ExponentialLR(o, 1.01)),
     "PolynomialLR-default": (lambda: jls.PolynomialLR(LR), lambda o: TLS.PolynomialLR(o)),
     "PolynomialLR-100-2": (lambda: jls.PolynomialLR(LR, 100, 2.0), lambda o: TLS.PolynomialLR(o, 100, 2.0)),
-    "PolynomialLR-250-0.5": (
-        lambda: jls.PolynomialLR(LR, total_iters=250, power=0.5),
-        lambda o: TLS.PolynomialLR(o, total_iters=250, power=0.5),
+    "PolynomialLR-200-0.5": (
+        lambda: jls.PolynomialLR(LR, total_iters=200, power=0.5),
+        lambda o: TLS.PolynomialLR(o, total_iters=200, power=0.5),
     ),
     "PolynomialLR-1-3": (lambda: jls.PolynomialLR(LR, 1, 3.0), lambda o: TLS.PolynomialLR(o, 1, 3.0)),
     "CosineAnnealingLR-10": (lambda: jls.CosineAnnealingLR(LR, 10), lambda o: TLS.CosineAnnealingLR(o, 10)),
