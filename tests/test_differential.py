@@ -120,8 +120,8 @@ class Weak:
 @dataclasses.dataclass
 class Arg:
     """One operand. ``kind``: default (omitted), number, weak, zero_d (a strongly typed 0-d array),
-    scalars (a ScalarList), list (a tree of arrays like ``tensors``), vector (addcmul's 1-D value),
-    static (norm's ord and dtype)."""
+    scalars (a ScalarList), list (a tree of arrays like ``tensors``), tensors (``tensors`` itself: the
+    same arrays), vector (addcmul's 1-D value), static (norm's ord and dtype)."""
 
     name: str
     kind: str
@@ -131,6 +131,8 @@ class Arg:
     def __repr__(self) -> str:
         if self.kind == "list":
             return f"{self.name}=list{_show_arrays(self.value)}"
+        if self.kind == "tensors":
+            return f"{self.name}=tensors"
         if self.kind in ("zero_d", "vector"):
             return f"{self.name}={_show_array(self.value)}"
         return f"{self.name}={self.value!r}"
@@ -193,13 +195,15 @@ def _jax_number(entry: Any) -> Any:
     return entry
 
 
-def torch_value(arg: Arg) -> Any:
+def torch_value(arg: Arg, ts: list[torch.Tensor]) -> Any:
     if arg.kind in ("number", "weak", "zero_d"):
         return _torch_number(Weak(arg.value) if arg.kind == "weak" else arg.value)
     if arg.kind == "scalars":
         return [_torch_number(e) for e in arg.value]
     if arg.kind == "list":
         return [to_torch(a) for a in arg.value]
+    if arg.kind == "tensors":
+        return ts
     if arg.kind == "vector":
         return to_torch(arg.value)
     if arg.name == "dtype" and arg.value is not None:
@@ -214,7 +218,7 @@ def run_torch(case: Case) -> list[torch.Tensor]:
     for arg in case.args:
         if arg.kind == "default":
             continue
-        value = torch_value(arg)
+        value = torch_value(arg, ts)
         # torch's keyword-only arguments: alpha; addcmul/addcdiv's Scalar value; norm's dtype
         if arg.name in ("alpha", "dtype") or (arg.name == "value" and arg.kind in ("number", "weak", "zero_d")):
             kwargs[arg.name] = value
@@ -241,11 +245,11 @@ def flush(value: Any) -> Any:
     if isinstance(value, Weak):
         return Weak(flush(value.value))
     if isinstance(value, float):
-        return value * 0.0 if 0 < abs(value) < np.finfo(np.float64).tiny else value
+        return math.copysign(0.0, value) if 0 < abs(value) < np.finfo(np.float64).tiny else value
     if isinstance(value, np.ndarray) and value.dtype.name in _FLUSHED:
         wide = value.astype(np.float64)
         tiny = float(jnp.finfo(value.dtype).tiny)
-        return np.where(np.abs(wide) < tiny, wide * 0.0, wide).astype(value.dtype)
+        return np.where(np.abs(wide) < tiny, np.copysign(0.0, wide), wide).astype(value.dtype)
     return value
 
 
@@ -267,7 +271,9 @@ def run_torch_flushed(case: Case) -> list[torch.Tensor]:
 
 def _flush_bf16(t: torch.Tensor) -> torch.Tensor:
     wide = t.double()
-    return torch.where(wide.abs() < torch.finfo(torch.bfloat16).tiny, wide * 0.0, wide).to(torch.bfloat16)
+    return torch.where(
+        wide.abs() < torch.finfo(torch.bfloat16).tiny, torch.copysign(torch.zeros_like(wide), wide), wide
+    ).to(torch.bfloat16)
 
 
 @dataclasses.dataclass
@@ -303,6 +309,8 @@ def prepare_jax(case: Case) -> JaxCall:
             value = build_tree(operand_leaves, case.container)
             if case.container == "packed":
                 value = jforeach.pack(value)
+        elif arg.kind == "tensors":
+            value = tree
         elif arg.kind == "vector":
             value = jnp.asarray(arg.value)
         elif arg.name == "dtype" and arg.value is not None:
@@ -426,6 +434,8 @@ def operand(
         length = draw(st.sampled_from([n] * 6 + [n + 1, max(n - 1, 0)]))
         entries = draw(scalar_entries(length, "List" in spec.overloads, one_type=packed))
         return Arg(spec.name, "scalars", entries, as_tuple=draw(st.booleans()))
+    if draw(st.integers(0, 11)) == 0:  # the tensors themselves: an in-place op must not read donated buffers
+        return Arg(spec.name, "tensors")
     values = draw(list_operand(dtypes, shapes, packed, mm=op.name == "mm"))
     if not packed and draw(st.integers(0, 9)) == 0:  # a tree of another length
         values = values[:-1] if n > 1 and draw(st.booleans()) else [*values, values[0]]
@@ -493,7 +503,7 @@ def documented_deviation(case: Case, index: int, want: torch.Tensor) -> np.ndarr
         excluded |= np.broadcast_to(x.astype(np.float64) == 1.0, shape)
     if case.name == "copy" and want.dtype not in (torch.bool,) and not want.dtype.is_floating_point:
         # XLA:CPU's float-to-int conversion of NaN and out-of-range values saturates (torch: INT_MIN)
-        src = case.args[0].value[index]
+        src = case.tensors[index] if case.args[0].kind == "tensors" else case.args[0].value[index]
         if src.dtype.kind == "f" or src.dtype == jnp.bfloat16:
             info = np.iinfo(to_numpy(want).dtype)
             s = np.broadcast_to(np.trunc(src.astype(np.float64)), shape)
@@ -723,6 +733,39 @@ REPRODUCERS = {
     ),
     "mm of an empty bool matrix": Case(
         "mm", False, "list", [np.zeros((0, 2), bool)], [Arg("mat2", "list", [np.ones((2, 2), bool)])]
+    ),
+    # dtypes on a Packed: a 0-d tensor promotes as 0-d there too
+    "Packed mul(bfloat16 0-d, 0-d float64) is float64": Case(
+        "mul", False, "packed", [np.array(2.0, jnp.bfloat16)], [Arg("other", "zero_d", np.array(3.0))]
+    ),
+    # torch converts each operand to the result dtype before computing: 70000 is inf in float16
+    "mul(int32 70000, float16 0.5) is inf": Case(
+        "mul", False, "list", [np.array([70000], _I32)], [Arg("other", "list", [np.array([0.5], np.float16)])]
+    ),
+    # torch skips the kernel, and its dtype check, for an empty result
+    "powsum of an empty int32 tensor": Case(
+        "powsum", False, "list", [np.zeros(0, _I32)], [Arg("ord", "default"), Arg("dtype", "default")]
+    ),
+    # numbers that do not fit the tensor's dtype: torch raises
+    "minimum(bfloat16, 1e308) raises": Case(
+        "minimum", False, "list", [np.array([1.0], jnp.bfloat16)], [Arg("other", "number", 1e308)]
+    ),
+    "add(float16, alpha=2**53 + 1) raises": Case(
+        "add",
+        False,
+        "list",
+        [np.array([1.0], np.float16)],
+        [Arg("other", "list", [np.array([1.0], np.float16)]), Arg("alpha", "number", 2**53 + 1)],
+    ),
+    "mul(int32, [2**63]) wraps to 0 as torch": Case(
+        "mul", False, "list", [np.array([1, 3], _I32)], [Arg("other", "scalars", [2**63])]
+    ),
+    "maximum_(int32, [2**53 + 1]) raises": Case(
+        "maximum", True, "list", [np.array([1], _I32)], [Arg("other", "scalars", [2**53 + 1])]
+    ),
+    # torch keeps a Scalar exponent's double value: 0 ** -1e-300 is inf, not 0 ** -0.0
+    "pow(float32 0.0, -1e-300) is inf": Case(
+        "pow", False, "list", [np.array([0.0, 2.0], _F32)], [Arg("exponent", "number", -1e-300)]
     ),
     # overloads torch does not have
     "sub(0-d tensor, alpha=2) raises": Case(
