@@ -8,7 +8,6 @@ list, dict or :class:`jforeach.Packed` is updated with the results. In an optax 
 
 from __future__ import annotations
 
-import functools
 import math
 import numbers
 from typing import Any
@@ -18,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jforeach
-from jforeach import _dtypes, _engine, transforms
+from jforeach import _engine, transforms
 from jforeach.packed import Packed
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
@@ -80,45 +79,6 @@ def _real_number(value: Any, name: str, fname: str) -> float:
 def _check_foreach(foreach: Any, fname: str) -> None:
     if foreach is not None and not isinstance(foreach, bool):
         raise TypeError(f"`jforeach.{fname}`: foreach must be None, True or False, got {foreach!r}")
-
-
-@functools.partial(jax.jit, static_argnums=1)
-def _norm_of_norms(norms: list[jax.Array], norm_type: float) -> jax.Array:
-    """torch's ``vector_norm(stack(norms), norm_type)``: the norms are stacked in their promoted dtype."""
-    dtype = jnp.result_type(*norms)
-    stacked = jnp.concatenate([jnp.ravel(n).astype(dtype) for n in norms])
-    return jforeach.norm([stacked], norm_type)[0]
-
-
-@jax.jit
-def _clip_coef(total_norm: jax.Array, max_norm: float) -> jax.Array:
-    """``clamp(max_norm / (total_norm + 1e-6), max=1.0)`` with torch's operations and roundings.
-
-    torch's ``number / tensor`` is ``tensor.reciprocal() * number``; each op computes in the
-    total's opmath dtype (float32 for float16/bfloat16) and rounds to the total's dtype.
-    """
-    dtype = total_norm.dtype
-    compute = _dtypes.opmath(dtype)
-    denominator = (total_norm.astype(compute) + 1e-6).astype(dtype)
-    reciprocal = (1 / denominator.astype(compute)).astype(dtype)
-    clip_coef = (reciprocal.astype(compute) * max_norm).astype(dtype)
-    return jnp.minimum(clip_coef, jnp.asarray(1.0, dtype))
-
-
-def _total_norm(grads: Any, leaves: list[jax.Array], norm_type: float, fname: str) -> jax.Array:
-    """The norm of the per-tensor norms of ``grads`` (torch's ``get_total_norm``)."""
-    sizes = grads.layout.shapes if isinstance(grads, Packed) else [leaf.shape for leaf in leaves]
-    if (norm_type < 0 or norm_type == math.inf) and any(math.prod(s) == 0 for s in sizes):
-        raise ValueError(
-            f"`jforeach.{fname}`: the {norm_type} norm of an empty gradient is undefined (the operation has "
-            "no identity), as in torch"
-        )
-    if isinstance(grads, Packed):
-        if norm_type > 0:  # the norm of all elements: one pass per buffer
-            return transforms._packed_total_norm(grads, norm_type)
-        # a sharded Packed pads its buffer of norms with zeros, which change non-positive orders
-        return _norm_of_norms(jax.tree.leaves(jforeach.norm(grads, norm_type).unpack()), norm_type)
-    return _norm_of_norms(jax.tree.leaves(jforeach.norm(leaves, norm_type)), norm_type)
 
 
 def _raise_nonfinite(total_norm: Any, norm_type: float) -> None:
@@ -192,13 +152,13 @@ def clip_grad_norm_(
     leaves = _inplace_leaves(grads, fname, complex_ok=True)
     if not leaves:
         return jnp.zeros((), jnp.float32)
-    total_norm = _total_norm(grads, leaves, norm_type, fname)
+    total_norm = transforms._total_norm(grads, leaves, norm_type, fname)
     if error_if_nonfinite:
         if isinstance(total_norm, jax.core.Tracer):
             jax.debug.callback(_raise_nonfinite, total_norm, norm_type)
         else:
             _raise_nonfinite(total_norm, norm_type)
-    jforeach.mul_(grads, _clip_coef(total_norm, max_norm))
+    jforeach.mul_(grads, transforms._clip_coef(total_norm, max_norm))
     return total_norm
 
 

@@ -9,6 +9,7 @@ optimizer functions.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, NamedTuple
 
@@ -212,7 +213,9 @@ def log1p() -> optax.GradientTransformation:
     of either sign.
 
     Returns:
-        A stateless ``optax.GradientTransformation``.
+        An ``optax.GradientTransformation`` whose state, a :class:`ClipByNormState`, holds the total
+        norm of the last updates (``optax.tree_utils.tree_get(state, "total_norm")`` finds it in
+        a chain): the number ``torch.nn.utils.clip_grad_norm_`` returns.
 
     Examples:
         >>> import jax.numpy as jnp, optax
@@ -236,7 +239,9 @@ def symlog() -> optax.GradientTransformation:
     odd, and compressive for heavy-tailed gradients.
 
     Returns:
-        A stateless ``optax.GradientTransformation``.
+        An ``optax.GradientTransformation`` whose state, a :class:`ClipByNormState`, holds the total
+        norm of the last updates (``optax.tree_utils.tree_get(state, "total_norm")`` finds it in
+        a chain): the number ``torch.nn.utils.clip_grad_norm_`` returns.
 
     Examples:
         >>> import jax.numpy as jnp, optax
@@ -261,7 +266,9 @@ def negate() -> optax.GradientTransformation:
     """Negates every update (torch's ``maximize=True``).
 
     Returns:
-        A stateless ``optax.GradientTransformation``.
+        An ``optax.GradientTransformation`` whose state, a :class:`ClipByNormState`, holds the total
+        norm of the last updates (``optax.tree_utils.tree_get(state, "total_norm")`` finds it in
+        a chain): the number ``torch.nn.utils.clip_grad_norm_`` returns.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -309,6 +316,61 @@ def _packed_total_norm(updates: Any, norm_type: float) -> jax.Array:
     return (jnp.sqrt(total) if norm_type == 2 else total ** (1.0 / norm_type)).astype(dtype)
 
 
+@functools.partial(jax.jit, static_argnums=1)
+def _norm_of_norms(norms: list[jax.Array], norm_type: float) -> jax.Array:
+    """torch's ``vector_norm(stack(norms), norm_type)``: the norms are stacked in their promoted dtype."""
+    dtype = jnp.result_type(*norms)
+    stacked = jnp.concatenate([jnp.ravel(n).astype(dtype) for n in norms])
+    return jforeach.norm([stacked], norm_type)[0]
+
+
+@jax.jit
+def _clip_coef(total_norm: jax.Array, max_norm: float) -> jax.Array:
+    """``clamp(max_norm / (total_norm + 1e-6), max=1.0)`` with torch's operations and roundings.
+
+    torch's ``number / tensor`` is ``tensor.reciprocal() * number``; each op computes in the
+    total's opmath dtype (float32 for float16/bfloat16) and rounds to the total's dtype.
+    """
+    dtype = total_norm.dtype
+    compute = _dtypes.opmath(dtype)
+    denominator = (total_norm.astype(compute) + 1e-6).astype(dtype)
+    reciprocal = (1 / denominator.astype(compute)).astype(dtype)
+    clip_coef = (reciprocal.astype(compute) * max_norm).astype(dtype)
+    return jnp.minimum(clip_coef, jnp.asarray(1.0, dtype))
+
+
+def _total_norm(grads: Any, leaves: list[jax.Array], norm_type: float, fname: str) -> jax.Array:
+    """The norm of the per-tensor norms of ``grads`` (torch's ``get_total_norm``)."""
+    sizes = grads.layout.shapes if isinstance(grads, packed.Packed) else [leaf.shape for leaf in leaves]
+    if (norm_type < 0 or norm_type == math.inf) and any(math.prod(s) == 0 for s in sizes):
+        raise ValueError(
+            f"`jforeach.{fname}`: the {norm_type} norm of an empty gradient is undefined (the operation has "
+            "no identity), as in torch"
+        )
+    if isinstance(grads, packed.Packed):
+        if norm_type > 0:  # the norm of all elements: one pass per buffer
+            return _packed_total_norm(grads, norm_type)
+        # a sharded Packed pads its buffer of norms with zeros, which change non-positive orders
+        return _norm_of_norms(jax.tree.leaves(jforeach.norm(grads, norm_type).unpack()), norm_type)
+    return _norm_of_norms(jax.tree.leaves(jforeach.norm(leaves, norm_type)), norm_type)
+
+
+class ClipByNormState(NamedTuple):
+    """State of :func:`clip_by_norm`: the total norm of the last updates it clipped (what torch's
+    ``clip_grad_norm_`` returns and training scripts log).
+
+    Examples:
+      >>> import jax.numpy as jnp, optax
+      >>> import jforeach.transforms as jt
+      >>> tx = jt.clip_by_norm(1.0)
+      >>> _, state = tx.update([jnp.array([3.0, 4.0], jnp.float32)], tx.init(None))
+      >>> float(optax.tree_utils.tree_get(state, "total_norm"))
+      5.0
+    """
+
+    total_norm: jax.Array
+
+
 def clip_by_norm(
     max_norm: float, norm_type: float = 2.0, *, error_if_nonfinite: bool = False
 ) -> optax.GradientTransformation:
@@ -327,7 +389,9 @@ def clip_by_norm(
             the jitted call.
 
     Returns:
-        A stateless ``optax.GradientTransformation``.
+        An ``optax.GradientTransformation`` whose state, a :class:`ClipByNormState`, holds the total
+        norm of the last updates (``optax.tree_utils.tree_get(state, "total_norm")`` finds it in
+        a chain): the number ``torch.nn.utils.clip_grad_norm_`` returns.
 
     Raises:
         ValueError: if ``max_norm`` or ``norm_type`` is not a real number.
@@ -353,37 +417,32 @@ def clip_by_norm(
             f"numbers, got max_norm={max_norm!r} and norm_type={norm_type!r}"
         ) from None
 
-    def clipped(updates: optax.Updates, params: optax.Params | None) -> optax.Updates:
+    def init_fn(params: optax.Params) -> ClipByNormState:
+        leaves = [p for p in jax.tree.leaves(params) if jnp.issubdtype(jnp.asarray(p).dtype, jnp.inexact)]
+        dtype = jnp.result_type(*leaves) if leaves else jnp.float32
+        return ClipByNormState(jnp.zeros((), jnp.finfo(dtype).dtype))
+
+    def update_fn(
+        updates: optax.Updates, state: Any, params: optax.Params | None = None
+    ) -> tuple[optax.Updates, ClipByNormState]:
         del params
-        if not jax.tree.leaves(updates):
-            return updates
-        if (
-            isinstance(updates, jforeach.Packed)
-            and norm_type > 0
-            and all(jnp.issubdtype(b.dtype, jnp.floating) for b in updates.buffers)
-        ):
-            total_norm = _packed_total_norm(updates, norm_type)
-        else:
-            norms = jforeach.norm(updates, norm_type)
-            if isinstance(norms, jforeach.Packed) and norm_type <= 0:
-                # A sharded Packed pads its buffers of per-tensor norms with zeros, which
-                # only leaves the norms of positive order unchanged.
-                norms = norms.unpack()
-            leaves = jax.tree.leaves(norms)
-            dtype = jnp.result_type(*leaves)
-            # torch's vector_norm of float16/bfloat16 norms computes in float32 (their squares overflow)
-            stacked = jnp.concatenate([jnp.ravel(n).astype(_dtypes.opmath(dtype)) for n in leaves])
-            total_norm = jnp.linalg.vector_norm(stacked, ord=norm_type).astype(dtype)  # type: ignore[arg-type]
+        leaves = jax.tree.leaves(updates)
+        if not leaves:
+            return updates, ClipByNormState(jnp.zeros((), jnp.float32))
+        if isinstance(updates, jforeach.Packed):
+            updates._check_alive("transforms.clip_by_norm", "updates")
+        total_norm = _total_norm(updates, leaves, norm_type, "transforms.clip_by_norm")
         if error_if_nonfinite:
             if isinstance(total_norm, jax.core.Tracer):
                 jax.debug.callback(_raise_nonfinite, total_norm, norm_type)
             else:
                 _raise_nonfinite(total_norm, norm_type)
-        clip_coef = max_norm / (total_norm + 1e-6)
-        clip_coef_clamped = jnp.minimum(clip_coef, 1.0).astype(total_norm.dtype)
-        return jforeach.mul(updates, clip_coef_clamped)
+        clipped = jforeach.mul(updates, _clip_coef(total_norm, max_norm))
+        previous = getattr(state, "total_norm", None)  # keep the state's dtype: a scan carry must not change
+        dtype = previous.dtype if previous is not None else total_norm.dtype
+        return clipped, ClipByNormState(total_norm.astype(dtype))
 
-    return optax.stateless(clipped)
+    return optax.GradientTransformation(init_fn, update_fn)
 
 
 # ---------------------------------------------------------------------------------------

@@ -217,3 +217,19 @@ def test_trace_first_step_is_clone_like_torch():
     # then judged as test_optim's trajectories, against torch's float64 run
     for i, (o, t, r) in enumerate(zip(params, tp[torch.float32], tp[torch.float64], strict=True)):
         _check_against_reference(f"trace: parameter {i}", np.asarray(o), t.detach().numpy(), r.detach().numpy())
+
+
+@PACKED
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, float("inf")])
+def test_clip_by_norm_state_holds_torchs_total_norm(norm_type, packed):
+    # the number torch.nn.utils.clip_grad_norm_ returns, from the state of a chain, under jit
+    grads = _grads(2, scale=3.0)
+    _, want_total = _torch_clip(grads, 1.0, norm_type)
+    tx = optax.chain(jt.clip_by_norm(1.0, norm_type), jforeach.optim.sgd(lr=0.1))
+    params = _tree(grads, packed)
+    state = tx.init(params)
+    for _ in range(2):  # a scan-like loop: the state keeps its dtype from init on
+        _, state = jax.jit(tx.update)(_tree(grads, packed), state, params)
+    total = optax.tree_utils.tree_get(state, "total_norm")
+    assert total.dtype == jnp.float32
+    np.testing.assert_allclose(float(total), float(want_total), rtol=2e-7)
