@@ -41,8 +41,10 @@ _NUMBER_TYPES = (numbers.Number, np.bool_)
 def _concrete() -> frozenset[type]:
     """The concrete array type: comparing types is 5x faster than isinstance(x, jax.Array), which
     matters at 20,000 arrays a call. Found on first use: making an array at import would start JAX's
-    backend, after which ``jax.distributed.initialize`` and backend flags can no longer be set."""
-    return frozenset({type(jnp.zeros(()))})
+    backend, after which ``jax.distributed.initialize`` and backend flags can no longer be set. The
+    first use may be inside a trace, where a new array would be a tracer: it is made eagerly."""
+    with jax.ensure_compile_time_eval():
+        return frozenset({type(jnp.zeros(()))})
 
 
 trace_count = 0
@@ -75,19 +77,27 @@ def as_leaves(tree: Any, fname: str, what: str = "tensors", *, inplace: bool = F
     else:  # None as a leaf, to find it (without None in the tree, the structure is the same)
         leaves, treedef = jax.tree.flatten(tree, is_leaf=_is_none)
         if any(map(_is_none, leaves)):
-            _reject_none(tree, what)
+            raise _prefixed(_reject_none(tree, what), fname)
     if set(map(type, leaves)) <= _concrete() or all(map(isinstance, leaves, itertools.repeat(jax.Array))):
         return leaves, treedef
     for i, leaf in enumerate(leaves):
         if isinstance(leaf, jax.Array):
             continue
         if isinstance(leaf, np.ndarray) and inplace:
-            _check_numpy_in_place(leaf, f"{what}{_leaf_name(tree, i)}")
+            problem = _numpy_in_place_problem(leaf, f"{what}{_leaf_name(tree, i)}")
+            if problem is not None:
+                raise _prefixed(problem, fname)
         if isinstance(leaf, np.ndarray | np.generic) or _is_number(leaf):
             leaves[i] = jnp.asarray(leaf)
             continue
-        raise TypeError(f"{what}{_leaf_name(tree, i)} is a {type(leaf).__name__}, not an array or a number")
+        raise TypeError(
+            f"`jforeach.{fname}`: {what}{_leaf_name(tree, i)} is a {type(leaf).__name__}, not an array or a number"
+        )
     return leaves, treedef
+
+
+def _prefixed(error: Exception, fname: str) -> Exception:
+    return type(error)(f"`jforeach.{fname}`: {error}")
 
 
 def _holds_only_arrays(tree: Any) -> bool:
@@ -103,25 +113,26 @@ def _is_none(x: Any) -> bool:
     return x is None
 
 
-def _reject_none(tree: Any, what: str) -> None:
+def _reject_none(tree: Any, what: str) -> TypeError:
+    """The error for a None in ``tree`` where an array is expected, naming its position."""
     if tree is None:
-        raise TypeError(f"{what} is None; expected an array or a tree of arrays")
+        return TypeError(f"{what} is None; expected an array or a tree of arrays")
     paths = jax.tree_util.tree_flatten_with_path(tree, is_leaf=_is_none)[0]
-    for path, leaf in paths:
-        if leaf is None:
-            raise TypeError(f"{what}{jax.tree_util.keystr(path)} is None; every entry must be an array or a number")
+    path = next(keys for keys, leaf in paths if leaf is None)
+    return TypeError(f"{what}{jax.tree_util.keystr(path)} is None; every entry must be an array or a number")
 
 
-def _check_numpy_in_place(array: np.ndarray, name: str) -> None:
-    """A numpy array is updated in place by an in-place op: it must be writeable, in a dtype JAX keeps."""
+def _numpy_in_place_problem(array: np.ndarray, name: str) -> Exception | None:
+    """A numpy array is written into by an in-place op: it must be writeable, in a dtype JAX keeps."""
     if not array.flags.writeable:
-        raise ValueError(f"{name} is a read-only numpy array; an in-place op writes its result into it")
+        return ValueError(f"{name} is a read-only numpy array; an in-place op writes its result into it")
     if _dtypes.canonical(array.dtype) != array.dtype:
-        raise TypeError(
+        return TypeError(
             f"{name} is a {array.dtype.name} numpy array, which JAX computes in "
             f"{_dtypes.canonical(array.dtype).name} (jax_enable_x64 is off): an in-place update would lose "
             "precision; enable x64, or convert it"
         )
+    return None
 
 
 def _is_tracer(leaves: Sequence[object]) -> bool:

@@ -318,3 +318,23 @@ def test_kernels_are_released_beyond_the_budget(monkeypatch):
     # 120 signatures, at least 3 maps each if all were kept; at most 8 executables are held at a time
     assert len(_engine._KERNELS) <= 8
     assert peak < 200, peak
+
+
+def test_first_use_inside_jit_keeps_later_calls_right():
+    """The engine learns JAX's concrete array type on first use; inside a trace that must not be a tracer."""
+    import subprocess
+    import sys
+
+    code = """
+import jax, jax.numpy as jnp, numpy as np, jforeach
+def f(a, b):
+    xs = [a]
+    jforeach.copy_(xs, [b])
+    return xs[0]
+assert np.asarray(jax.jit(f)(jnp.zeros(2), jnp.ones(2))).tolist() == [1.0, 1.0]
+xs = [jnp.asarray(np.ones(2, np.float32))]
+old = xs[0]
+jforeach.mul_(xs, 3.0)
+assert old.is_deleted() and np.asarray(xs[0]).tolist() == [3.0, 3.0]
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
