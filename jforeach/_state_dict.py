@@ -1,0 +1,738 @@
+"""torch.optim ``state_dict()`` <-> the state of a :mod:`jforeach.optim` optimizer.
+
+jforeach keeps an optimizer's per-parameter state in NamedTuple states defined in jforeach
+(``AdamState``, ``MomentumState``, ``RmsState``, ``AdagradState``, ...) whose fields are named
+exactly like torch's per-parameter state keys (``exp_avg``, ``momentum_buffer``, ``sum``, ...); each
+field holds a tree with the parameters' structure, or a :class:`jforeach.Packed` of their layout.
+torch's ``step`` is jforeach's step counters: the ``count`` fields of the state (jforeach's states,
+``optax.ScaleByScheduleState`` of a learning-rate schedule, ``optax.inject_hyperparams``' count).
+The conversions below work on any state built that way, whatever the optimizer, wherever it sits
+in an ``optax.chain`` or ``optax.inject_hyperparams``; nothing here imports torch (tensors are read
+duck-typed, and :func:`state_to_torch` imports torch only when it makes tensors itself).
+
+torch numbers parameters in ``named_parameters()`` order, JAX orders dict keys alphabetically:
+``order[i]`` is the leaf index (in the parameters' leaf order) of torch's parameter ``i``, and
+:func:`torch_order` builds it from torch's names and the JAX tree.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jforeach import packed as _packed
+
+__all__ = ["state_from_torch", "state_to_torch", "torch_order"]
+
+PyTree = Any
+
+_FROM = "`jforeach.optim.state_from_torch`"
+_TO = "`jforeach.optim.state_to_torch`"
+_ORDER = "`jforeach.optim.torch_order`"
+# torch's SGD is the one torch.optim optimizer that keeps no ``step``: its only state is this
+# buffer, and ``None`` (or no state) means "start the buffer from the next gradient".
+_SGD_ONLY_KEY = "momentum_buffer"
+_HYPERPARAM_STATES = (optax.InjectHyperparamsState, optax.InjectStatefulHyperparamsState)
+_KEY_TYPES = (
+    jax.tree_util.DictKey,
+    jax.tree_util.GetAttrKey,
+    jax.tree_util.SequenceKey,
+    jax.tree_util.FlattenedIndexKey,
+)
+
+
+# ---------------------------------------------------------------------------------------
+# the state's anatomy
+
+
+def _is_namedtuple(node: Any) -> bool:
+    return isinstance(node, tuple) and hasattr(node, "_fields")
+
+
+def _is_jforeach_state(node: Any) -> bool:
+    """A NamedTuple state defined in jforeach: its fields other than ``count`` are torch's keys."""
+    return _is_namedtuple(node) and type(node).__module__.split(".")[0] == "jforeach"
+
+
+def _is_counter(value: Any) -> bool:
+    return hasattr(value, "dtype") and np.ndim(value) == 0 and jnp.issubdtype(value.dtype, jnp.integer)
+
+
+def _nodes(state: PyTree) -> list[Any]:
+    """Every NamedTuple of the state, depth first; jforeach states are not looked into."""
+    out: list[Any] = []
+
+    def visit(node: Any) -> None:
+        if isinstance(node, _packed.Packed) or node is None:
+            return
+        if _is_namedtuple(node):
+            out.append(node)
+            if _is_jforeach_state(node):
+                return
+        if isinstance(node, tuple | list):
+            for child in node:
+                visit(child)
+        elif isinstance(node, Mapping):
+            for child in node.values():
+                visit(child)
+
+    visit(state)
+    return out
+
+
+def _rebuild(state: PyTree, replace: Callable[[Any], Any]) -> PyTree:
+    """The state with every NamedTuple ``n`` replaced by ``replace(n)`` (children first)."""
+
+    def visit(node: Any) -> Any:
+        if isinstance(node, _packed.Packed) or node is None:
+            return node
+        if _is_jforeach_state(node):
+            return replace(node)
+        if _is_namedtuple(node):
+            return replace(type(node)(*(visit(child) for child in node)))
+        if isinstance(node, tuple | list):
+            return type(node)(visit(child) for child in node)
+        if isinstance(node, dict):
+            return type(node)((key, visit(child)) for key, child in node.items())
+        return node
+
+    return visit(state)
+
+
+class _Anatomy:
+    """Where a state keeps torch's per-parameter state, and the parameters' structure."""
+
+    def __init__(self, state: PyTree, fname: str):
+        self.fields: dict[str, tuple[Any, str]] = {}  # torch key -> (owner node, field name)
+        self.absent: dict[str, str] = {}  # torch key -> owner class name, for a field that is None
+        self.nodes = _nodes(state)
+        self.layout: _packed.Layout | None = None
+        candidates: list[tuple[str, Any]] = []
+        for node in self.nodes:
+            if not _is_jforeach_state(node):
+                continue
+            for name, value in zip(node._fields, node, strict=True):
+                if name == "count":
+                    continue
+                if name in self.fields or name in self.absent:
+                    raise ValueError(f"{fname}: two states of the optimizer hold a field named {name!r}")
+                if value is None:
+                    self.absent[name] = type(node).__name__
+                    continue
+                self.fields[name] = (node, name)
+                candidates.append((name, value))
+        packed = [v for _, v in candidates if isinstance(v, _packed.Packed)]
+        self.treedef: Any = None
+        self.num_params: int | None = None
+        if packed:
+            self.layout = packed[0].layout
+            self.treedef = self.layout.treedef
+            self.num_params = self.layout.num_tensors
+            for name, value in candidates:
+                if isinstance(value, _packed.Packed) and value.layout.treedef != self.treedef:
+                    raise ValueError(f"{fname}: the state field {name!r} is packed with another structure")
+        elif candidates:
+            # the parameters' structure is the one with the most leaves (a shared scalar has one)
+            defs = [(len(jax.tree.leaves(v)), jax.tree.structure(v)) for _, v in candidates]
+            most = max(count for count, _ in defs)
+            rivals = {d for count, d in defs if count == most}
+            if len(rivals) > 1:
+                raise ValueError(f"{fname}: the state's fields have different structures: {sorted(map(str, rivals))}")
+            self.treedef, self.num_params = rivals.pop(), most
+        self.per_param = {name for name, v in candidates if self._is_per_param(v)}
+        for name, value in candidates:
+            if name not in self.per_param and not (not isinstance(value, _packed.Packed) and np.ndim(value) == 0):
+                raise ValueError(
+                    f"{fname}: the state field {name!r} has neither the parameters' structure nor one scalar value"
+                )
+        paths: list[Any] = []
+        if self.num_params is not None:
+            paths = jax.tree_util.tree_flatten_with_path(jax.tree.unflatten(self.treedef, range(self.num_params)))[0]
+        self.paths = [jax.tree_util.keystr(path) for path, _ in paths]
+        # torch's SGD: the only per-parameter state is the momentum buffer, and there is no step
+        self.keeps_step = set(self.fields) | set(self.absent) != {_SGD_ONLY_KEY} and bool(self.fields)
+
+    def _is_per_param(self, value: Any) -> bool:
+        if isinstance(value, _packed.Packed):
+            return True
+        return jax.tree.structure(value) == self.treedef
+
+    def leaves(self, name: str) -> list[Any]:
+        node, field = self.fields[name]
+        value = getattr(node, field)
+        if isinstance(value, _packed.Packed):
+            value = value.unpack()
+        return jax.tree.leaves(value)
+
+    def counters(self) -> list[tuple[str, Any]]:
+        """(where, value) of every step counter of the state."""
+        return [
+            (type(node).__name__, node.count)
+            for node in self.nodes
+            if "count" in node._fields and _is_counter(node.count)
+        ]
+
+
+def _check_order(order: Sequence[int] | None, n: int, fname: str) -> list[int]:
+    if order is None:
+        return list(range(n))
+    try:
+        out = [int(i) for i in order]
+    except (TypeError, ValueError):
+        raise TypeError(f"{fname}: order must be a sequence of leaf indices, got {order!r}") from None
+    if sorted(out) != list(range(n)):
+        raise ValueError(
+            f"{fname}: order must hold each leaf index 0..{n - 1} once (one per torch parameter), got {out}"
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# torch's values, duck-typed
+
+
+def _to_numpy(value: Any) -> np.ndarray:
+    """A torch tensor (any device, bfloat16 too), numpy array or Python number, as numpy."""
+    if hasattr(value, "detach"):
+        value = value.detach()
+        if hasattr(value, "cpu"):
+            value = value.cpu()
+        if str(getattr(value, "dtype", "")) == "torch.bfloat16":
+            value = value.float()  # numpy has no bfloat16; float32 holds every bfloat16 exactly
+        return np.asarray(value.numpy())
+    return np.asarray(value)
+
+
+def _step_value(value: Any, where: str, fname: str) -> int:
+    step = float(_to_numpy(value))
+    if not (math.isfinite(step) and step >= 0 and step.is_integer()):
+        raise ValueError(f"{fname}: {where} has step {step}, not a count of steps")
+    return int(step)
+
+
+def _groups(state_dict: Any, fname: str, name: str = "state_dict") -> tuple[list[Mapping[str, Any]], list[int]]:
+    groups = state_dict.get("param_groups") if isinstance(state_dict, Mapping) else state_dict
+    if groups is None or isinstance(groups, Mapping | str) or not isinstance(groups, Sequence):
+        raise TypeError(f"{fname}: {name} must hold a list of param_groups, got {type(groups).__name__}")
+    indices: list[int] = []
+    for g, group in enumerate(groups):
+        if not isinstance(group, Mapping) or "params" not in group:
+            raise TypeError(f"{fname}: param_groups[{g}] must be a dict with a 'params' list")
+        indices.extend(int(i) for i in group["params"])
+    if len(set(indices)) != len(indices):
+        raise ValueError(f"{fname}: the param_groups list a parameter twice: {indices}")
+    return list(groups), indices
+
+
+# ---------------------------------------------------------------------------------------
+# torch -> jforeach
+
+
+def state_from_torch(
+    state: PyTree, state_dict: Mapping[str, Any], order: Sequence[int] | None = None, *, step: int | None = None
+) -> PyTree:
+    """Fills a jforeach optimizer state from a ``torch.optim`` optimizer's ``state_dict()``.
+
+    ``state`` is the template ``tx.init(params)`` of the jforeach optimizer that matches the torch one
+    (``jforeach.optim.adam(..., amsgrad=True)`` for ``torch.optim.Adam(..., amsgrad=True)``), alone or
+    in an ``optax.chain`` or ``optax.inject_hyperparams``. Each torch state key fills the jforeach
+    field of the same name (cast to the template's dtype; a Packed field is re-packed with the
+    template's layout), torch's ``step`` every step counter (``count``) of the state, and the
+    numeric hyperparameters of an ``inject_hyperparams`` state take the values of torch's
+    ``param_groups`` (as torch's ``load_state_dict`` replaces its groups' hyperparameters). The
+    result continues training exactly as the torch optimizer would.
+
+    A parameter torch keeps no state for (it never had a gradient) keeps the template's initial
+    values, as torch would start it fresh; since jforeach counts steps once for all parameters, that
+    needs the others to be at step 0 too. torch's SGD keeps no step: its counters are ``step`` when
+    given, and otherwise keep the template's values (the momentum state's counter becomes 1, or 0 when
+    no parameter has a buffer yet). A ``None`` (or missing) SGD momentum buffer means "start from the
+    next gradient": jforeach expresses that for all parameters at once (a counter of 0); for some of
+    them a zero buffer is the exact equivalent only without dampening, so dampening raises.
+
+    Args:
+        state: the template, ``tx.init(params)``.
+        state_dict: ``torch_optimizer.state_dict()``: ``{"state": {i: {key: tensor}}, "param_groups":
+            [...]}``; tensors are read duck-typed (``.detach().cpu().numpy()``), numpy arrays and
+            Python numbers work too.
+        order: ``order[i]`` is the leaf index, in the parameters' leaf order, of torch's parameter
+            ``i`` (see :func:`torch_order`); ``None`` means the same order.
+        step: the step count for an optimizer whose torch state has none (SGD); where torch has
+            steps it must agree with them.
+
+    Returns:
+        A state with the template's structure, dtypes, shardings and layouts; other transforms'
+        states in a chain keep the template's values.
+
+    Raises:
+        ValueError: when the number of parameters, a shape, or a parameter's state keys do not fit
+            the template (the message names torch's parameter index and the jforeach leaf path), for
+            a torch key the template has no field for, for parameters at different steps, or for a
+            ``None`` momentum buffer beside others with dampening.
+        TypeError: for a ``state_dict`` without ``state`` and ``param_groups``.
+
+    Examples:
+        >>> import jax.numpy as jnp, numpy as np
+        >>> import jforeach
+        >>> from jforeach._state_dict import state_from_torch, torch_order
+        >>> params = {"fc": {"weight": jnp.zeros((2, 2)), "bias": jnp.zeros(2)}}
+        >>> tx = jforeach.optim.adam(lr=0.1)
+        >>> torch_state = {  # as torch.optim.Adam(model.parameters()).state_dict() after 3 steps
+        ...     "state": {0: {"step": 3.0, "exp_avg": np.ones((2, 2)), "exp_avg_sq": np.ones((2, 2))},
+        ...               1: {"step": 3.0, "exp_avg": np.full(2, 0.5), "exp_avg_sq": np.full(2, 0.25)}},
+        ...     "param_groups": [{"lr": 0.1, "params": [0, 1]}]}
+        >>> order = torch_order(["fc.weight", "fc.bias"], params)
+        >>> order
+        [1, 0]
+        >>> adam = state_from_torch(tx.init(params), torch_state, order)[0][0]
+        >>> adam.count, adam.exp_avg["fc"]["bias"]
+        (Array(3, dtype=int32), Array([0.5, 0.5], dtype=float32))
+
+    See also:
+        :func:`state_to_torch`, :func:`torch_order`, ``torch.optim.Optimizer.load_state_dict``.
+    """
+    if not isinstance(state_dict, Mapping) or "state" not in state_dict or "param_groups" not in state_dict:
+        raise TypeError(f"{_FROM}: state_dict must be a torch optimizer's state_dict(): 'state' and 'param_groups'")
+    groups, indices = _groups(state_dict, _FROM)
+    torch_state = state_dict["state"]
+    if not isinstance(torch_state, Mapping):
+        raise TypeError(f"{_FROM}: state_dict['state'] must be a dict, got {type(torch_state).__name__}")
+    anatomy = _Anatomy(state, _FROM)
+    n = len(indices)
+    if anatomy.num_params is not None and n != anatomy.num_params:
+        raise ValueError(
+            f"{_FROM}: torch's state_dict has {n} parameters but the jforeach state has {anatomy.num_params} "
+            f"per parameter field"
+        )
+    order = _check_order(order, n, _FROM)
+    position = {index: k for k, index in enumerate(indices)}  # torch's id -> torch's parameter number
+    entries: list[Mapping[str, Any] | None] = [None] * n
+    for key, entry in torch_state.items():
+        if key not in position:
+            raise ValueError(f"{_FROM}: state_dict['state'] has an entry {key!r} for no parameter of param_groups")
+        if not isinstance(entry, Mapping):
+            raise TypeError(f"{_FROM}: state_dict['state'][{key!r}] must be a dict, got {type(entry).__name__}")
+        for name in entry:
+            if name == "step" or name in anatomy.fields:
+                continue
+            if name in anatomy.absent:
+                raise ValueError(
+                    f"{_FROM}: torch parameter {key} has state {name!r}, which this jforeach optimizer does not "
+                    f"keep ({anatomy.absent[name]}.{name} is None: built with other options than torch's?)"
+                )
+            raise ValueError(
+                f"{_FROM}: torch parameter {key} has an unknown state key {name!r}; this jforeach state keeps "
+                f"{sorted(['step', *anatomy.fields])}"
+            )
+        entries[position[key]] = entry
+
+    torch_step = _common_step(entries, indices, anatomy, step)
+    values, fresh = _torch_values(entries, indices, order, anatomy, groups)
+
+    def replace(node: Any) -> Any:
+        if _is_jforeach_state(node):
+            changes = {name: values[name] for name in node._fields if name in values}
+            if "count" in node._fields and _is_counter(node.count):
+                changes["count"] = _counter(node.count, _node_count(node, fresh, torch_step, anatomy))
+            return node._replace(**changes)
+        if isinstance(node, _HYPERPARAM_STATES):
+            node = node._replace(hyperparams=_hyperparams_from_groups(node.hyperparams, groups))
+        if "count" in node._fields and _is_counter(node.count) and torch_step is not None:
+            node = node._replace(count=_counter(node.count, torch_step))
+        return node
+
+    return _rebuild(state, replace)
+
+
+def _common_step(
+    entries: Sequence[Mapping[str, Any] | None], indices: Sequence[int], anatomy: _Anatomy, step: int | None
+) -> int | None:
+    """torch's one step count (a parameter without state counts as step 0), or ``step``."""
+    steps = {}
+    for k, entry in enumerate(entries):
+        if entry is not None and "step" in entry:
+            steps[k] = _step_value(entry["step"], f"torch parameter {indices[k]}", _FROM)
+    if not steps:
+        present = [k for k, e in enumerate(entries) if e is not None]
+        if present and anatomy.keeps_step:
+            raise ValueError(f"{_FROM}: torch parameter {indices[present[0]]} has state but no step")
+        return step if step is not None or present else 0
+    for k, entry in enumerate(entries):
+        if entry is None:
+            steps[k] = 0
+        elif "step" not in entry:
+            raise ValueError(f"{_FROM}: torch parameter {indices[k]} has state but no step, unlike the others")
+    first = next(iter(steps))
+    for k, value in steps.items():
+        if value != steps[first]:
+            why = " (it has no state: it never had a gradient)" if entries[k] is None else ""
+            raise ValueError(
+                f"{_FROM}: torch parameter {indices[k]} is at step {value}{why} but parameter {indices[first]} at "
+                f"step {steps[first]}; jforeach keeps one step count for all parameters"
+            )
+    if step is not None and step != steps[first]:
+        raise ValueError(f"{_FROM}: step={step} but torch's parameters are at step {steps[first]}")
+    return steps[first]
+
+
+def _torch_values(
+    entries: Sequence[Mapping[str, Any] | None],
+    indices: Sequence[int],
+    order: Sequence[int],
+    anatomy: _Anatomy,
+    groups: Sequence[Mapping[str, Any]],
+) -> tuple[dict[str, Any], set[str]]:
+    """The new value of every field; and the fields no parameter had (torch's fresh state)."""
+    values: dict[str, Any] = {}
+    fresh: set[str] = set()
+    for name, (node, field) in anatomy.fields.items():
+        template = getattr(node, field)
+        if name not in anatomy.per_param:  # one scalar for all parameters: torch's must agree
+            given = {k: _to_numpy(e[name]) for k, e in enumerate(entries) if e is not None and e.get(name) is not None}
+            if not given:
+                fresh.add(name)
+                continue
+            first = next(iter(given))
+            for k, v in given.items():
+                if v.shape != () or v != given[first]:
+                    raise ValueError(
+                        f"{_FROM}: torch parameters {indices[first]} and {indices[k]} have different {name!r} "
+                        f"({given[first]} and {v}); this jforeach state keeps one for all parameters"
+                    )
+            values[name] = jnp.asarray(given[first], template.dtype)
+            continue
+        leaves = anatomy.leaves(name)
+        new = list(leaves)
+        missing = []
+        for k, entry in enumerate(entries):
+            j = order[k]
+            value = None if entry is None else entry.get(name)
+            if value is None:
+                sgd_buffer = name == _SGD_ONLY_KEY and not anatomy.keeps_step
+                if entry is not None and not sgd_buffer:
+                    raise ValueError(
+                        f"{_FROM}: torch parameter {indices[k]} (jforeach leaf {anatomy.paths[j]}) has state "
+                        f"but no {name!r}"
+                    )
+                missing.append(k)  # no state: torch starts it fresh, as the template does
+                new[j] = np.zeros(leaves[j].shape, leaves[j].dtype) if sgd_buffer else leaves[j]
+                continue
+            array = _to_numpy(value)
+            if tuple(array.shape) != tuple(leaves[j].shape):
+                raise ValueError(
+                    f"{_FROM}: torch parameter {indices[k]}'s {name!r} has shape {tuple(array.shape)} but the "
+                    f"jforeach leaf {anatomy.paths[j]} has shape {tuple(leaves[j].shape)}"
+                )
+            new[j] = array.astype(leaves[j].dtype)
+        if len(missing) == len(entries):
+            fresh.add(name)
+        elif missing and name == _SGD_ONLY_KEY and not anatomy.keeps_step:
+            # torch clones the next gradient into a missing buffer; a zero buffer gives
+            # momentum * 0 + (1 - dampening) * grad, the same only without dampening
+            damped = [g.get("dampening", 0) for g in groups if g.get("dampening", 0) != 0]
+            if damped:
+                raise ValueError(
+                    f"{_FROM}: torch parameter {indices[missing[0]]} has no momentum buffer (it starts from its "
+                    f"next gradient) while others have one; jforeach can express that for all parameters at once, "
+                    f"or with a zero buffer only without dampening (dampening={damped[0]})"
+                )
+        values[name] = _place(template, new, leaves, anatomy)
+    return values, fresh
+
+
+def _place(template: Any, new: list[Any], leaves: list[Any], anatomy: _Anatomy) -> Any:
+    """New leaves as arrays of their own, on the template's devices, in its tree or Packed layout."""
+    if isinstance(template, _packed.Packed):
+        out = _packed.pack(jax.tree.unflatten(anatomy.treedef, new), sharding=template.layout.sharding)
+        if out.layout != template.layout:
+            raise ValueError(f"{_FROM}: re-packing gave the layout {out.layout}, not the template's {template.layout}")
+        return out
+    changed = [k for k, (a, b) in enumerate(zip(new, leaves, strict=True)) if a is not b]
+    if changed:
+        concrete = [isinstance(leaves[k], jax.Array) and not isinstance(leaves[k], jax.core.Tracer) for k in changed]
+        shardings = [leaves[k].sharding if c else None for k, c in zip(changed, concrete, strict=True)]
+        placed = [jax.device_put(new[k], s) for k, s in zip(changed, shardings, strict=True)]
+        for k, array in zip(changed, _packed._owned(placed), strict=True):
+            new[k] = array
+    return jax.tree.unflatten(anatomy.treedef, new)
+
+
+def _node_count(node: Any, fresh: set[str], torch_step: int | None, anatomy: _Anatomy) -> int | None:
+    """A jforeach state's counter: 0 while none of its fields has torch data (SGD: no buffer yet)."""
+    names = [name for name in node._fields if name in anatomy.fields]
+    if names and all(name in fresh for name in names):
+        return 0
+    if anatomy.keeps_step or not names:
+        return torch_step
+    if torch_step == 0:
+        raise ValueError(f"{_FROM}: step=0, but torch's SGD state has momentum buffers (it took steps)")
+    return 1 if torch_step is None else torch_step
+
+
+def _counter(template: Any, value: int | None) -> Any:
+    if value is None:
+        return template
+    if value > np.iinfo(template.dtype).max:
+        raise ValueError(f"{_FROM}: step {value} does not fit the state's {np.dtype(template.dtype).name} counter")
+    return jnp.asarray(value, template.dtype)
+
+
+def _hyperparams_from_groups(hyperparams: Mapping[str, Any], groups: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    out = dict(hyperparams)
+    for name, template in hyperparams.items():
+        given = [g[name] for g in groups if name in g]
+        if not given or not hasattr(template, "dtype"):
+            continue
+        try:
+            arrays = [_to_numpy(v) for v in given]
+        except (TypeError, ValueError):
+            continue
+        if any(a.dtype == object or a.shape != arrays[0].shape or (a != arrays[0]).any() for a in arrays):
+            raise ValueError(
+                f"{_FROM}: torch's param_groups have different {name!r} ({given}); jforeach's "
+                "inject_hyperparams state holds one"
+            )
+        out[name] = jnp.asarray(arrays[0].reshape(np.shape(template)), template.dtype)
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# jforeach -> torch
+
+
+def _torch_tensor(array: np.ndarray) -> Any:
+    import torch  # only here: torch is not a dependency of jforeach
+
+    if array.dtype == jnp.bfloat16:
+        return torch.from_numpy(np.array(array, np.float32)).to(torch.bfloat16)
+    return torch.from_numpy(np.array(array))
+
+
+def state_to_torch(
+    state: PyTree,
+    order: Sequence[int] | None = None,
+    *,
+    param_groups: Sequence[Mapping[str, Any]],
+    step: int | None = None,
+    as_tensor: Callable[[np.ndarray], Any] | None = None,
+) -> dict[str, Any]:
+    """A ``torch.optim`` ``state_dict()`` holding a jforeach optimizer state.
+
+    The result is ``{"state": {i: {key: tensor}}, "param_groups": [...]}``: every per-parameter field of
+    the state under its (torch's) name and torch's ``step`` from the state's step counters. A fresh
+    ``torch.optim.<Name>(params, ...)`` accepts it with ``load_state_dict`` and continues exactly as
+    jforeach would.
+
+    torch's ``load_state_dict`` *replaces* each group's hyperparameters with the saved ones, so the
+    groups must carry every hyperparameter the torch optimizer reads (``lr``, ``betas``, ``foreach``,
+    ``capturable``, ``fused``, ...); they come from the caller: pass
+    ``torch.optim.<Name>(params, <the same hyperparameters>).state_dict()["param_groups"]`` of a freshly
+    built optimizer (it lists torch's parameter indices). The groups are copied; where the state is
+    an ``optax.inject_hyperparams`` one, its numeric hyperparameters (``lr`` set between steps, ...)
+    replace the groups' values where those differ at the state's precision. A learning-rate schedule
+    is not a hyperparameter torch can hold: carry it on with a torch ``lr_scheduler``.
+
+    torch's SGD, whose only state is ``momentum_buffer``, gets no ``step``, and no state for its
+    parameters while jforeach's momentum counter is 0 (torch then starts the buffers from the next
+    gradient, as jforeach does).
+
+    Args:
+        state: a jforeach optimizer state (the ``tx.update`` result), alone or in a chain.
+        order: ``order[i]`` is the leaf index of torch's parameter ``i`` (see :func:`torch_order`);
+            ``None`` means the same order.
+        param_groups: torch's param_groups, e.g. ``fresh_optimizer.state_dict()["param_groups"]``.
+        step: the step count, for a state that keeps none (Adagrad or RMSprop with a constant ``lr``
+            count no steps); where the state counts steps it must agree.
+        as_tensor: makes a tensor of a numpy array; default ``torch.from_numpy`` (on a copy; bfloat16
+            through float32), with torch imported at the call.
+
+    Returns:
+        A dict for ``torch_optimizer.load_state_dict``; steps are float32 0-d tensors, as torch keeps
+        them, and the state tensors have the jforeach state's dtypes (torch casts them to its
+        parameters' on load).
+
+    Raises:
+        ValueError: when ``param_groups`` do not list the state's parameters, the state's step
+            counters differ, or no step count is known.
+
+    Examples:
+        >>> import jax.numpy as jnp, numpy as np
+        >>> import jforeach
+        >>> from jforeach._state_dict import state_to_torch
+        >>> params = {"b": jnp.zeros(2), "w": jnp.ones((2, 2))}
+        >>> tx = jforeach.optim.sgd(lr=0.1, momentum=0.9)
+        >>> state = tx.init(params)
+        >>> _, state = tx.update({"b": jnp.ones(2), "w": jnp.ones((2, 2))}, state, params)
+        >>> groups = [{"lr": 0.1, "momentum": 0.9, "dampening": 0, "params": [0, 1]}]  # torch's, trimmed
+        >>> d = state_to_torch(state, [1, 0], param_groups=groups, as_tensor=np.asarray)
+        >>> d["state"][1]
+        {'momentum_buffer': array([1., 1.], dtype=float32)}
+
+    See also:
+        :func:`state_from_torch`, :func:`torch_order`, ``torch.optim.Optimizer.state_dict``.
+    """
+    anatomy = _Anatomy(state, _TO)
+    groups, indices = _groups(param_groups, _TO, "param_groups")
+    n = len(indices)
+    if anatomy.num_params is not None and sorted(indices) != list(range(anatomy.num_params)):
+        raise ValueError(
+            f"{_TO}: param_groups must list the parameters 0..{anatomy.num_params - 1} of the jforeach state "
+            f"once each, got {indices}"
+        )
+    order = _check_order(order, n, _TO)
+    out_groups = [copy.deepcopy(dict(g)) for g in groups]
+    for node in anatomy.nodes:
+        if isinstance(node, _HYPERPARAM_STATES):
+            _hyperparams_into_groups(node.hyperparams, out_groups)
+    make = _torch_tensor if as_tensor is None else as_tensor
+
+    torch_step = _state_step(anatomy, step) if anatomy.keeps_step else None
+    fields: list[tuple[str, Any]] = []  # (torch key, per-parameter numpy arrays or one scalar)
+    for node in anatomy.nodes:
+        if not _is_jforeach_state(node):
+            continue
+        if not anatomy.keeps_step and "count" in node._fields and int(node.count) == 0:
+            continue  # SGD before its first step: no buffers, as torch's fresh optimizer
+        for name in node._fields:
+            if name not in anatomy.fields:
+                continue
+            if name in anatomy.per_param:
+                fields.append((name, jax.device_get(anatomy.leaves(name))))
+            else:
+                fields.append((name, np.asarray(jax.device_get(getattr(node, name)))))
+    out_state: dict[int, dict[str, Any]] = {}
+    for k, index in enumerate(indices):
+        entry: dict[str, Any] = {}
+        if torch_step is not None:
+            entry["step"] = make(np.asarray(torch_step, np.float32))
+        for name, value in fields:
+            entry[name] = make(np.asarray(value[order[k]]) if isinstance(value, list) else value)
+        if entry:
+            out_state[index] = entry
+    return {"state": out_state, "param_groups": out_groups}
+
+
+def _state_step(anatomy: _Anatomy, step: int | None) -> int:
+    counts = [(where, int(value)) for where, value in anatomy.counters()]
+    for where, value in counts:
+        if value != counts[0][1]:
+            raise ValueError(f"{_TO}: the state's step counters differ: {counts[0][0]} {counts[0][1]}, {where} {value}")
+    if step is not None:
+        if counts and counts[0][1] != step:
+            raise ValueError(f"{_TO}: step={step} but the state's step counters are at {counts[0][1]}")
+        return int(step)
+    if not counts:
+        raise ValueError(
+            f"{_TO}: the state keeps no step count (this optimizer counts no steps with a constant lr) but torch "
+            "keeps one: pass step="
+        )
+    return counts[0][1]
+
+
+def _hyperparams_into_groups(hyperparams: Mapping[str, Any], groups: list[dict[str, Any]]) -> None:
+    for name, value in hyperparams.items():
+        if not hasattr(value, "dtype") or np.ndim(value) != 0:
+            continue
+        value = np.asarray(jax.device_get(value))
+        for group in groups:
+            if name not in group:
+                continue
+            try:
+                same = np.asarray(_to_numpy(group[name]), value.dtype) == value
+            except (TypeError, ValueError):
+                same = False
+            if not same:
+                group[name] = value.item()
+
+
+# ---------------------------------------------------------------------------------------
+# torch's names -> leaf indices
+
+
+def _key_name(key: Any) -> str:
+    if isinstance(key, jax.tree_util.DictKey):
+        return str(key.key)
+    if isinstance(key, jax.tree_util.GetAttrKey):
+        return key.name
+    if isinstance(key, jax.tree_util.SequenceKey):
+        return str(key.idx)
+    if isinstance(key, jax.tree_util.FlattenedIndexKey):
+        return str(key.key)
+    return str(key)
+
+
+def _is_path(x: Any) -> bool:
+    return isinstance(x, str) or (isinstance(x, tuple) and all(isinstance(k, _KEY_TYPES) for k in x))
+
+
+def torch_order(torch_names: Iterable[Any], jax_paths_or_params: Any, /) -> list[int]:
+    """The ``order`` argument of :func:`state_from_torch` and :func:`state_to_torch`, from names.
+
+    torch's parameter ``i`` is named ``"a.b.c"`` by ``module.named_parameters()``; the JAX leaf with the
+    key path ``a``/``b``/``c`` (dict keys, attributes, sequence indices: ``['a'].b[2]`` is ``"a.b.2"``)
+    is the same parameter. A flat dict keyed by torch's names (``{"a.b.c": ...}``) matches too.
+
+    Args:
+        torch_names: torch's parameter names in its order, or ``named_parameters()`` itself (pairs of
+            a name and a tensor).
+        jax_paths_or_params: the JAX parameters (a pytree or a :class:`jforeach.Packed`), or their
+            leaves' key paths (``[path for path, _ in jax.tree_util.tree_flatten_with_path(params)[0]]``)
+            or dotted names, in leaf order.
+
+    Returns:
+        ``order``: ``order[i]`` is the leaf index of torch's parameter ``i``.
+
+    Raises:
+        ValueError: for a torch name no leaf has, a name given twice, two leaves with one dotted
+            name, or leaves no torch name matches.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from jforeach._state_dict import torch_order
+        >>> params = {"fc1": {"weight": jnp.zeros((3, 2)), "bias": jnp.zeros(3)}, "out": [jnp.zeros(3)]}
+        >>> torch_order(["fc1.weight", "fc1.bias", "out.0"], params)  # JAX's leaves: fc1.bias, fc1.weight, out.0
+        [1, 0, 2]
+    """
+    names = [n[0] if isinstance(n, tuple) and len(n) == 2 and isinstance(n[0], str) else n for n in torch_names]
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"{_ORDER}: torch's names must be strings, got {name!r}")
+    source = jax_paths_or_params
+    if isinstance(source, _packed.Packed):
+        source = jax.tree.unflatten(source.layout.treedef, range(source.num_tensors))
+    if isinstance(source, list | tuple) and source and all(_is_path(x) for x in source):
+        paths = list(source)
+    else:
+        paths = [path for path, _ in jax.tree_util.tree_flatten_with_path(source)[0]]
+    jax_names = [p if isinstance(p, str) else ".".join(_key_name(k) for k in p) for p in paths]
+    shown = [p if isinstance(p, str) else jax.tree_util.keystr(p) for p in paths]
+    leaf_of: dict[str, int] = {}
+    for j, name in enumerate(jax_names):
+        if name in leaf_of:
+            raise ValueError(
+                f"{_ORDER}: the JAX leaves {shown[leaf_of[name]]} and {shown[j]} both have the name {name!r}"
+            )
+        leaf_of[name] = j
+    order: list[int] = []
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in seen:
+            raise ValueError(f"{_ORDER}: torch's parameters {seen[name]} and {i} are both named {name!r}")
+        seen[name] = i
+        if name not in leaf_of:
+            close = difflib.get_close_matches(name, jax_names, n=3)
+            hint = f"; close: {close}" if close else ""
+            raise ValueError(f"{_ORDER}: torch's parameter {i} {name!r} matches no JAX leaf{hint}")
+        order.append(leaf_of[name])
+    unmatched = sorted(set(range(len(jax_names))) - set(order))
+    if unmatched:
+        raise ValueError(f"{_ORDER}: no torch parameter is named like the JAX leaves {[shown[j] for j in unmatched]}")
+    return order
