@@ -67,14 +67,20 @@ def _learning_rate(
     return lr
 
 
-def _check_betas(name: str, betas: Sequence[float] | np.ndarray) -> tuple[float, float]:
+def _check_betas(name: str, betas: Any) -> tuple[Any, float]:
+    """torch's beta checks; beta1 may also be a schedule of the step count (OneCycleLR's and
+    CyclicLR's ``cycle_momentum`` cycle ``betas[0]``: pass their ``.momentum``)."""
     pair = tuple(betas) if isinstance(betas, Sequence | np.ndarray | jax.Array) and np.ndim(betas) == 1 else ()
+    if isinstance(betas, tuple | list) and len(betas) == 2 and callable(betas[0]):
+        pair = tuple(betas)
     if len(pair) != 2:
         raise ValueError(f"`jforeach.optim.{name}`: betas must be a pair (beta1, beta2), got {betas!r}")
     beta1, beta2 = pair
-    _check(name, lambda: 0.0 <= beta1 < 1.0, f"Invalid beta parameter at index 0: {beta1}")
+    if not callable(beta1):
+        _check(name, lambda: 0.0 <= beta1 < 1.0, f"Invalid beta parameter at index 0: {beta1}")
+        beta1 = float(beta1)
     _check(name, lambda: 0.0 <= beta2 < 1.0, f"Invalid beta parameter at index 1: {beta2}")
-    return float(beta1), float(beta2)
+    return beta1, float(beta2)
 
 
 def _chain(*txs: optax.GradientTransformation | None) -> optax.GradientTransformation:
@@ -151,7 +157,9 @@ def adam(
 
     Args:
         lr: learning rate, a float or an optax schedule of the step count.
-        betas: coefficients of the running averages of the gradient and its square.
+        betas: coefficients of the running averages of the gradient and its square; ``betas[0]``
+            may be a schedule of the step count (torch's schedulers that cycle it, e.g.
+            ``lr_scheduler.OneCycleLR(...).momentum``).
         eps: added to the denominator.
         weight_decay: L2 penalty added to the gradient, or with
             ``decoupled_weight_decay=True`` the AdamW decay of the parameters.

@@ -145,13 +145,15 @@ def _may_be_nonzero(value: Any) -> bool:
     return isinstance(value, jax.Array | np.ndarray) or value != 0
 
 
-def _one_minus_pow(beta: float, count: jax.Array, dtype: Any) -> jax.Array:
+def _one_minus_pow(beta: Any, count: jax.Array, dtype: Any) -> jax.Array:
     """``1 - beta**count`` in ``dtype``, accurate to a few ulp (torch computes it in float64).
 
     Computing ``1 - beta**t`` directly in float32 loses ~1e-5 relative at ``t=1`` for
     ``beta=0.999``; ``-expm1(t * log(beta))`` with ``log(beta)`` taken in float64 keeps
     the result within a few ulp of torch's float64 value.
     """
+    if isinstance(beta, jax.Array):  # a scheduled beta: its log in the update's dtype
+        return -jnp.expm1(count.astype(dtype) * jnp.log(beta.astype(dtype)))
     log_beta = math.log(beta) if beta > 0.0 else -math.inf
     return -jnp.expm1(count.astype(dtype) * jnp.asarray(log_beta, dtype))
 
@@ -681,10 +683,12 @@ def _scale_by_adam(
     def step_fn(updates: optax.Updates, state: AdamState, lr: Any) -> tuple[optax.Updates, AdamState]:
         # torch's _multi_tensor_adam, op by op
         count = optax.safe_int32_increment(state.count)
-        exp_avg = jforeach.lerp(state.exp_avg, updates, 1 - beta1)
-        exp_avg_sq = jforeach.addcmul(jforeach.mul(state.exp_avg_sq, beta2), updates, updates, 1 - beta2)
         dtype = _scalar_dtype(updates)
-        bias_correction1 = _one_minus_pow(beta1, count, dtype)
+        # a scheduled beta1 (torch's cycle_momentum): the value after state.count scheduler steps
+        b1 = jnp.asarray(beta1(state.count), dtype) if callable(beta1) else beta1
+        exp_avg = jforeach.lerp(state.exp_avg, updates, 1 - b1)
+        exp_avg_sq = jforeach.addcmul(jforeach.mul(state.exp_avg_sq, beta2), updates, updates, 1 - beta2)
+        bias_correction1 = _one_minus_pow(b1, count, dtype)
         bias_correction2_sqrt = jnp.sqrt(_one_minus_pow(beta2, count, dtype))
         # torch's step_size = (lr / bias_correction1) * -1; a direction is the lr = -1 update
         step_size = 1 / bias_correction1 if lr is None else jnp.asarray(-(lr / bias_correction1), dtype)
