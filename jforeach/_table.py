@@ -16,6 +16,7 @@ from typing import Literal
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 # An operand overload, torch's names: Scalar (one number for every tensor), ScalarList (one number per
 # tensor), List (a tensor per tensor: a pytree of the same structure) and Tensor (one array for all).
@@ -47,6 +48,12 @@ class Operand:
     zero_dim_as_number: bool = True
     # a list of (strongly typed) 0-d arrays is torch's TensorList, except lerp's weight: numbers
     zero_dim_list_as_tensors: bool = True
+    # torch converts a number operand to this dtype with c10's overflow check ("value cannot be
+    # converted to type X without overflow"): "result" the result dtype (clamp_min, alpha), "opmath"
+    # the dtype the kernel computes in (addcmul's value, lerp's weight), "pow" the result dtype
+    # unless it is float32/float64 (pow's kernel takes those exponents as doubles), "-result" the
+    # negated number to the result dtype (sub's alpha: torch subtracts by adding -alpha); "" no check
+    overflow_check: Literal["", "result", "-result", "opmath", "pow"] = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +68,10 @@ class Op:
     accepts: frozenset[str] = ALL  # dtype categories of ``tensors`` torch accepts
     result_accepts: frozenset[str] = ALL  # result dtype categories torch implements (pow: not bool)
     number_result_accepts: frozenset[str] = ALL  # the same, when an operand is a number (clamp_min)
+    array_result_accepts: frozenset[str] = ALL  # the same, when no operand is a number (pow: not bool)
+    # torch's CPU kernel casts every operand to the result dtype before computing in opmath (add, sub,
+    # pow): a float16 tensor plus 2.212 adds float16(2.212). mul, div, addcmul, lerp keep them in opmath.
+    operands_in_result_dtype: bool = False
     bool_operands: bool = True  # False: any bool operand is rejected, as torch's sub does
     same_dtype_operands: bool = False  # every array operand must have the dtype of the tensor (lerp, mm)
     integral_divisor_pair: bool = False  # addcdiv: tensor1 and tensor2 both integral is rejected
@@ -102,6 +113,44 @@ def _reciprocal(x):
     return 1 / x
 
 
+# ln 2 = hi + lo with hi's low bits zero, so that k * hi is exact for |k| < 2**8 (float32) / 2**20 (float64)
+_LN2_SPLIT = {
+    np.dtype(np.float32): (np.float32(0.693145751953125), np.float32(1.4286068203094173e-06)),
+    np.dtype(np.float64): (np.float64(6.93147180369123816490e-01), np.float64(1.90821492927058770002e-10)),
+}
+
+
+def _cosh(x):
+    """cosh to 1.5 ulp in float32 and float64 (``jnp.cosh``: 24 ulp in float32 for |x| > 20).
+
+    XLA's cosh is exp(x + log(1/2)) + exp(-x + log(1/2)); the rounding of x + log(1/2) is an error of
+    |x| ulp of the result. Here (e^a + 1/e^a) / 2 for a = |x| below 9 (float64: 19); above, where 1/e^a
+    is under half an ulp, e^a / 2 = 2**(k-1) e^r with a = k ln 2 + r reduced exactly (Cody and Waite),
+    finite up to float32's overflow at 89.4159 (torch's vectorized float32 cosh is inf above 88.72).
+    """
+    dtype = np.dtype(x.dtype)
+    if dtype not in _LN2_SPLIT:  # complex: XLA's; float16/bfloat16 arrive here as float32
+        return jnp.cosh(x)
+    hi, lo = _LN2_SPLIT[dtype]
+    bits, mant, bias, limit = (32, 23, 127, 100.0) if dtype == np.float32 else (64, 52, 1023, 800.0)
+    a = jnp.abs(x)
+    t = jnp.exp(a)
+    small = 0.5 * t + 0.5 / t
+    b = jnp.minimum(a, dtype.type(limit))  # inf (and anything past the overflow) stays past it
+    k = jnp.round(b * dtype.type(1 / np.log(2.0)))
+    r = (b - k * hi) - k * lo
+    # 2**(k-2) as two exact powers of two, each within the exponent range
+    int_type = jnp.int32 if bits == 32 else jnp.int64
+    m = k.astype(int_type) - 2
+    m1 = m // 2
+
+    def pow2(e):
+        return jax.lax.bitcast_convert_type((e + bias) << mant, x.dtype)
+
+    big = (jnp.exp(r) * 2) * pow2(m1) * pow2(m - m1)
+    return jnp.where(a >= (9 if bits == 32 else 19), big, small)
+
+
 _UNARY: list[Op] = [
     Op("abs", "unary", jnp.abs, accepts=NO_BOOL),
     Op("acos", "unary", jnp.arccos, dtype_rule="float", test_domain=(-0.99, 0.99), jnp_name="jax.numpy.arccos"),
@@ -109,7 +158,7 @@ _UNARY: list[Op] = [
     Op("atan", "unary", jnp.arctan, dtype_rule="float", jnp_name="jax.numpy.arctan"),
     Op("ceil", "unary", _rounding(jnp.ceil), accepts=REAL_NO_BOOL),
     Op("cos", "unary", jnp.cos, dtype_rule="float"),
-    Op("cosh", "unary", jnp.cosh, dtype_rule="float"),
+    Op("cosh", "unary", _cosh, dtype_rule="float"),
     Op("erf", "unary", jax.lax.erf, dtype_rule="float", accepts=REAL, jnp_name="jax.lax.erf"),
     Op("erfc", "unary", jax.lax.erfc, dtype_rule="float", accepts=REAL, jnp_name="jax.lax.erfc"),
     Op("exp", "unary", jnp.exp, dtype_rule="float"),
@@ -161,13 +210,40 @@ def _mul(x, other):
     return x & other if x.dtype == jnp.bool_ else x * other
 
 
+def _div(x, other):
+    if jnp.shape(other) == jnp.shape(x) or not jnp.issubdtype(x.dtype, jnp.inexact):
+        return jnp.true_divide(x, other)
+    # XLA:CPU divides by a broadcast divisor as a multiplication by its reciprocal: 1 ulp off a third
+    # of the time, and 0 for every x once the reciprocal is subnormal (|other| > 2**126, flushed). A
+    # divisor that depends on x keeps the division a division (NaN / 1 is the NaN that NaN / c is).
+    return jnp.true_divide(x, jnp.where(jnp.isnan(x), jnp.ones((), x.dtype), other))
+
+
 def _pow(x, exponent):
+    if x.dtype == jnp.bool_:  # a bool tensor to a bool number (torch): x ** True is x, x ** False is True
+        return x | ~exponent
     if not jnp.issubdtype(x.dtype, jnp.integer):
         return jnp.power(x, exponent)
     # integers to negative powers, as torch: 1 and -1 keep magnitude 1, everything else truncates to 0
     x, exponent = jnp.broadcast_arrays(x, exponent)
     negative = jnp.where(x == 1, 1, jnp.where(x == -1, jnp.where(exponent % 2 == 0, 1, -1), 0)).astype(x.dtype)
-    return jnp.where(exponent < 0, negative, jnp.power(x, jnp.maximum(exponent, 0)))
+    return jnp.where(exponent < 0, negative, _int_pow(x, jnp.maximum(exponent, 0)))
+
+
+def _int_pow(x, exponent):
+    """x ** exponent, wrapping like torch's: square and multiply over every bit of the exponent.
+
+    XLA's integer pow reads only the exponent's low 6 bits (2 ** 64 gives 1, 2 ** 100 gives 2 ** 36).
+    """
+
+    def step(_, carry):
+        result, base, exponent = carry
+        return jnp.where((exponent & 1) == 1, result * base, result), base * base, exponent >> 1
+
+    bits = jnp.iinfo(x.dtype).bits
+    result, base, exponent = jax.lax.fori_loop(0, bits, step, (jnp.ones_like(x), x, exponent))
+    # base ** (2 ** bits) is 0 or 1 modulo 2 ** bits: higher exponent bits multiply by that
+    return jnp.where(exponent != 0, result * base, result)
 
 
 def _pow_scalar_base(exponent, base):
@@ -179,7 +255,7 @@ def _binary(name, fn, overloads=_NO_TENSOR, dtype_rule: DtypeRule = "promote", a
         name,
         "binary",
         fn,
-        (Operand("other", overloads),),
+        (Operand("other", overloads, overflow_check="result"),),
         dtype_rule=dtype_rule,
         accepts=accepts,
         jnp_name=jnp_name,
@@ -187,20 +263,23 @@ def _binary(name, fn, overloads=_NO_TENSOR, dtype_rule: DtypeRule = "promote", a
     )
 
 
+_ALPHA = Operand("alpha", ("Scalar",), default=1, promotes=False, overflow_check="result")
 _BINARY: list[Op] = [
     Op(
         "add",
         "binary",
         _add,
-        (Operand("other", _ALL_OVERLOADS), Operand("alpha", ("Scalar",), default=1, promotes=False)),
+        (Operand("other", _ALL_OVERLOADS), _ALPHA),
         dtype_rule="promote",
+        operands_in_result_dtype=True,
     ),
     Op(
         "sub",
         "binary",
         _sub,
-        (Operand("other", _ALL_OVERLOADS), Operand("alpha", ("Scalar",), default=1, promotes=False)),
+        (Operand("other", _ALL_OVERLOADS), dataclasses.replace(_ALPHA, overflow_check="-result")),
         dtype_rule="promote",
+        operands_in_result_dtype=True,
         accepts=NO_BOOL,
         bool_operands=False,
         jnp_name="jax.numpy.subtract",
@@ -216,7 +295,7 @@ _BINARY: list[Op] = [
     Op(
         "div",
         "binary",
-        jnp.true_divide,
+        _div,
         (Operand("other", _ALL_OVERLOADS, zero_dim_as_number=False),),
         dtype_rule="float",
         jnp_name="jax.numpy.true_divide",
@@ -229,9 +308,10 @@ _BINARY: list[Op] = [
         "pow",
         "binary",
         _pow,
-        (Operand("exponent", _NO_TENSOR),),
+        (Operand("exponent", _NO_TENSOR, overflow_check="pow"),),
         dtype_rule="promote",
-        result_accepts=NO_BOOL,
+        array_result_accepts=NO_BOOL,  # a bool tensor to a bool number is bool; to a bool tensor, unimplemented
+        operands_in_result_dtype=True,
         test_domain=(0.1, 3.0),
         jnp_name="jax.numpy.power",
     ),
@@ -243,6 +323,7 @@ _BINARY: list[Op] = [
         (Operand("self", ("Scalar",)),),
         dtype_rule="promote",
         result_accepts=NO_BOOL,
+        operands_in_result_dtype=True,
         inplace=False,
         test_domain=(-2.0, 2.0),
         jnp_name="jax.numpy.power",
@@ -255,7 +336,8 @@ def _addcmul(x, tensor1, tensor2, value):
 
 
 def _addcdiv(x, tensor1, tensor2, value):
-    return x + value * (tensor1 / tensor2)
+    # torch's CPU kernel: self + value * t1 / t2, i.e. (value * t1) / t2 (it overflows where value * t1 does)
+    return x + (value * tensor1) / tensor2
 
 
 def _lerp(x, end, weight):
@@ -263,7 +345,7 @@ def _lerp(x, end, weight):
     return jnp.where(jnp.abs(weight) < 0.5, x + weight * (end - x), end - (end - x) * (1 - weight))
 
 
-_VALUE = Operand("value", ("Scalar", "ScalarList", "Tensor"), default=1, promotes=False)
+_VALUE = Operand("value", ("Scalar", "ScalarList", "Tensor"), default=1, promotes=False, overflow_check="opmath")
 _POINTWISE: list[Op] = [
     Op(
         "addcmul",
@@ -292,7 +374,9 @@ _POINTWISE: list[Op] = [
         _lerp,
         (
             Operand("end", ("List",)),
-            Operand("weight", ("Scalar", "ScalarList", "List"), zero_dim_list_as_tensors=False),
+            Operand(
+                "weight", ("Scalar", "ScalarList", "List"), zero_dim_list_as_tensors=False, overflow_check="opmath"
+            ),
         ),
         dtype_rule="same",
         accepts=INEXACT,
@@ -397,7 +481,7 @@ _REDUCTIONS: list[Op] = [
         "reduction",
         functools.partial(powsum, literal_inf=True),
         (Operand("ord", ("Scalar",), default=2), Operand("dtype", ("Scalar",), default=None)),
-        accepts=FLOAT,
+        accepts=REAL,  # integer and bool tensors need a floating dtype= (see _engine.reduction_dtype)
         inplace=False,
         torch_name="torch.linalg.vector_norm",
         jnp_name="jax.numpy.sum",
