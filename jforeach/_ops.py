@@ -6,6 +6,9 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+import jax
+import numpy as np
+
 from . import _engine
 from ._examples import EXAMPLES
 from ._table import OPS, Op
@@ -134,14 +137,24 @@ _pow_tensor = FUNCTIONS["pow"]
 
 
 def pow(self: Any, exponent: Any, /) -> Any:  # noqa: A001 - torch's name
-    if _engine._is_number(self):
+    if _engine._is_number(self) or (_is_0d_array(self) and not _is_number_or_0d(exponent)):
+        # torch's ScalarAndTensor: a number, or a 0-d tensor (its item), raised to every tensor
         return _engine.call("pow_scalar_base", exponent, [self], inplace=False, fname="pow")
     return _pow_tensor(self, exponent)
 
 
+def _is_0d_array(value: Any) -> bool:
+    return isinstance(value, np.ndarray | jax.Array) and value.ndim == 0
+
+
+def _is_number_or_0d(value: Any) -> bool:
+    return _engine._is_number(value) or _is_0d_array(value)
+
+
 pow.__doc__ = _pow_tensor.__doc__.replace(  # type: ignore[union-attr]
     "Args:\n  tensors:",
-    "``jforeach.pow(number, tensors)`` raises the number to every tensor (torch's ScalarAndTensor).\n\n"
+    "``jforeach.pow(number, tensors)`` raises the number (or a 0-d array, taken as a number of its kind) to "
+    "every tensor (torch's ScalarAndTensor).\n\n"
     "Args:\n  tensors:",
 )
 pow.__module__ = "jforeach"
