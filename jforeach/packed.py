@@ -359,7 +359,8 @@ def _segment_reduce(
     results = []
     if small:
         results.append(_segment_values(op.name, _gather_runs(group, compute), seg, n, finish))
-    big = [k for k in range(n) if k not in set(small)]
+    small_set = set(small)  # (built once: a set per tensor made the first norm quadratic in the tensors)
+    big = [k for k in range(n) if k not in small_set]
     if big:
         reduce = _row_reduction(op.name, finish)
         parts = [reduce(jax.lax.slice(compute, (group.offsets[k],), (group.offsets[k] + group.sizes[k],))) for k in big]
