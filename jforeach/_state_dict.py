@@ -58,7 +58,6 @@ def _is_namedtuple(node: Any) -> bool:
 
 
 def _is_jforeach_state(node: Any) -> bool:
-    """A NamedTuple state defined in jforeach: its fields other than ``count`` are torch's keys."""
     return _is_namedtuple(node) and type(node).__module__.split(".")[0] == "jforeach"
 
 
@@ -67,7 +66,7 @@ def _is_counter(value: Any) -> bool:
 
 
 def _nodes(state: PyTree) -> list[Any]:
-    """Every NamedTuple of the state, depth first; jforeach states are not looked into."""
+    """Every NamedTuple of the state, depth first (in chains, wrappers, dicts)."""
     out: list[Any] = []
 
     def visit(node: Any) -> None:
@@ -75,8 +74,6 @@ def _nodes(state: PyTree) -> list[Any]:
             return
         if _is_namedtuple(node):
             out.append(node)
-            if _is_jforeach_state(node):
-                return
         if isinstance(node, tuple | list):
             for child in node:
                 visit(child)
@@ -88,36 +85,56 @@ def _nodes(state: PyTree) -> list[Any]:
     return out
 
 
-def _rebuild(state: PyTree, replace: Callable[[Any], Any]) -> PyTree:
-    """The state with every NamedTuple ``n`` replaced by ``replace(n)`` (children first)."""
-
-    def visit(node: Any) -> Any:
-        if isinstance(node, _packed.Packed) or node is None:
-            return node
-        if _is_jforeach_state(node):
-            return replace(node)
-        if _is_namedtuple(node):
-            return replace(type(node)(*(visit(child) for child in node)))
-        if isinstance(node, tuple | list):
-            return type(node)(visit(child) for child in node)
-        if isinstance(node, dict):
-            return type(node)((key, visit(child)) for key, child in node.items())
-        return node
-
-    return visit(state)
+def _signature(value: Any) -> Any:
+    if isinstance(value, _packed.Packed):
+        return value.layout
+    leaves, treedef = jax.tree.flatten(value)
+    return treedef, tuple(np.shape(leaf) for leaf in leaves)
 
 
 class _Anatomy:
-    """Where a state keeps torch's per-parameter state, and the parameters' structure."""
+    """Where a state keeps torch's per-parameter state, and the parameters' structure.
+
+    The optimizer's states are the NamedTuples defined in jforeach that hold a field with the
+    parameters' structure (and shapes) or a Packed of their layout: their fields other than
+    ``count`` are torch's state keys (a 0-d field is a value torch keeps per parameter and jforeach
+    once). The parameters' structure is the most common one among the largest fields of jforeach's
+    states; other jforeach states (``clip_by_norm``'s total norm, a grad scaler's) are not torch's.
+    """
 
     def __init__(self, state: PyTree, fname: str):
+        self.nodes = _nodes(state)
+        candidates = [
+            (node, name, value)
+            for node in self.nodes
+            if _is_jforeach_state(node)
+            for name, value in zip(node._fields, node, strict=True)
+            if name != "count" and value is not None
+        ]
+        self.layout: _packed.Layout | None = None
+        self.treedef: Any = None
+        self.num_params: int | None = None
+        signature: Any = None
+        packed = [v.layout for _, _, v in candidates if isinstance(v, _packed.Packed)]
+        if packed:
+            self.layout = signature = max(set(packed), key=packed.count)
+            self.treedef, self.num_params = self.layout.treedef, self.layout.num_tensors
+        elif candidates:
+            sizes = [len(jax.tree.leaves(v)) for _, _, v in candidates]
+            largest = [_signature(v) for (_, _, v), size in zip(candidates, sizes, strict=True) if size == max(sizes)]
+            counts = {sig: largest.count(sig) for sig in largest}
+            signature = max(counts, key=lambda sig: counts[sig])
+            if sum(c == counts[signature] for c in counts.values()) > 1:
+                raise ValueError(f"{fname}: the optimizer state's fields have different structures: {list(counts)}")
+            self.treedef, self.num_params = signature[0], max(sizes)
+        self.optimizer_ids = {
+            id(node) for node, _, value in candidates if signature is not None and _signature(value) == signature
+        }
         self.fields: dict[str, tuple[Any, str]] = {}  # torch key -> (owner node, field name)
         self.absent: dict[str, str] = {}  # torch key -> owner class name, for a field that is None
-        self.nodes = _nodes(state)
-        self.layout: _packed.Layout | None = None
-        candidates: list[tuple[str, Any]] = []
+        self.per_param: set[str] = set()
         for node in self.nodes:
-            if not _is_jforeach_state(node):
+            if id(node) not in self.optimizer_ids:
                 continue
             for name, value in zip(node._fields, node, strict=True):
                 if name == "count":
@@ -128,42 +145,19 @@ class _Anatomy:
                     self.absent[name] = type(node).__name__
                     continue
                 self.fields[name] = (node, name)
-                candidates.append((name, value))
-        packed = [v for _, v in candidates if isinstance(v, _packed.Packed)]
-        self.treedef: Any = None
-        self.num_params: int | None = None
-        if packed:
-            self.layout = packed[0].layout
-            self.treedef = self.layout.treedef
-            self.num_params = self.layout.num_tensors
-            for name, value in candidates:
-                if isinstance(value, _packed.Packed) and value.layout.treedef != self.treedef:
-                    raise ValueError(f"{fname}: the state field {name!r} is packed with another structure")
-        elif candidates:
-            # the parameters' structure is the one with the most leaves (a shared scalar has one)
-            defs = [(len(jax.tree.leaves(v)), jax.tree.structure(v)) for _, v in candidates]
-            most = max(count for count, _ in defs)
-            rivals = {d for count, d in defs if count == most}
-            if len(rivals) > 1:
-                raise ValueError(f"{fname}: the state's fields have different structures: {sorted(map(str, rivals))}")
-            self.treedef, self.num_params = rivals.pop(), most
-        self.per_param = {name for name, v in candidates if self._is_per_param(v)}
-        for name, value in candidates:
-            if name not in self.per_param and not (not isinstance(value, _packed.Packed) and np.ndim(value) == 0):
-                raise ValueError(
-                    f"{fname}: the state field {name!r} has neither the parameters' structure nor one scalar value"
-                )
+                if _signature(value) == signature:
+                    self.per_param.add(name)
+                elif isinstance(value, _packed.Packed) or np.ndim(value) != 0:
+                    raise ValueError(
+                        f"{fname}: the state field {type(node).__name__}.{name} has neither the parameters' "
+                        "structure nor one scalar value"
+                    )
         paths: list[Any] = []
         if self.num_params is not None:
             paths = jax.tree_util.tree_flatten_with_path(jax.tree.unflatten(self.treedef, range(self.num_params)))[0]
         self.paths = [jax.tree_util.keystr(path) for path, _ in paths]
         # torch's SGD: the only per-parameter state is the momentum buffer, and there is no step
-        self.keeps_step = set(self.fields) | set(self.absent) != {_SGD_ONLY_KEY} and bool(self.fields)
-
-    def _is_per_param(self, value: Any) -> bool:
-        if isinstance(value, _packed.Packed):
-            return True
-        return jax.tree.structure(value) == self.treedef
+        self.keeps_step = bool(self.fields) and set(self.fields) | set(self.absent) != {_SGD_ONLY_KEY}
 
     def leaves(self, name: str) -> list[Any]:
         node, field = self.fields[name]
@@ -179,6 +173,25 @@ class _Anatomy:
             for node in self.nodes
             if "count" in node._fields and _is_counter(node.count)
         ]
+
+    def rebuild(self, state: PyTree, optimizer: Callable[[Any], Any], other: Callable[[Any], Any]) -> PyTree:
+        """The state with each optimizer state ``n`` replaced by ``optimizer(n)``, every other
+        NamedTuple by ``other(n)`` (after its children)."""
+
+        def visit(node: Any) -> Any:
+            if isinstance(node, _packed.Packed) or node is None:
+                return node
+            if id(node) in self.optimizer_ids:
+                return optimizer(node)
+            if _is_namedtuple(node):
+                return other(type(node)(*(visit(child) for child in node)))
+            if isinstance(node, tuple | list):
+                return type(node)(visit(child) for child in node)
+            if isinstance(node, dict):
+                return type(node)((key, visit(child)) for key, child in node.items())
+            return node
+
+        return visit(state)
 
 
 def _check_order(order: Sequence[int] | None, n: int, fname: str) -> list[int]:
@@ -337,19 +350,20 @@ def state_from_torch(
     torch_step = _common_step(entries, indices, anatomy, step)
     values, fresh = _torch_values(entries, indices, order, anatomy, groups)
 
-    def replace(node: Any) -> Any:
-        if _is_jforeach_state(node):
-            changes = {name: values[name] for name in node._fields if name in values}
-            if "count" in node._fields and _is_counter(node.count):
-                changes["count"] = _counter(node.count, _node_count(node, fresh, torch_step, anatomy))
-            return node._replace(**changes)
+    def optimizer(node: Any) -> Any:
+        changes = {name: values[name] for name in node._fields if name in values}
+        if "count" in node._fields and _is_counter(node.count):
+            changes["count"] = _counter(node.count, _node_count(node, fresh, torch_step, anatomy))
+        return node._replace(**changes)
+
+    def other(node: Any) -> Any:
         if isinstance(node, _HYPERPARAM_STATES):
             node = node._replace(hyperparams=_hyperparams_from_groups(node.hyperparams, groups))
         if "count" in node._fields and _is_counter(node.count) and torch_step is not None:
             node = node._replace(count=_counter(node.count, torch_step))
         return node
 
-    return _rebuild(state, replace)
+    return anatomy.rebuild(state, optimizer, other)
 
 
 def _common_step(
@@ -457,12 +471,20 @@ def _place(template: Any, new: list[Any], leaves: list[Any], anatomy: _Anatomy) 
         return out
     changed = [k for k, (a, b) in enumerate(zip(new, leaves, strict=True)) if a is not b]
     if changed:
-        concrete = [isinstance(leaves[k], jax.Array) and not isinstance(leaves[k], jax.core.Tracer) for k in changed]
-        shardings = [leaves[k].sharding if c else None for k, c in zip(changed, concrete, strict=True)]
+        # placed as the template's leaf is: a jitted step compiles anew for a committed argument
+        # where it saw an uncommitted one (tx.init's arrays are, unless the parameters were placed)
+        shardings = [_placement(leaves[k]) for k in changed]
         placed = [jax.device_put(new[k], s) for k, s in zip(changed, shardings, strict=True)]
         for k, array in zip(changed, _packed._owned(placed), strict=True):
             new[k] = array
     return jax.tree.unflatten(anatomy.treedef, new)
+
+
+def _placement(leaf: Any) -> Any:
+    """The template leaf's sharding if it is committed to it, else None (the default device)."""
+    if isinstance(leaf, jax.Array) and not isinstance(leaf, jax.core.Tracer) and getattr(leaf, "committed", True):
+        return leaf.sharding
+    return None
 
 
 def _node_count(node: Any, fresh: set[str], torch_step: int | None, anatomy: _Anatomy) -> int | None:
@@ -597,7 +619,7 @@ def state_to_torch(
     torch_step = _state_step(anatomy, step) if anatomy.keeps_step else None
     fields: list[tuple[str, Any]] = []  # (torch key, per-parameter numpy arrays or one scalar)
     for node in anatomy.nodes:
-        if not _is_jforeach_state(node):
+        if id(node) not in anatomy.optimizer_ids:
             continue
         if not anatomy.keeps_step and "count" in node._fields and int(node.count) == 0:
             continue  # SGD before its first step: no buffers, as torch's fresh optimizer
@@ -734,5 +756,6 @@ def torch_order(torch_names: Iterable[Any], jax_paths_or_params: Any, /) -> list
         order.append(leaf_of[name])
     unmatched = sorted(set(range(len(jax_names))) - set(order))
     if unmatched:
-        raise ValueError(f"{_ORDER}: no torch parameter is named like the JAX leaves {[shown[j] for j in unmatched]}")
+        leaves = ", ".join(shown[j] for j in unmatched)
+        raise ValueError(f"{_ORDER}: no torch parameter is named like the JAX leaves {leaves}")
     return order

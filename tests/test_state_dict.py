@@ -8,6 +8,7 @@ torch's float64 continuation of the same checkpoint, against torch float32's, ti
 from __future__ import annotations
 
 import copy
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -97,11 +98,22 @@ def _by_name(tree):
     return {".".join(str(k.key) for k in path): np.asarray(leaf) for path, leaf in flat}
 
 
+def _node(state, name):
+    """The first NamedTuple of the state (depth first, in chains and wrappers) with a field ``name``."""
+    if hasattr(state, "_fields") and name in state._fields:
+        return state
+    if isinstance(state, tuple | list | dict):
+        for child in state.values() if isinstance(state, dict) else state:
+            found = _node(child, name)
+            if found is not None:
+                return found
+    return None
+
+
 def _field(state, name):
-    for node in jax.tree.leaves(state, is_leaf=lambda x: hasattr(x, "_fields")):
-        if hasattr(node, "_fields") and name in node._fields:
-            return getattr(node, name)
-    raise AssertionError(f"no field {name}")
+    node = _node(state, name)
+    assert node is not None, f"no field {name}"
+    return getattr(node, name)
 
 
 # ---------------------------------------------------------------------------------------
@@ -126,7 +138,7 @@ def _torch_result(opt, tparams, keys):
     return params, states
 
 
-def _torch_continuation(name, kwargs, start, state_dict, noise):
+def _torch_continuation(name, kwargs, start, state_dict, noise, keys=None):
     """torch float32 and float64 continuing from the same checkpoint (float32 params, loaded state)."""
     out = []
     for dtype in (torch.float32, torch.float64):
@@ -134,7 +146,7 @@ def _torch_continuation(name, kwargs, start, state_dict, noise):
         opt = TORCH[name](tparams, **kwargs, foreach=True)
         opt.load_state_dict(copy.deepcopy(state_dict))  # load_state_dict keeps the tensors it is given
         _torch_steps(opt, tparams, noise)
-        out.append(_torch_result(opt, tparams, KEYS[name]))
+        out.append(_torch_result(opt, tparams, KEYS[name] if keys is None else keys))
     return out
 
 
@@ -227,3 +239,192 @@ def test_hand_over_both_ways_continues_like_torch(name, kwargs, packed):
     params, state = run(params, state, noise[K:])
     torch32, torch64 = _torch_continuation(name, kwargs, middle, handed, noise[K:])
     _compare(f"{name} to torch", params, state, KEYS[name], torch32, torch64, middle)
+
+
+def test_inject_hyperparams_in_a_chain_take_torch_group_values_and_give_them_back():
+    # torch's load_state_dict replaces the groups' hyperparameters: a scheduler's lr travels both ways
+    kwargs = {"lr": 0.05, "weight_decay": 0.1}
+    start, noise = _problem(1)
+    tparams = _torch_params(start)
+    opt = torch.optim.Adam(tparams, **kwargs, foreach=True)
+    _torch_steps(opt, tparams, noise[:K])
+    opt.param_groups[0]["lr"] = 0.02
+    saved = copy.deepcopy(opt.state_dict())
+    middle = {n: p.numpy().copy() for n, p in zip(NAMES, tparams, strict=True)}
+    # clip_by_norm(1e6) multiplies by exactly 1 here: it only puts the optimizer inside a chain
+    tx = optax.chain(jforeach.transforms.clip_by_norm(1e6), optax.inject_hyperparams(jforeach.optim.adam)(**kwargs))
+    params = _tree(middle)
+    order = torch_order(NAMES, params)
+    state = state_from_torch(tx.init(params), saved, order)
+    assert state[1].hyperparams["lr"] == np.float32(0.02) and state[1].hyperparams["lr"].dtype == jnp.float32
+    assert int(state[1].count) == K and int(_node(state, "exp_avg").count) == K
+    _assert_same_state_dict(state_to_torch(state, order, param_groups=saved["param_groups"]), saved)
+    got, got_state = _jax_runner(tx, False)(params, state, noise[K:])
+    keys = ["exp_avg", "exp_avg_sq"]
+    torch32, torch64 = _torch_continuation("adam", kwargs, middle, saved, noise[K:], keys)
+    _compare("adam, injected lr", got, got_state, keys, torch32, torch64, middle)
+    # jforeach's param_group["lr"] = ... between steps goes into torch's groups (a copy of them)
+    state[1].hyperparams["lr"] = jnp.asarray(0.01, jnp.float32)
+    handed = state_to_torch(state, order, param_groups=saved["param_groups"])
+    assert handed["param_groups"][0]["lr"] == float(np.float32(0.01))
+    assert saved["param_groups"][0]["lr"] == 0.02
+    assert {k: v for k, v in handed["param_groups"][0].items() if k != "lr"} == {
+        k: v for k, v in saved["param_groups"][0].items() if k != "lr"
+    }
+
+
+@pytest.mark.parametrize("dampening", [0.0, 0.3])
+def test_sgd_momentum_buffers_torch_has_not_made(dampening):
+    # torch's SGD clones a parameter's first gradient into its buffer; "gain" has none for K steps
+    kwargs = {"lr": 0.05, "momentum": 0.9, "dampening": dampening}
+    start, noise = _problem(2)
+    tparams = _torch_params(start)
+    opt = torch.optim.SGD(tparams, **kwargs, foreach=True)
+    for step_noise in noise[:K]:
+        for p, name in zip(tparams[1:], NAMES[1:], strict=True):
+            p.grad = CURVATURE * p + torch.tensor(step_noise[name])
+        tparams[0].grad = None
+        opt.step()
+    saved = copy.deepcopy(opt.state_dict())
+    assert 0 not in saved["state"] and set(saved["state"]) == set(range(1, len(NAMES)))
+    middle = {n: p.numpy().copy() for n, p in zip(NAMES, tparams, strict=True)}
+    tx = jforeach.optim.sgd(**kwargs)
+    run = _jax_runner(tx, False)
+    template = tx.init(_tree(middle))
+    order = torch_order(NAMES, _tree(middle))
+    if dampening:  # a zero buffer would give momentum * 0 + (1 - dampening) * grad, not the grad
+        with pytest.raises(ValueError, match=r"torch parameter 0 has no momentum buffer .*dampening=0.3"):
+            state_from_torch(template, saved, order)
+    else:  # a zero buffer gives momentum * 0 + grad: torch's clone
+        state = state_from_torch(template, saved, order)
+        assert int(_field(state, "count")) == 1
+        params, state = run(_tree(middle), state, noise[K:])
+        torch32, torch64 = _torch_continuation("sgd", kwargs, middle, saved, noise[K:])
+        _compare("sgd, one buffer missing", params, state, ["momentum_buffer"], torch32, torch64, middle)
+    # no buffer at all (a fresh torch optimizer): jforeach's counter 0 starts every buffer from the next gradient
+    fresh = torch.optim.SGD(_torch_params(middle), **kwargs, foreach=True).state_dict()
+    state = state_from_torch(template, fresh, order)
+    assert int(_field(state, "count")) == 0
+    _assert_same_state_dict(state_to_torch(state, order, param_groups=fresh["param_groups"]), fresh)
+    params, state = run(_tree(middle), state, noise[K:])
+    torch32, torch64 = _torch_continuation("sgd", kwargs, middle, fresh, noise[K:])
+    _compare("sgd from a fresh torch state", params, state, ["momentum_buffer"], torch32, torch64, middle)
+
+
+# ---------------------------------------------------------------------------------------
+# errors: raised before anything is built, naming the function, torch's index and the leaf
+
+
+def _adam_checkpoint(amsgrad=False, steps=2):
+    start, noise = _problem(3, steps)
+    tparams = _torch_params(start)
+    opt = torch.optim.Adam(tparams, lr=0.05, amsgrad=amsgrad, foreach=True)
+    _torch_steps(opt, tparams, noise)
+    return start, copy.deepcopy(opt.state_dict())
+
+
+def _edited(state_dict, edit):
+    state_dict = copy.deepcopy(state_dict)
+    edit(state_dict["state"])
+    return state_dict
+
+
+def test_state_from_torch_rejects_what_does_not_fit():
+    start, saved = _adam_checkpoint()
+    params = _tree(start)
+    template = jforeach.optim.adam(lr=0.05).init(params)
+    order = torch_order(NAMES, params)
+    fn = r"`jforeach\.optim\.state_from_torch`: "
+    offset = NAMES.index("offset")
+    cases = [
+        (_edited(saved, lambda s: s[0].update(foo=torch.zeros(()))), "unknown state key 'foo'"),
+        (
+            _edited(saved, lambda s: s[1].update(exp_avg=torch.zeros(5))),
+            r"parameter 1's 'exp_avg' has shape \(5,\) but ",
+        ),
+        (
+            _edited(saved, lambda s: s[1].pop("exp_avg_sq")),
+            r"parameter 1 \(jforeach leaf \['offset'\]\) has state but no",
+        ),
+        (
+            _edited(saved, lambda s: s[2].update(step=torch.tensor(1.0))),
+            "parameter 2 is at step 1 but parameter 0 at step 2",
+        ),
+        (_edited(saved, lambda s: s.pop(3)), "parameter 3 is at step 0 .it has no state: it never had a gradient"),
+        (_edited(saved, lambda s: s.update({9: {}})), "an entry 9 for no parameter"),
+        (_edited(saved, lambda s: s[0].update(step=torch.tensor(1.5))), "has step 1.5, not a count"),
+    ]
+    for bad, message in cases:
+        with pytest.raises(ValueError, match=fn + ".*" + message):
+            state_from_torch(template, bad, order)
+    # the leaf path names JAX's side of a shape mismatch
+    with pytest.raises(ValueError, match=r"jforeach leaf \['offset'\] has shape \(4,\)"):
+        state_from_torch(template, _edited(saved, lambda s: s[offset].update(exp_avg=torch.zeros(3))), order)
+    with pytest.raises(ValueError, match=fn + "torch's state_dict has 6 parameters but the jforeach state has 5"):
+        smaller = {k: v for k, v in params.items() if k != "gain"}
+        state_from_torch(jforeach.optim.adam().init(smaller), saved, order)
+    with pytest.raises(ValueError, match=fn + "order must hold each leaf index 0..5 once"):
+        state_from_torch(template, saved, [0, 0, 1, 2, 3, 4])
+    with pytest.raises(ValueError, match=fn + "step=5 but torch's parameters are at step 2"):
+        state_from_torch(template, saved, order, step=5)
+    with pytest.raises(TypeError, match=fn + "state_dict must be"):
+        state_from_torch(template, saved["state"], order)
+    # amsgrad's buffer has no home in a jforeach adam built without amsgrad
+    _, amsgrad = _adam_checkpoint(amsgrad=True)
+    with pytest.raises(ValueError, match=fn + r"torch parameter 0 has state 'max_exp_avg_sq'.*AdamState"):
+        state_from_torch(template, amsgrad, order)
+    assert int(_node(template, "exp_avg").count) == 0  # the template is untouched
+
+
+def test_state_to_torch_needs_groups_listing_the_parameters_and_a_step():
+    start, _ = _problem(4, 0)
+    params = _tree(start)
+    order = torch_order(NAMES, params)
+    tx = jforeach.optim.rmsprop(lr=0.01)  # a constant lr and no momentum: nothing counts steps
+    state = tx.init(params)
+    _, state = tx.update(params, state, params)
+    groups = torch.optim.RMSprop(_torch_params(start), lr=0.01).state_dict()["param_groups"]
+    fn = r"`jforeach\.optim\.state_to_torch`: "
+    with pytest.raises(ValueError, match=fn + "the state keeps no step count .*pass step="):
+        state_to_torch(state, order, param_groups=groups)
+    with pytest.raises(ValueError, match=fn + r"param_groups must list the parameters 0..5"):
+        state_to_torch(state, order, param_groups=[{**groups[0], "params": [0, 1, 2]}], step=1)
+    with pytest.raises(ValueError, match=fn + "order must hold each leaf index"):
+        state_to_torch(state, [0, 1], param_groups=groups, step=1)
+    handed = state_to_torch(state, order, param_groups=groups, step=1)
+    opt = torch.optim.RMSprop(_torch_params(start), lr=0.01)
+    opt.load_state_dict(handed)
+    assert all(float(opt.state[p]["step"]) == 1.0 for p in opt.param_groups[0]["params"])
+    adam = jforeach.optim.adam()
+    with pytest.raises(ValueError, match=fn + "step=3 but the state's step counters are at 0"):
+        state_to_torch(adam.init(params), order, param_groups=groups, step=3)
+
+
+def test_torch_order_matches_names_to_key_paths():
+    class Head(NamedTuple):
+        w: jax.Array
+        b: jax.Array
+
+    params = {"blocks": [{"w": jnp.zeros(2)}, {"w": jnp.zeros(3)}], "head": Head(jnp.zeros(4), jnp.zeros(5))}
+    # JAX's leaves: blocks.0.w, blocks.1.w, head.w, head.b (a NamedTuple keeps its field order)
+    names = ["head.w", "head.b", "blocks.0.w", "blocks.1.w"]
+    assert torch_order(names, params) == [2, 3, 0, 1]
+    assert torch_order(names, jforeach.pack(params)) == [2, 3, 0, 1]
+    paths = [path for path, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
+    assert torch_order(names, paths) == [2, 3, 0, 1]
+    assert torch_order(["z.w", "a.b"], {"z.w": jnp.zeros(1), "a.b": jnp.zeros(1)}) == [1, 0]  # flat, torch-keyed
+    fn = r"`jforeach\.optim\.torch_order`: "
+    with pytest.raises(
+        ValueError, match=fn + r"torch's parameter 1 'head\.bias' matches no JAX leaf; close: \['head\.b"
+    ):
+        torch_order(["head.w", "head.bias", "blocks.0.w", "blocks.1.w"], params)
+    with pytest.raises(ValueError, match=fn + "torch's parameters 0 and 1 are both named 'head.w'"):
+        torch_order(["head.w", "head.w"], params)
+    with pytest.raises(
+        ValueError, match=fn + r"no torch parameter is named like the JAX leaves \['blocks'\]\[1\]\['w'\]"
+    ):
+        torch_order(["head.w", "head.b", "blocks.0.w"], params)
+    with pytest.raises(
+        ValueError, match=fn + r"the JAX leaves \['a'\]\['b'\] and \['a\.b'\] both have the name 'a\.b'"
+    ):
+        torch_order(["a.b"], {"a": {"b": jnp.zeros(1)}, "a.b": jnp.zeros(1)})
