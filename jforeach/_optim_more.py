@@ -1,0 +1,729 @@
+"""torch.optim's other foreach optimizers: Adadelta, Adamax, NAdam, RAdam, Rprop and ASGD.
+
+Each has torch.optim's argument names, defaults and construction-time checks, and computes
+torch's ``_multi_tensor_<name>`` step with jforeach ops, op by op, so that
+``optax.apply_updates`` lands on the parameters torch's ``step()`` would have, on a pytree of
+arrays or on a :class:`jforeach.Packed` (one fused update per buffer). They are re-exported by
+:mod:`jforeach.optim`, whose helpers (hyperparameter checks, the chain) they use.
+
+torch computes each step's scalars (bias corrections, NAdam's ``mu``, RAdam's rectification)
+in Python floats; here they are computed in float64 when ``jax_enable_x64`` is on, with torch's
+expressions, and in float32 otherwise, with rearrangements accurate to a few ulp where torch's
+expression would cancel (RAdam's ``rho_t``). The per-parameter scalar states torch keeps as
+float32 0-d tensors (NAdam's ``mu_product``, ASGD's ``eta`` and ``mu``) are identical for every
+parameter of a group, and are one float32 0-d array here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+import jforeach
+from jforeach import transforms
+from jforeach.optim import _chain, _check, _check_betas, _check_non_negative, _learning_rate
+
+__all__ = [
+    "AdadeltaState",
+    "AdamaxState",
+    "AsgdState",
+    "NAdamState",
+    "RAdamState",
+    "RpropState",
+    "adadelta",
+    "adamax",
+    "asgd",
+    "nadam",
+    "radam",
+    "rprop",
+]
+
+# torch's float32 0-d per-parameter scalar states (``_get_scalar_dtype()``)
+_STATE_SCALAR = jnp.float32
+
+
+class AdadeltaState(NamedTuple):
+    """State of :func:`adadelta` (torch's ``Adadelta`` per-parameter state; ``count`` is ``step``).
+
+    Examples:
+        >>> import jax.numpy as jnp, optax
+        >>> import jforeach
+        >>> state = jforeach.optim.adadelta().init([jnp.zeros(2, jnp.float32)])
+        >>> optax.tree_utils.tree_get(state, "acc_delta")
+        [Array([0., 0.], dtype=float32)]
+    """
+
+    count: jax.Array  # type: ignore[assignment]  # shadows tuple.count, as optax's states do
+    square_avg: optax.Updates
+    acc_delta: optax.Updates
+
+
+class AdamaxState(NamedTuple):
+    """State of :func:`adamax` (torch's ``Adamax`` per-parameter state; ``count`` is ``step``).
+
+    Examples:
+        >>> import jax.numpy as jnp, optax
+        >>> import jforeach
+        >>> state = jforeach.optim.adamax().init([jnp.zeros(2, jnp.float32)])
+        >>> optax.tree_utils.tree_get(state, "exp_inf")
+        [Array([0., 0.], dtype=float32)]
+    """
+
+    count: jax.Array  # type: ignore[assignment]
+    exp_avg: optax.Updates
+    exp_inf: optax.Updates
+
+
+class NAdamState(NamedTuple):
+    """State of :func:`nadam`; ``mu_product`` is one float32 0-d array (torch keeps one per parameter).
+
+    Examples:
+        >>> import jax.numpy as jnp, optax
+        >>> import jforeach
+        >>> state = jforeach.optim.nadam().init([jnp.zeros(2, jnp.float32)])
+        >>> optax.tree_utils.tree_get(state, "mu_product")
+        Array(1., dtype=float32)
+    """
+
+    count: jax.Array  # type: ignore[assignment]
+    exp_avg: optax.Updates
+    exp_avg_sq: optax.Updates
+    mu_product: jax.Array
+
+
+class RAdamState(NamedTuple):
+    """State of :func:`radam` (torch's ``RAdam`` per-parameter state; ``count`` is ``step``).
+
+    Examples:
+        >>> import jax.numpy as jnp, optax
+        >>> import jforeach
+        >>> state = jforeach.optim.radam().init([jnp.zeros(2, jnp.float32)])
+        >>> optax.tree_utils.tree_get(state, "exp_avg_sq")
+        [Array([0., 0.], dtype=float32)]
+    """
+
+    count: jax.Array  # type: ignore[assignment]
+    exp_avg: optax.Updates
+    exp_avg_sq: optax.Updates
+
+
+class RpropState(NamedTuple):
+    """State of :func:`rprop`: the previous (masked) gradient and each entry's step size.
+
+    Examples:
+        >>> import jax.numpy as jnp, optax
+        >>> import jforeach
+        >>> state = jforeach.optim.rprop(lr=0.5).init([jnp.zeros(2, jnp.float32)])
+        >>> optax.tree_utils.tree_get(state, "step_size")
+        [Array([0.5, 0.5], dtype=float32)]
+    """
+
+    count: jax.Array  # type: ignore[assignment]
+    prev: optax.Updates
+    step_size: optax.Updates
+
+
+class AsgdState(NamedTuple):
+    """State of :func:`asgd`; ``eta`` and ``mu`` are float32 0-d arrays (torch keeps one per parameter).
+
+    Examples:
+        >>> import jax.numpy as jnp, optax
+        >>> import jforeach
+        >>> state = jforeach.optim.asgd(lr=0.5).init([jnp.zeros(2, jnp.float32)])
+        >>> optax.tree_utils.tree_get(state, "eta"), optax.tree_utils.tree_get(state, "mu")
+        (Array(0.5, dtype=float32), Array(1., dtype=float32))
+    """
+
+    count: jax.Array  # type: ignore[assignment]
+    eta: jax.Array
+    mu: jax.Array
+    ax: optax.Updates
+
+
+# ---------------------------------------------------------------------------------------
+# helpers
+
+
+def _precise() -> Any:
+    """The dtype of the step scalars torch computes in Python floats: float64 where JAX has it."""
+    return jax.dtypes.canonicalize_dtype(jnp.float64)
+
+
+def _one_minus_pow(beta: float, t: jax.Array) -> jax.Array:
+    """torch's ``1 - beta ** step`` in ``t``'s (precise) dtype.
+
+    In float64 torch's expression; in float32 ``-expm1(step * log(beta))``, a few ulp from the
+    exact value where ``1 - beta ** step`` would lose the digits that cancel.
+    """
+    if t.dtype == jnp.float64:
+        return 1 - beta**t
+    return transforms._one_minus_pow(beta, t, t.dtype)
+
+
+def _lr_at_init(lr: optax.ScalarOrSchedule) -> Any:
+    return lr(0) if callable(lr) else lr
+
+
+def _nadam_mu(beta1: float, momentum_decay: Any, t: jax.Array) -> jax.Array:
+    """NAdam's momentum at step ``t``, torch's ``beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))``.
+
+    In float32 the power is ``exp(t * momentum_decay * log(0.96))``, with the logarithm taken in
+    Python floats: within 2 ulp of torch's value rounded to float32.
+    """
+    exponent = t * momentum_decay
+    power = 0.96**exponent if t.dtype == jnp.float64 else jnp.exp(exponent * jnp.asarray(math.log(0.96), t.dtype))
+    return beta1 * (1.0 - 0.5 * power)
+
+
+def _radam_rho_t(beta2: float, t: jax.Array) -> jax.Array:
+    """RAdam's ``rho_t = rho_inf - 2 t beta2**t / (1 - beta2**t)`` in ``t``'s dtype.
+
+    In float64 torch's expression. In float32 that expression cancels ``rho_inf`` (1999 for
+    ``beta2=0.999``) against a term of nearly the same size while ``rho_t`` is a few units, and
+    loses four digits; with ``a = -log(beta2)`` and ``y = a t`` the same number is
+    ``rho_inf - 2 t / expm1(y)``, which for ``y <= 1`` is rearranged as
+    ``(rho_inf - 2 / a) + t - (2 / a) g(y)`` with ``g(y) = y / expm1(y) - 1 + y / 2`` (a series
+    in the Bernoulli numbers, truncated where its terms fall below float32's precision).
+    """
+    rho_inf = 2 / (1 - beta2) - 1
+    if t.dtype == jnp.float64:
+        return rho_inf - 2 * t * (beta2**t) / (1 - beta2**t)
+    if beta2 == 0.0:  # beta2**t == 0: rho_t == rho_inf == 1
+        return jnp.full_like(t, rho_inf)
+    a = -math.log(beta2)
+    y = t * jnp.asarray(a, t.dtype)
+    direct = rho_inf - 2 * t / jnp.expm1(jnp.maximum(y, 1.0))
+    y2 = y * y
+    # y/expm1(y) = sum B_n y^n / n!: g(y) = y^2/12 - y^4/720 + y^6/30240 - y^8/1209600 + y^10/47900160
+    g = y2 * (1 / 12 - y2 * (1 / 720 - y2 * (1 / 30240 - y2 * (1 / 1209600 - y2 / 47900160))))
+    series = (rho_inf - 2 / a) + t - (2 / a) * g
+    return jnp.where(y > 1.0, direct, series)
+
+
+def _radam_rect(beta2: float, rho_t: jax.Array) -> jax.Array:
+    """torch's rectification term, 0 while ``rho_t <= 5``."""
+    rho_inf = 2 / (1 - beta2) - 1
+    ratio = (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+    return jnp.where(rho_t > 5, jnp.sqrt(jnp.where(rho_t > 5, ratio, 1.0)), 0.0)
+
+
+# aten's pow_tensor_scalar kernel: these exponents of a float tensor are computed without pow
+_POW_SPECIAL: dict[float, Callable[[jax.Array], jax.Array]] = {
+    0.5: jnp.sqrt,
+    -0.5: lambda x: 1 / jnp.sqrt(x),
+    -1.0: lambda x: 1 / x,
+    2.0: lambda x: x * x,
+    3.0: lambda x: x * x * x,
+    -2.0: lambda x: 1 / (x * x),
+}
+
+
+def _float32_pow(x: jax.Array, exponent: Any) -> jax.Array:
+    """torch's ``x ** exponent`` for a float32 0-d tensor ``x``: ``std::pow(float, float)``.
+
+    glibc's ``powf`` is correctly rounded but in rare cases, as is a float64 power rounded to
+    float32; in 32-bit mode the power is float32's. An array exponent (``inject_hyperparams``)
+    always takes the general path.
+    """
+    if isinstance(exponent, int | float) and float(exponent) in _POW_SPECIAL:
+        return _POW_SPECIAL[float(exponent)](x)
+    exponent = jnp.asarray(exponent, x.dtype).astype(_precise())  # torch: scalar_t(exp)
+    return jnp.power(x.astype(_precise()), exponent).astype(x.dtype)
+
+
+def _require_params(params: optax.Params | None, name: str) -> optax.Params:
+    if params is None:
+        raise ValueError(
+            f"`jforeach.optim.{name}`: needs the current parameters; call `update(updates, state, params)` with params"
+        )
+    return params
+
+
+def _step_with_params(
+    name: str,
+    init_fn: Callable[[optax.Params], Any],
+    step_fn: Callable[[optax.Updates, Any, optax.Params, Any], tuple[optax.Updates, Any]],
+    learning_rate: optax.ScalarOrSchedule,
+) -> optax.GradientTransformation:
+    """A torch step ``step_fn(updates, state, params, lr)`` that needs the parameters, as a transform.
+
+    The state is ``(state, learning-rate state)``, as for the steps of
+    ``transforms._with_learning_rate``.
+    """
+    lr_init = transforms._schedule_state_init(learning_rate)
+
+    def init(params: optax.Params) -> tuple[Any, Any]:
+        return init_fn(params), lr_init(params)
+
+    def update(updates: optax.Updates, state: Any, params: optax.Params | None = None) -> tuple[optax.Updates, Any]:
+        params = _require_params(params, name)
+        inner, lr_state = state
+        lr, lr_state = transforms._learning_rate_now(learning_rate, lr_state)
+        updates, inner = step_fn(updates, inner, params, lr)
+        return updates, (inner, lr_state)
+
+    return optax.GradientTransformation(init, update)
+
+
+def _prologue(
+    maximize: bool, weight_decay: float, *, coupled: bool = True
+) -> tuple[optax.GradientTransformation | None, ...]:
+    """torch's ``grads = -grads`` (maximize), then ``grads + weight_decay * params``."""
+    return (
+        transforms.negate() if maximize else None,
+        transforms.add_weight_decay(weight_decay) if coupled and transforms._may_be_nonzero(weight_decay) else None,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# the optimizers
+
+
+def adadelta(
+    lr: optax.ScalarOrSchedule = 1.0,
+    rho: float = 0.9,
+    eps: float = 1e-6,
+    weight_decay: float = 0.0,
+    *,
+    maximize: bool = False,
+) -> optax.GradientTransformation:
+    """Adadelta, as ``torch.optim.Adadelta(..., foreach=True)``.
+
+    Args:
+        lr: coefficient that scales the delta, a float or an optax schedule of the step count.
+        rho: coefficient of the running averages of the squared gradient and squared delta.
+        eps: added inside both square roots.
+        weight_decay: L2 penalty, added to the gradient.
+        maximize: maximize the objective instead of minimizing it.
+
+    Returns:
+        An ``optax.GradientTransformation`` with :class:`AdadeltaState`; apply its updates
+        with ``optax.apply_updates``. ``update`` needs ``params`` when ``weight_decay != 0``.
+
+    Raises:
+        ValueError: with torch's conditions: ``lr < 0``, ``rho`` outside ``[0, 1]``,
+            ``eps < 0``, ``weight_decay < 0``.
+
+    Examples:
+        >>> import jax.numpy as jnp, optax
+        >>> import jforeach
+        >>> params = [jnp.array([1.0, 2.0], jnp.float32)]
+        >>> tx = jforeach.optim.adadelta(lr=1.0, rho=0.0, eps=0.0)
+        >>> state = tx.init(params)
+        >>> updates, state = tx.update([jnp.array([3.0, -0.5], jnp.float32)], state, params)
+        >>> optax.apply_updates(params, updates)[0]  # the first delta is 0: sqrt(acc_delta) = 0
+        Array([1., 2.], dtype=float32)
+
+    See also:
+        ``torch.optim.Adadelta``, ``optax.adadelta``.
+    """
+    lr = _learning_rate("adadelta", lr)
+    _check("adadelta", lambda: 0.0 <= rho <= 1.0, f"Invalid rho value: {rho}")
+    _check_non_negative("adadelta", epsilon=eps, weight_decay=weight_decay)
+
+    def init_fn(params: optax.Params) -> AdadeltaState:
+        zeros = transforms._zeros_like
+        return AdadeltaState(count=jnp.zeros([], jnp.int32), square_avg=zeros(params), acc_delta=zeros(params))
+
+    def step_fn(updates: optax.Updates, state: AdadeltaState, lr: Any) -> tuple[optax.Updates, AdadeltaState]:
+        # torch's _multi_tensor_adadelta, op by op
+        square_avg = jforeach.addcmul(jforeach.mul(state.square_avg, rho), updates, updates, 1 - rho)
+        std = jforeach.sqrt(jforeach.add(square_avg, eps))
+        deltas = jforeach.sqrt(jforeach.add(state.acc_delta, eps))
+        deltas = jforeach.mul(jforeach.div(deltas, std), updates)
+        acc_delta = jforeach.addcmul(jforeach.mul(state.acc_delta, rho), deltas, deltas, 1 - rho)
+        # torch: add_(params, deltas, alpha=-lr)
+        count = optax.safe_int32_increment(state.count)
+        return jforeach.mul(deltas, -lr), AdadeltaState(count, square_avg, acc_delta)
+
+    return _chain(*_prologue(maximize, weight_decay), transforms._with_learning_rate(init_fn, step_fn, lr))
+
+
+def adamax(
+    lr: optax.ScalarOrSchedule = 2e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    *,
+    maximize: bool = False,
+) -> optax.GradientTransformation:
+    """Adamax (Adam with the infinity norm), as ``torch.optim.Adamax(..., foreach=True)``.
+
+    Args:
+        lr: learning rate, a float or an optax schedule of the step count.
+        betas: coefficients of the running average of the gradient and of the decay of the
+            running infinity norm.
+        eps: added to ``|grad|`` before the running maximum.
+        weight_decay: L2 penalty, added to the gradient.
+        maximize: maximize the objective instead of minimizing it.
+
+    Returns:
+        An ``optax.GradientTransformation`` with :class:`AdamaxState`; apply its updates with
+        ``optax.apply_updates``. ``update`` needs ``params`` when ``weight_decay != 0``.
+
+    Raises:
+        ValueError: with torch's conditions: ``lr < 0``, ``eps < 0``, a beta outside
+            ``[0, 1)``, ``weight_decay < 0``.
+
+    Examples:
+        >>> import jax.numpy as jnp, optax
+        >>> import jforeach
+        >>> params = [jnp.array([1.0, 2.0], jnp.float32)]
+        >>> tx = jforeach.optim.adamax(lr=0.1)
+        >>> state = tx.init(params)
+        >>> updates, state = tx.update([jnp.array([3.0, -0.5], jnp.float32)], state, params)
+        >>> optax.apply_updates(params, updates)[0]
+        Array([0.9, 2.1], dtype=float32)
+
+    See also:
+        ``torch.optim.Adamax``, ``optax.adamax``.
+    """
+    lr = _learning_rate("adamax", lr)
+    _check_non_negative("adamax", epsilon=eps)
+    beta1, beta2 = _check_betas("adamax", betas)
+    _check_non_negative("adamax", weight_decay=weight_decay)
+
+    def init_fn(params: optax.Params) -> AdamaxState:
+        zeros = transforms._zeros_like
+        return AdamaxState(count=jnp.zeros([], jnp.int32), exp_avg=zeros(params), exp_inf=zeros(params))
+
+    def step_fn(updates: optax.Updates, state: AdamaxState, lr: Any) -> tuple[optax.Updates, AdamaxState]:
+        # torch's _multi_tensor_adamax, op by op
+        count = optax.safe_int32_increment(state.count)
+        exp_avg = jforeach.lerp(state.exp_avg, updates, 1 - beta1)
+        exp_inf = jforeach.maximum(jforeach.mul(state.exp_inf, beta2), jforeach.add(jforeach.abs(updates), eps))
+        t = count.astype(_precise())
+        step_size = (jnp.asarray(lr, t.dtype) / _one_minus_pow(beta1, t)) * -1
+        # torch: addcdiv_(params, exp_avgs, exp_infs, step_size) = params + (step_size * exp_avg) / exp_inf
+        step_size = step_size.astype(transforms._scalar_dtype(updates))
+        out = jforeach.div(jforeach.mul(exp_avg, step_size), exp_inf)
+        return out, AdamaxState(count, exp_avg, exp_inf)
+
+    return _chain(*_prologue(maximize, weight_decay), transforms._with_learning_rate(init_fn, step_fn, lr))
+
+
+def nadam(
+    lr: optax.ScalarOrSchedule = 2e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum_decay: float = 4e-3,
+    decoupled_weight_decay: bool = False,
+    *,
+    maximize: bool = False,
+) -> optax.GradientTransformation:
+    """NAdam (Adam with Nesterov momentum), as ``torch.optim.NAdam(..., foreach=True)``.
+
+    Args:
+        lr: learning rate, a float or an optax schedule of the step count.
+        betas: coefficients of the running averages of the gradient and its square.
+        eps: added to the denominator.
+        weight_decay: L2 penalty added to the gradient, or with
+            ``decoupled_weight_decay=True`` the decay of the parameters by ``1 - lr * weight_decay``.
+        momentum_decay: the momentum schedule's decay, ``mu_t = beta1 (1 - 0.96 ** (t * momentum_decay) / 2)``.
+        decoupled_weight_decay: decay the parameters directly (NAdamW).
+        maximize: maximize the objective instead of minimizing it.
+
+    Returns:
+        An ``optax.GradientTransformation`` with :class:`NAdamState`; apply its updates with
+        ``optax.apply_updates``. ``update`` needs ``params`` (torch adds two terms to the
+        parameters in turn, and the updates reproduce both roundings).
+
+    Raises:
+        ValueError: with torch's conditions: ``lr < 0``, ``eps < 0``, a beta outside
+            ``[0, 1)``, ``weight_decay < 0``, ``momentum_decay < 0``; at ``update`` time, if
+            ``params`` is not given.
+
+    Examples:
+        >>> import jax.numpy as jnp, optax
+        >>> import jforeach
+        >>> params = [jnp.array([1.0, 2.0], jnp.float32)]
+        >>> tx = jforeach.optim.nadam(lr=0.1)
+        >>> state = tx.init(params)
+        >>> updates, state = tx.update([jnp.array([3.0, -0.5], jnp.float32)], state, params)
+        >>> optax.apply_updates(params, updates)[0]
+        Array([0.9, 2.1], dtype=float32)
+
+    See also:
+        ``torch.optim.NAdam``, ``optax.nadam``.
+    """
+    lr = _learning_rate("nadam", lr)
+    _check_non_negative("nadam", epsilon=eps)
+    beta1, beta2 = _check_betas("nadam", betas)
+    _check_non_negative("nadam", weight_decay=weight_decay, momentum_decay=momentum_decay)
+    decoupled = decoupled_weight_decay and transforms._may_be_nonzero(weight_decay)
+
+    def init_fn(params: optax.Params) -> NAdamState:
+        zeros = transforms._zeros_like
+        return NAdamState(jnp.zeros([], jnp.int32), zeros(params), zeros(params), jnp.ones([], _STATE_SCALAR))
+
+    def step_fn(
+        updates: optax.Updates, state: NAdamState, params: optax.Params, lr: Any
+    ) -> tuple[optax.Updates, NAdamState]:
+        # torch's _multi_tensor_nadam, op by op
+        count = optax.safe_int32_increment(state.count)
+        exp_avg = jforeach.lerp(state.exp_avg, updates, 1 - beta1)
+        exp_avg_sq = jforeach.addcmul(jforeach.mul(state.exp_avg_sq, beta2), updates, updates, 1 - beta2)
+        exp_avg_sq_sqrt = jforeach.sqrt(exp_avg_sq)
+        t = count.astype(_precise())
+        bias_correction_sqrt = jnp.sqrt(_one_minus_pow(beta2, t))
+        mu, mu_next = _nadam_mu(beta1, momentum_decay, t), _nadam_mu(beta1, momentum_decay, t + 1)
+        # torch: mul_(mu_products, mus), a float32 0-d tensor times the number mu rounded to float32
+        mu_product = state.mu_product * mu.astype(state.mu_product.dtype)
+        dtype = transforms._scalar_dtype(updates)
+        denom = jforeach.add(jforeach.div(exp_avg_sq_sqrt, bias_correction_sqrt.astype(dtype)), eps)
+        lr = jnp.asarray(lr, t.dtype)
+        mu_product_value = mu_product.astype(t.dtype)
+        step_size_grads = (lr * (1.0 - mu) / (1.0 - mu_product_value)) * -1
+        step_size_expavg = (lr * mu_next / (1.0 - mu_product_value * mu_next)) * -1
+        new = jforeach.mul(params, (1 - lr * weight_decay).astype(dtype)) if decoupled else params
+        new = jforeach.addcdiv(new, updates, denom, step_size_grads.astype(dtype))
+        new = jforeach.addcdiv(new, exp_avg, denom, step_size_expavg.astype(dtype))
+        return jforeach.sub(new, params), NAdamState(count, exp_avg, exp_avg_sq, mu_product)
+
+    return _chain(
+        *_prologue(maximize, weight_decay, coupled=not decoupled_weight_decay),
+        _step_with_params("nadam", init_fn, step_fn, lr),
+    )
+
+
+def radam(
+    lr: optax.ScalarOrSchedule = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    decoupled_weight_decay: bool = False,
+    *,
+    maximize: bool = False,
+) -> optax.GradientTransformation:
+    """RAdam (rectified Adam), as ``torch.optim.RAdam(..., foreach=True)``.
+
+    While the variance of the adaptive learning rate is intractable (``rho_t <= 5``: the first
+    5 steps for ``beta2=0.999``) the step is the bias-corrected momentum; afterwards the
+    rectified Adam step.
+
+    Args:
+        lr: learning rate, a float or an optax schedule of the step count.
+        betas: coefficients of the running averages of the gradient and its square.
+        eps: added to the denominator.
+        weight_decay: L2 penalty added to the gradient, or with
+            ``decoupled_weight_decay=True`` the decay of the parameters by ``1 - lr * weight_decay``.
+        decoupled_weight_decay: decay the parameters directly (RAdamW).
+        maximize: maximize the objective instead of minimizing it.
+
+    Returns:
+        An ``optax.GradientTransformation`` with :class:`RAdamState`; apply its updates with
+        ``optax.apply_updates``. ``update`` needs ``params`` when ``weight_decay != 0``.
+
+    Raises:
+        ValueError: with torch's conditions: ``lr < 0``, ``eps < 0``, a beta outside
+            ``[0, 1)``, ``weight_decay < 0``.
+
+    Examples:
+        >>> import jax.numpy as jnp, optax
+        >>> import jforeach
+        >>> params = [jnp.array([1.0, 2.0], jnp.float32)]
+        >>> tx = jforeach.optim.radam(lr=0.1)
+        >>> state = tx.init(params)
+        >>> updates, state = tx.update([jnp.array([3.0, -0.5], jnp.float32)], state, params)
+        >>> optax.apply_updates(params, updates)[0]  # unrectified: params - lr * grad (torch: [0.7, 2.05])
+        Array([0.6999999, 2.05     ], dtype=float32)
+
+    See also:
+        ``torch.optim.RAdam``, ``optax.radam``.
+    """
+    lr = _learning_rate("radam", lr)
+    _check_non_negative("radam", epsilon=eps)
+    beta1, beta2 = _check_betas("radam", betas)
+    _check_non_negative("radam", weight_decay=weight_decay)
+    decoupled = decoupled_weight_decay and transforms._may_be_nonzero(weight_decay)
+
+    def init_fn(params: optax.Params) -> RAdamState:
+        zeros = transforms._zeros_like
+        return RAdamState(count=jnp.zeros([], jnp.int32), exp_avg=zeros(params), exp_avg_sq=zeros(params))
+
+    def step_fn(updates: optax.Updates, state: RAdamState, lr: Any) -> tuple[optax.Updates, RAdamState]:
+        # torch's _multi_tensor_radam, op by op
+        count = optax.safe_int32_increment(state.count)
+        t = count.astype(_precise())
+        rect = _radam_rect(beta2, _radam_rho_t(beta2, t))
+        exp_avg = jforeach.lerp(state.exp_avg, updates, 1 - beta1)
+        exp_avg_sq = jforeach.addcmul(jforeach.mul(state.exp_avg_sq, beta2), updates, updates, 1 - beta2)
+        lr = jnp.asarray(lr, t.dtype)
+        bias_correction1 = _one_minus_pow(beta1, t)
+        unrect_step_size = (lr * jnp.where(rect > 0, 0.0, 1.0) / bias_correction1) * -1
+        # sqrt(1 - beta2**t) * lr * rect / bias_correction1, negated; -0.0 while unrectified
+        bias_correction2 = (jnp.sqrt(_one_minus_pow(beta2, t)) * (lr * rect / bias_correction1)) * -1
+        dtype = transforms._scalar_dtype(updates)
+        buffer = jforeach.add(jforeach.sqrt(exp_avg_sq), eps)
+        # buffer / -0.0 is -inf, whose reciprocal -0.0 adds nothing to the unrectified step size
+        buffer = jforeach.reciprocal(jforeach.div(buffer, bias_correction2.astype(dtype)))
+        buffer = jforeach.add(buffer, unrect_step_size.astype(dtype))
+        # torch: addcmul_(params, exp_avgs, buffer)
+        return jforeach.mul(exp_avg, buffer), RAdamState(count, exp_avg, exp_avg_sq)
+
+    return _chain(
+        *_prologue(maximize, weight_decay, coupled=not decoupled_weight_decay),
+        transforms._with_learning_rate(init_fn, step_fn, lr),
+        # torch multiplies the parameters by 1 - lr * weight_decay before adding the step
+        transforms.add_decoupled_weight_decay(weight_decay, lr) if decoupled else None,
+    )
+
+
+def rprop(
+    lr: optax.ScalarOrSchedule = 1e-2,
+    etas: tuple[float, float] = (0.5, 1.2),
+    step_sizes: tuple[float, float] = (1e-6, 50),
+    *,
+    maximize: bool = False,
+) -> optax.GradientTransformation:
+    """Rprop (resilient backpropagation), as ``torch.optim.Rprop(..., foreach=True)``.
+
+    Each entry moves by its own step size against the sign of its gradient; the step size is
+    multiplied by ``etaplus`` where the gradient kept its sign, by ``etaminus`` where it
+    flipped (and that entry then skips one step), and clamped to ``step_sizes``.
+
+    Args:
+        lr: the initial step size of every entry (torch reads it once, at the first step); a
+            float or an optax schedule, whose value at the first step is used.
+        etas: ``(etaminus, etaplus)``, the multiplicative decrease and increase factors.
+        step_sizes: ``(min, max)``, the bounds of the step sizes.
+        maximize: maximize the objective instead of minimizing it.
+
+    Returns:
+        An ``optax.GradientTransformation`` with :class:`RpropState`; apply its updates with
+        ``optax.apply_updates``.
+
+    Raises:
+        ValueError: with torch's conditions: ``lr < 0``, or not ``0 < etaminus < 1 < etaplus``.
+
+    Examples:
+        >>> import jax.numpy as jnp, optax
+        >>> import jforeach
+        >>> params = [jnp.array([1.0, 2.0], jnp.float32)]
+        >>> tx = jforeach.optim.rprop(lr=0.5)
+        >>> state = tx.init(params)
+        >>> updates, state = tx.update([jnp.array([3.0, -0.5], jnp.float32)], state, params)
+        >>> optax.apply_updates(params, updates)[0]
+        Array([0.5, 2.5], dtype=float32)
+
+    See also:
+        ``torch.optim.Rprop``, ``optax.rprop``.
+    """
+    lr = _learning_rate("rprop", lr)
+    if len(tuple(etas)) != 2 or len(tuple(step_sizes)) != 2:
+        raise ValueError(f"`jforeach.optim.rprop`: etas and step_sizes must be pairs, got {etas!r} and {step_sizes!r}")
+    etaminus, etaplus = etas
+    step_size_min, step_size_max = step_sizes
+    _check("rprop", lambda: 0.0 < etaminus < 1.0 < etaplus, f"Invalid eta values: {etaminus}, {etaplus}")
+    lr0 = _lr_at_init(lr)
+
+    def init_fn(params: optax.Params) -> RpropState:
+        step_size = jax.tree.map(lambda p: jnp.full_like(p, lr0), params)
+        return RpropState(count=jnp.zeros([], jnp.int32), prev=transforms._zeros_like(params), step_size=step_size)
+
+    def factor(sign: jax.Array) -> jax.Array:
+        # torch: sign[sign.gt(0)] = etaplus; sign[sign.lt(0)] = etaminus; sign[sign.eq(0)] = 1
+        return jnp.where(sign > 0, etaplus, jnp.where(sign < 0, etaminus, jnp.where(sign == 0, 1, sign)))
+
+    def step_fn(updates: optax.Updates, state: RpropState, lr: Any) -> tuple[optax.Updates, RpropState]:
+        # torch's _multi_tensor_rprop, op by op (maximize negated the gradients before, which
+        # negates torch's signs and prevs alike)
+        count = optax.safe_int32_increment(state.count)
+        # torch creates step_size = full_like(grad, lr) at the first step, with that step's lr
+        first = state.count == 0
+        step_size = jax.tree.map(lambda s: jnp.where(first, jnp.asarray(lr, s.dtype), s), state.step_size)
+        signs = jax.tree.map(factor, jforeach.sign(jforeach.mul(updates, state.prev)))
+        step_size = jforeach.clamp_max(jforeach.clamp_min(jforeach.mul(step_size, signs), step_size_min), step_size_max)
+        # where the sign flipped the gradient is taken as 0: no step now, and no flip next time
+        grads = jax.tree.map(lambda g, s: jnp.where(s == etaminus, jnp.zeros_like(g), g), updates, signs)
+        # torch: addcmul_(params, grad_signs, step_sizes, value=-1)
+        out = jforeach.mul(jforeach.neg(jforeach.sign(grads)), step_size)
+        return out, RpropState(count, grads, step_size)
+
+    return _chain(transforms.negate() if maximize else None, transforms._with_learning_rate(init_fn, step_fn, lr))
+
+
+def asgd(
+    lr: optax.ScalarOrSchedule = 1e-2,
+    lambd: float = 1e-4,
+    alpha: float = 0.75,
+    t0: float = 1e6,
+    weight_decay: float = 0.0,
+    *,
+    maximize: bool = False,
+) -> optax.GradientTransformation:
+    """Averaged SGD, as ``torch.optim.ASGD(..., foreach=True)``.
+
+    Each step is ``params * (1 - lambd * eta) - eta * grad``; ``ax``, the running average of
+    the parameters, starts averaging at step ``t0`` (before it, ``ax`` follows the parameters).
+    ``eta = lr / (1 + lambd * lr * t) ** alpha`` and ``mu = 1 / max(1, t - t0)`` are computed
+    after each step for the next, in float32 as torch does.
+
+    Args:
+        lr: learning rate, a float or an optax schedule of the step count.
+        lambd: decay term.
+        alpha: power of the ``eta`` update.
+        t0: the step at which averaging starts.
+        weight_decay: L2 penalty, added to the gradient.
+        maximize: maximize the objective instead of minimizing it.
+
+    Returns:
+        An ``optax.GradientTransformation`` with :class:`AsgdState`; apply its updates with
+        ``optax.apply_updates``; the averaged parameters are ``state.ax``. ``update`` needs ``params``.
+
+    Raises:
+        ValueError: with torch's conditions: ``lr < 0``, ``weight_decay < 0``; at ``update``
+            time, if ``params`` is not given.
+
+    Examples:
+        >>> import jax.numpy as jnp, optax
+        >>> import jforeach
+        >>> params = [jnp.array([1.0, 2.0], jnp.float32)]
+        >>> tx = jforeach.optim.asgd(lr=0.5, lambd=0.0)
+        >>> state = tx.init(params)
+        >>> updates, state = tx.update([jnp.array([1.0, -1.0], jnp.float32)], state, params)
+        >>> optax.apply_updates(params, updates)[0]
+        Array([0.5, 2.5], dtype=float32)
+
+    See also:
+        ``torch.optim.ASGD``, ``optax.sgd``.
+    """
+    lr = _learning_rate("asgd", lr)
+    _check_non_negative("asgd", weight_decay=weight_decay)
+    lr0 = _lr_at_init(lr)
+
+    def init_fn(params: optax.Params) -> AsgdState:
+        eta = jnp.asarray(lr0, _precise()).astype(_STATE_SCALAR)
+        return AsgdState(jnp.zeros([], jnp.int32), eta, jnp.ones([], _STATE_SCALAR), transforms._zeros_like(params))
+
+    def step_fn(
+        updates: optax.Updates, state: AsgdState, params: optax.Params, lr: Any
+    ) -> tuple[optax.Updates, AsgdState]:
+        # torch's _multi_tensor_asgd, op by op
+        count = optax.safe_int32_increment(state.count)
+        # torch creates eta = lr at the first step, with that step's lr
+        eta = jnp.where(state.count == 0, jnp.asarray(lr, _precise()).astype(_STATE_SCALAR), state.eta)
+        intermediate = jforeach.add(updates, params, alpha=lambd)
+        # torch: addcmul_(params, intermediate, etas, value=-1)
+        out = jforeach.mul(intermediate, -eta)
+        new_params = jforeach.add(params, out)
+        # torch: addcmul_(axs, params - axs, mus)
+        ax = jforeach.add(state.ax, jforeach.mul(jforeach.sub(new_params, state.ax), state.mu))
+        # torch: lr / ((1 + lambd * lr * step) ** alpha) on the float32 0-d step tensor; lr / x
+        # is x.reciprocal() * lr
+        step = count.astype(_STATE_SCALAR)
+        lambd_lr = (jnp.asarray(lambd, _precise()) * jnp.asarray(lr, _precise())).astype(_STATE_SCALAR)
+        power = _float32_pow(1 + lambd_lr * step, alpha)
+        new_eta = (1 / power) * jnp.asarray(lr, _precise()).astype(_STATE_SCALAR)
+        # torch: 1 / max(1, step - t0) in Python floats, stored as float32
+        t = count.astype(_precise())
+        new_mu = (1 / jnp.maximum(1, t - jnp.asarray(t0, t.dtype))).astype(_STATE_SCALAR)
+        return out, AsgdState(count, new_eta, new_mu, ax)
+
+    return _chain(*_prologue(maximize, weight_decay), _step_with_params("asgd", init_fn, step_fn, lr))
