@@ -1,14 +1,20 @@
 """torch.optim ``state_dict()`` <-> the state of a :mod:`jforeach.optim` optimizer.
 
 jforeach keeps an optimizer's per-parameter state in NamedTuple states defined in jforeach
-(``AdamState``, ``MomentumState``, ``RmsState``, ``AdagradState``, ...) whose fields are named
-exactly like torch's per-parameter state keys (``exp_avg``, ``momentum_buffer``, ``sum``, ...); each
-field holds a tree with the parameters' structure, or a :class:`jforeach.Packed` of their layout.
-torch's ``step`` is jforeach's step counters: the ``count`` fields of the state (jforeach's states,
-``optax.ScaleByScheduleState`` of a learning-rate schedule, ``optax.inject_hyperparams``' count).
-The conversions below work on any state built that way, whatever the optimizer, wherever it sits
-in an ``optax.chain`` or ``optax.inject_hyperparams``; nothing here imports torch (tensors are read
-duck-typed, and :func:`state_to_torch` imports torch only when it makes tensors itself).
+(``AdamState``, ``MomentumState``, ``RmsState``, ``AdagradState``, ``NAdamState``, ...) whose fields
+are named exactly like torch's per-parameter state keys (``exp_avg``, ``momentum_buffer``, ``sum``,
+...); each field holds a tree with the parameters' structure, or a :class:`jforeach.Packed` of their
+layout, or (for a value torch keeps per parameter but equal for all, NAdam's ``mu_product``) one 0-d
+array. A jforeach state with no field of the parameters' structure (``clip_by_norm``'s total norm, a
+grad scaler's) is not torch's optimizer state and is left alone. torch's ``step`` is jforeach's step
+counters: every ``count`` field of the state (jforeach's states, ``optax.ScaleByScheduleState`` of a
+learning-rate schedule, ``optax.inject_hyperparams``' count). The conversions work on any state built
+that way, whatever the optimizer, wherever it sits in an ``optax.chain``, ``inject_hyperparams`` or
+another wrapper; nothing here imports torch (tensors are read duck-typed, and :func:`state_to_torch`
+imports torch only when it makes tensors itself).
+
+Known limit: with a single parameter of shape ``()``, another jforeach state's 0-d field (a clipping
+total norm) cannot be told from a parameter-shaped one and is taken for torch state.
 
 torch numbers parameters in ``named_parameters()`` order, JAX orders dict keys alphabetically:
 ``order[i]`` is the leaf index (in the parameters' leaf order) of torch's parameter ``i``, and

@@ -20,6 +20,7 @@ from test_optim import CURVATURE, _check_against_reference
 
 import jforeach
 import jforeach.optim
+from jforeach import _optim_more
 from jforeach._state_dict import state_from_torch, state_to_torch, torch_order
 
 K = 10  # steps before the hand-over, and after it
@@ -62,6 +63,37 @@ KEYS = {  # torch's per-parameter state keys of these configurations
     "rmsprop": ["square_avg", "momentum_buffer", "grad_avg"],
     "adagrad": ["sum"],
 }
+# torch.optim's other optimizers (jforeach._optim_more), one configuration each, on a Packed (quicker to compile)
+TORCH.update(
+    adadelta=torch.optim.Adadelta,
+    adamax=torch.optim.Adamax,
+    nadam=torch.optim.NAdam,
+    radam=torch.optim.RAdam,
+    rprop=torch.optim.Rprop,
+    asgd=torch.optim.ASGD,
+)
+MORE = [
+    ("adadelta", {"lr": 0.5, "rho": 0.8, "weight_decay": 0.1}),
+    ("adamax", {"lr": 0.05, "betas": (0.8, 0.99)}),
+    ("nadam", {"lr": 0.05}),
+    ("radam", {"lr": 0.05}),  # its rectification starts at step 6
+    ("rprop", {"lr": 0.05}),
+    ("asgd", {"lr": 0.05, "t0": 5}),  # averaging starts after step 5
+]
+KEYS.update(
+    adadelta=["square_avg", "acc_delta"],
+    adamax=["exp_avg", "exp_inf"],
+    nadam=["exp_avg", "exp_avg_sq", "mu_product"],
+    radam=["exp_avg", "exp_avg_sq"],
+    rprop=["prev", "step_size"],
+    asgd=["ax", "eta", "mu"],
+)
+SCALARS = {"mu_product", "eta", "mu"}  # torch: a 0-d tensor per parameter, equal for all; jforeach: one
+
+
+def _optimizer(name, kwargs):
+    module = jforeach.optim if hasattr(jforeach.optim, name) else _optim_more
+    return getattr(module, name)(**kwargs)
 
 
 def _ids(configs):
@@ -178,6 +210,11 @@ def _compare(what, params, state, keys, torch32, torch64, start):
         _check_against_reference(f"{what}: {name}", g, t, r, start=p)
         _check_against_reference(f"{what}: displacement {name}", g - p, t - p, r - p, stored=(r, p), dtype=g.dtype)
     for key in keys:
+        if key in SCALARS:
+            assert len({float(v) for v in t_states[key].values()}) == 1, (key, t_states[key])
+            got_scalar, t, r = np.asarray(_field(state, key)), t_states[key][NAMES[0]], r_states[key][NAMES[0]]
+            _check_against_reference(f"{what}: {key}", got_scalar, t, r)
+            continue
         field = _by_name(_field(state, key))
         for name in NAMES:
             _check_against_reference(f"{what}: {key} {name}", field[name], t_states[key][name], r_states[key][name])
@@ -195,11 +232,20 @@ def _assert_same_state_dict(got, want):
             assert torch.equal(mine, value), (i, key)
 
 
-@pytest.mark.parametrize("packed", [False, True], ids=["pytree", "packed"])
-@pytest.mark.parametrize(("name", "kwargs"), CONFIGS, ids=_ids(CONFIGS))
+def _held(state, key):
+    """A state field by torch's parameter names (a scalar one: the same value for each)."""
+    field = _field(state, key)
+    return {n: np.asarray(field) for n in NAMES} if key in SCALARS else _by_name(field)
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "packed"),
+    [(*c, p) for c in CONFIGS for p in (False, True)] + [(*c, True) for c in MORE],
+    ids=[f"{i}-{p}" for i in _ids(CONFIGS) for p in ("pytree", "packed")] + [f"{i}-packed" for i in _ids(MORE)],
+)
 def test_hand_over_both_ways_continues_like_torch(name, kwargs, packed):
     start, noise = _problem()
-    tx = getattr(jforeach.optim, name)(**kwargs)
+    tx = _optimizer(name, kwargs)
     run = _jax_runner(tx, packed)
     template = tx.init(_tree(start, packed))
     order = torch_order(_Net().named_parameters(), _tree(start, packed))
@@ -214,7 +260,7 @@ def test_hand_over_both_ways_continues_like_torch(name, kwargs, packed):
     assert jax.tree.structure(state) == jax.tree.structure(template)
     assert [x.dtype for x in jax.tree.leaves(state)] == [x.dtype for x in jax.tree.leaves(template)]
     for key in KEYS[name]:  # the hand-over itself is exact
-        field = _by_name(_field(state, key))
+        field = _held(state, key)
         for i, n in enumerate(NAMES):
             np.testing.assert_array_equal(field[n], saved["state"][i][key].numpy(), err_msg=f"{key} {n}")
     if name != "sgd":
@@ -232,7 +278,7 @@ def test_hand_over_both_ways_continues_like_torch(name, kwargs, packed):
     handed = state_to_torch(state, order, param_groups=groups)
     assert handed["param_groups"] == groups
     for key in KEYS[name]:
-        field = _by_name(_field(state, key))
+        field = _held(state, key)
         for i, n in enumerate(NAMES):
             np.testing.assert_array_equal(handed["state"][i][key].numpy(), field[n], err_msg=f"{key} {n}")
     assert all(("step" in e) == (name != "sgd") for e in handed["state"].values())
@@ -428,3 +474,24 @@ def test_torch_order_matches_names_to_key_paths():
         ValueError, match=fn + r"the JAX leaves \['a'\]\['b'\] and \['a\.b'\] both have the name 'a\.b'"
     ):
         torch_order(["a.b"], {"a": {"b": jnp.zeros(1)}, "a.b": jnp.zeros(1)})
+
+
+def test_low_precision_states_cross_exactly_in_their_dtype():
+    # torch's bfloat16 state is read through float32 (numpy has no bfloat16) and comes back bfloat16
+    start, noise = _problem(5, 2)
+    tparams = [p.to(torch.bfloat16) for p in _torch_params(start)]
+    opt = torch.optim.Adam(tparams, lr=0.05, foreach=True)
+    _torch_steps(opt, tparams, noise)
+    saved = copy.deepcopy(opt.state_dict())
+    params = jax.tree.map(lambda x: x.astype(jnp.bfloat16), _tree(start))
+    order = torch_order(NAMES, params)
+    state = state_from_torch(jforeach.optim.adam(lr=0.05).init(params), saved, order)
+    for key in ("exp_avg", "exp_avg_sq"):
+        field = _field(state, key)
+        for i, name in enumerate(NAMES):
+            leaf = field
+            for part in name.split("."):
+                leaf = leaf[part]
+            assert leaf.dtype == jnp.bfloat16
+            np.testing.assert_array_equal(np.asarray(leaf, np.float32), saved["state"][i][key].float().numpy())
+    _assert_same_state_dict(state_to_torch(state, order, param_groups=saved["param_groups"]), saved)
