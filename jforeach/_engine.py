@@ -228,8 +228,7 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
     if scalar_array and "Tensor" in allowed and not spec.zero_dim_as_number and not _weak(value):
         return Kind("Tensor"), jnp.asarray(value)
     if ("Scalar" in allowed or "Tensor" in allowed) and (_is_number(value) or scalar_array):
-        _check_int_range(value, spec.name, fname)
-        return Kind("Scalar", _number_dtype(value)), value
+        return Kind("Scalar", _number_dtype(value)), _check_int_range(value, spec.name, fname)
     if "ScalarList" in allowed and isinstance(value, Sequence) and not isinstance(value, str):
         if all(map(_is_number_or_0d, value)):
             if _zero_dim_tensor_list(spec, value, n):
@@ -297,12 +296,34 @@ def _zero_dim_tensor_list(spec: Operand, value: Sequence[Any], n: int) -> bool:
     )
 
 
-def _check_int_range(value: Any, name: str, fname: str) -> None:
+def _check_int_range(value: Any, name: str, fname: str) -> Any:
+    """An integer Scalar as the kernel gets it: torch holds it as an int64 (a uint64 from 2**63 to
+    2**64 - 1) and raises beyond. One JAX's int type cannot hold travels as a float: right for floating
+    results (torch converts it to their dtype); integral results reject it (``apply_one``)."""
     if isinstance(value, int | np.integer) and not isinstance(value, bool):
         value = int(value)
         info = np.iinfo(_dtypes.canonical(np.dtype(np.int64)))
         if not info.min <= value <= info.max:
-            raise ValueError(f"`jforeach.{fname}`: {name}={value} {_does_not_fit(info)}")
+            if not _TORCH_INT_MIN <= value <= _TORCH_INT_MAX:
+                raise ValueError(
+                    f"`jforeach.{fname}`: {name}={value} {_does_not_fit(info)} (nor in torch's int64/uint64)"
+                )
+            return float(value)
+    return value
+
+
+# the integers torch takes for a Scalar: int64, and uint64 above it
+_TORCH_INT_MIN, _TORCH_INT_MAX = -(2**63), 2**64 - 1
+
+
+def _is_wide_int(arg: Arg) -> bool:
+    """An integer number that travels as a float because JAX's int type cannot hold it."""
+    return (
+        arg.rank == Rank.NUMBER
+        and _dtypes.category(arg.dtype) == 1
+        and jnp.ndim(arg.value) == 0
+        and jnp.issubdtype(jnp.result_type(arg.value), jnp.inexact)
+    )
 
 
 def _does_not_fit(info: np.iinfo) -> str:
@@ -332,8 +353,8 @@ def _scalar_list(values: Sequence[Any], *, exact: bool = False) -> tuple[Kind, l
             return Kind("ScalarList", widest), [jnp.asarray(v, widest) for v in values]
         try:
             host = np.asarray([np.asarray(v).item() for v in values], dtype=_wide_host_dtype(widest))
-        except OverflowError:
-            raise ValueError(f"an entry {_does_not_fit(np.iinfo(_wide_host_dtype(widest)))}") from None
+        except OverflowError:  # an int beyond JAX's int type: entry by entry, it as a float (or an error)
+            return Kind("ScalarList", widest), [_host_entry(np.asarray(v).item(), widest) for v in values]
         return Kind("ScalarList", widest), list(host)
     # mixed ints and floats: every entry keeps its own type for promotion (an int for an int tensor
     # stays an int), carried in a static tuple, and travels as that type (2**53 + 1 stays exact)
@@ -344,10 +365,13 @@ def _scalar_list(values: Sequence[Any], *, exact: bool = False) -> tuple[Kind, l
 
 
 def _host_entry(value: Any, dtype: np.dtype) -> np.ndarray:
-    """One entry of a mixed ScalarList in its own type; an int too wide for it travels as a float
-    (as all entries did before they kept their types: right for float tensors)."""
+    """One ScalarList entry in its own type. An int too wide for JAX's int type travels as a float
+    (right for floating results; integral ones reject it), one beyond torch's int64/uint64 raises as
+    torch does, alone or in a list of any mix."""
     wide = _wide_host_dtype(dtype)
     if _dtypes.category(wide) == 1 and not np.iinfo(wide).min <= value <= np.iinfo(wide).max:
+        if not _TORCH_INT_MIN <= value <= _TORCH_INT_MAX:
+            raise ValueError(f"an entry, {value}, {_does_not_fit(np.iinfo(wide))} (nor in torch's int64/uint64)")
         wide = _wide_host_dtype(np.dtype(np.float64))
     return np.asarray(value, wide)
 
@@ -394,9 +418,8 @@ def apply_one(op: Op, x: jax.Array, args: Sequence[Arg], *, inplace: bool, fname
     """The op on one tensor, with torch's dtype rules; raises TypeError/ValueError while tracing."""
     _check_accepts(op, x.dtype, fname, args)
     out_dtype = result_dtype(op, x.dtype, _dtypes.rank_of(x.ndim), args)
-    accepts = op.result_accepts
-    if any(a.rank == Rank.NUMBER and a.promotes for a in args):
-        accepts = accepts & op.number_result_accepts
+    numbers = any(a.rank == Rank.NUMBER and a.promotes for a in args)
+    accepts = op.result_accepts & (op.number_result_accepts if numbers else op.array_result_accepts)
     if _CATEGORY_NAMES[_dtypes.category(out_dtype)] not in accepts:
         raise TypeError(
             f"`jforeach.{fname}`: {op.name} with a {out_dtype.name} result is not implemented (nor in torch)"
@@ -408,6 +431,11 @@ def apply_one(op: Op, x: jax.Array, args: Sequence[Arg], *, inplace: bool, fname
             )
         if a.name == "alpha" and a.dtype == np.bool_ and out_dtype != np.bool_:
             raise TypeError(f"`jforeach.{fname}`: a bool alpha is only supported for bool results (as in torch)")
+        if _dtypes.category(out_dtype) <= 1 and _is_wide_int(a):
+            info = np.iinfo(_dtypes.canonical(np.dtype(np.int64)))
+            raise ValueError(
+                f"`jforeach.{fname}`: {a.name} is an integer that {_does_not_fit(info)}; the result is {out_dtype.name}"
+            )
     if op.integral_divisor_pair and all(_dtypes.category(a.dtype) <= 1 for a in args if a.rank != Rank.NUMBER):
         raise TypeError(
             f"`jforeach.{fname}`: integer division with addcdiv is not supported (as in torch): cast tensor1 "
@@ -426,7 +454,10 @@ def apply_one(op: Op, x: jax.Array, args: Sequence[Arg], *, inplace: bool, fname
             f"{np.dtype(x.dtype).name}"
         )
     compute = _dtypes.opmath(out_dtype)
-    values = [_convert(a.value, compute) for a in args]
+    if op.operands_in_result_dtype:  # torch rounds them to a float16/bfloat16 result's dtype first
+        values = [_convert(_convert(a.value, out_dtype), compute) for a in args]
+    else:
+        values = [_convert(a.value, compute) for a in args]
     out = op.fn(_convert(x, compute), *values)
     if inplace:
         if out.shape != x.shape:
@@ -552,7 +583,7 @@ def check_reduction(op: Op, x_dtype: Any, has_empty: bool, statics: Sequence[Any
     ord_, dtype = statics
     if has_empty and op.name == "norm" and (ord_ < 0 or ord_ == float("inf")):
         raise ValueError(f"`jforeach.{fname}`: the {ord_} norm of an empty tensor is undefined (no identity)")
-    return reduction_dtype(x_dtype, dtype, fname), ord_
+    return reduction_dtype(x_dtype, dtype, fname, any_float=op.name == "powsum"), ord_
 
 
 def reduce_one(op: Op, x: jax.Array, *statics: Any, fname: str) -> jax.Array:
@@ -560,22 +591,45 @@ def reduce_one(op: Op, x: jax.Array, *statics: Any, fname: str) -> jax.Array:
     out_dtype, ord_ = check_reduction(op, x.dtype, x.size == 0, statics, fname)
     if op.name == "max":
         return op.fn(x)
-    return op.fn(x.astype(_dtypes.opmath(out_dtype)), ord_).astype(out_dtype)
+    return op.fn(reduction_input(x, out_dtype), ord_).astype(out_dtype)
 
 
-def reduction_dtype(x_dtype: np.dtype, dtype: Any, fname: str) -> np.dtype:
+def reduction_input(x: jax.Array, out_dtype: np.dtype) -> jax.Array:
+    """What norm / powsum reduce: torch casts the tensor to the result dtype first, then computes in
+    its opmath (float64 input with dtype=float16 is rounded to float16); a complex tensor's magnitudes."""
+    if _dtypes.category(x.dtype) == 3:
+        x = jnp.abs(x)
+    return _convert(_convert(x, out_dtype), _dtypes.opmath(out_dtype))
+
+
+def reduction_dtype(x_dtype: np.dtype, dtype: Any, fname: str, *, any_float: bool = False) -> np.dtype:
+    """The result dtype of norm / powsum with ``dtype=``; the norm of a complex tensor is real.
+
+    ``norm`` (torch's linalg.vector_norm) takes a dtype of the input's category at least as wide as
+    it; ``powsum`` (``any_float``) any floating or complex dtype, for any input, narrowing included,
+    and needs one for integer and bool input.
+    """
     x_dtype = np.dtype(x_dtype)
-    if _dtypes.category(x_dtype) == 3:
-        x_dtype = np.dtype(jnp.finfo(x_dtype).dtype)  # the norm of a complex tensor is real
     if dtype is None:
-        return x_dtype
+        if _dtypes.category(x_dtype) <= 1:
+            raise TypeError(
+                f"`jforeach.{fname}`: a {x_dtype.name} tensor needs a floating dtype= (torch rejects "
+                f"{_dtypes.torch_name(x_dtype)} too)"
+            )
+        return np.dtype(jnp.finfo(x_dtype).dtype)
     dtype = _dtypes.canonical(np.dtype(dtype))
-    if _dtypes.category(dtype) != 2 or jnp.promote_types(x_dtype, dtype) != dtype:
+    if any_float:
+        ok = _dtypes.category(dtype) >= 2
+    else:
+        same = _dtypes.category(dtype) == _dtypes.category(x_dtype)
+        ok = same and np.dtype(jnp.promote_types(x_dtype, dtype)) == dtype
+    if not ok:
+        wanted = "a floating or complex dtype" if any_float else "a dtype of the input's kind at least as wide"
         raise TypeError(
-            f"`jforeach.{fname}`: dtype={dtype.name} would narrow the {x_dtype.name} input; "
-            "torch accepts only a floating dtype at least as wide"
+            f"`jforeach.{fname}`: dtype={dtype.name} is not allowed for a {x_dtype.name} tensor; torch "
+            f"accepts only {wanted}"
         )
-    return dtype
+    return np.dtype(jnp.finfo(dtype).dtype)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -667,9 +721,8 @@ def _call(op: Op, tensors: Any, operands: Sequence[Any], *, inplace: bool, fname
         payloads.append(payload)
     if packed is None:
         _check_tensor_operands_do_not_grow(leaves, kinds, payloads, op, fname)
-    if op.name == "pow":  # torch's check on the exponents' values, before any donation
-        tensor_dtypes = packed.layout.dtypes if packed is not None else [leaf.dtype for leaf in leaves]
-        _check_pow_exponents(tensor_dtypes, kinds, payloads, fname)
+    # torch's checks on the numbers' values (pow's negative exponents, c10's overflow), before any donation
+    _check_scalar_values(op, leaves, packed, kinds, payloads, fname)
 
     tensors_traced = _is_tracer(leaves)
     tracing = tensors_traced or any(map(_holds_tracer, payloads))
@@ -914,6 +967,176 @@ def _check_pow_exponents(tensor_dtypes: Sequence[Any], kinds: list[Kind], payloa
                     f"`jforeach.{fname}`: integers to negative integer powers are not allowed (tensor {i}: "
                     f"{np.dtype(tensor_dtype).name} to the power {np.asarray(value).item()})"
                 )
+    suspects = _suspect_operands(OPS["pow"], kinds, payloads)
+    if suspects:
+        ranked = [(d, Rank.DIMENSIONED) for d in tensor_dtypes]  # a number promotes alike with 0-d tensors
+        args_of = functools.partial(_number_args, kinds, payloads)
+        _check_numbers_fit(OPS["pow"], kinds, fname, suspects, lambda: ranked, args_of)
+
+
+def _check_scalar_values(
+    op: Op, leaves: Sequence[Any], packed: Any, kinds: Sequence[Kind], payloads: Sequence[Any], fname: str
+) -> None:
+    """torch's checks on the values of number operands, run by ``call`` for every op before any donation.
+
+    The kernel sees the numbers traced; their values are checked here: pow's negative integer
+    exponents, and every number torch converts with c10's overflow check (``Operand.overflow_check``).
+    """
+    if op.name == "pow":
+        tensor_dtypes = packed.layout.dtypes if packed is not None else [leaf.dtype for leaf in leaves]
+        _check_pow_exponents(tensor_dtypes, list(kinds), list(payloads), fname)
+        return
+    suspects = _suspect_operands(op, kinds, payloads)
+    if not suspects:
+        return
+
+    @functools.cache
+    def ranked() -> list[tuple[Any, Rank]]:
+        if packed is not None:
+            layout = packed.layout
+            return [(d, _dtypes.rank_of(len(shape))) for d, shape in zip(layout.dtypes, layout.shapes, strict=True)]
+        return [(leaf.dtype, _dtypes.rank_of(leaf.ndim)) for leaf in leaves]
+
+    def args_of(i: int) -> list[Arg]:
+        if packed is None:
+            return [_arg_for(k, p, i, spec) for k, p, spec in zip(kinds, payloads, op.operands, strict=True)]
+        out = _number_args(kinds, payloads, i)
+        for j, (kind, payload) in enumerate(zip(kinds, payloads, strict=True)):
+            if kind.overload == "List":  # a Packed of the same layout: tensor i's dtype and rank
+                out[j] = Arg(None, *ranked()[i], True)
+            elif kind.overload == "Tensor":
+                out[j] = Arg(payload, np.dtype(payload.dtype), _dtypes.rank_of(payload.ndim), True)
+        return out
+
+    _check_numbers_fit(op, kinds, fname, suspects, ranked, args_of)
+
+
+def _number_args(kinds: Sequence[Kind], payloads: Sequence[Any], i: int) -> list[Any]:
+    """Tensor i's number operands as ``Arg``s (None for the others), for the checks on their values."""
+    out: list[Any] = []
+    for kind, payload in zip(kinds, payloads, strict=True):
+        if kind.overload == "Scalar":
+            out.append(Arg(payload, kind.number_dtype, Rank.NUMBER, True))
+        elif kind.overload == "ScalarList":
+            dtype = kind.number_dtype[i] if isinstance(kind.number_dtype, tuple) else kind.number_dtype
+            out.append(Arg(payload[i], dtype, kind.rank, True))
+        else:
+            out.append(None)
+    return out
+
+
+def _suspect_operands(op: Op, kinds: Sequence[Kind], payloads: Sequence[Any]) -> list[int]:
+    """The number operands whose values could fail a check of :func:`_check_numbers_fit`: values are
+    looked at first, tensors only for a value that could fail (the common alpha=-lr scans nothing)."""
+    suspects = []
+    for k, (spec, kind, payload) in enumerate(zip(op.operands, kinds, payloads, strict=True)):
+        if kind.overload not in ("Scalar", "ScalarList") or kind.zero_dim:
+            continue
+        integral_target = spec.overflow_check == "opmath" and "int" in op.accepts  # addcmul's value on int tensors
+        if kind.overload == "Scalar":
+            v = _host_number(payload)
+            wide = isinstance(v, float) and kind.number_dtype.kind in "iu"  # an int beyond JAX's int type
+            if wide or (spec.overflow_check and _may_overflow(v, integral_target)):
+                suspects.append(k)
+        elif payload and not _is_tracer(payload):
+            # a ScalarList, on the host: one vectorized look (10,000 entries in well under a millisecond)
+            values = np.asarray(payload)
+            dtypes = kind.number_dtype if isinstance(kind.number_dtype, tuple) else (kind.number_dtype,)
+            wide = values.dtype.kind == "f" and any(d.kind in "iu" for d in dtypes)
+            if wide or (spec.overflow_check and _may_overflow_any(values, integral_target)):
+                suspects.append(k)
+    return suspects
+
+
+def _check_numbers_fit(op: Op, kinds: Sequence[Kind], fname: str, suspects: list[int], ranked: Any, args_of: Any):
+    """torch converts some numbers to a dtype with c10's overflow check and raises "value cannot be
+    converted to type X without overflow": clamp_min's bound to the result dtype, addcmul's value to
+    its opmath, ... (``Operand.overflow_check``); an int beyond JAX's int type (a float in the kernel)
+    cannot serve an integral result.
+
+    ``suspects``: the operands to check (:func:`_suspect_operands`); ``ranked()`` gives each tensor's
+    (dtype, rank), ``args_of(i)`` its operands as ``Arg``s. Traced numbers and jax arrays (their values
+    are on the device) are not checked.
+    """
+    for i, (x_dtype, x_rank) in enumerate(ranked()):
+        args = [dataclasses.replace(a, promotes=s.promotes) for a, s in zip(args_of(i), op.operands, strict=True)]
+        out = result_dtype(op, np.dtype(x_dtype), x_rank, args)
+        for k in suspects:
+            spec, value = op.operands[k], _host_number(args[k].value)
+            if value is None:
+                continue
+            if isinstance(value, float) and _dtypes.category(args[k].dtype) == 1 and _dtypes.category(out) <= 1:
+                info = np.iinfo(_dtypes.canonical(np.dtype(np.int64)))
+                raise ValueError(
+                    f"`jforeach.{fname}`: {spec.name}={int(value)} {_does_not_fit(info)} (tensor {i}, "
+                    f"{np.dtype(x_dtype).name}: the result is {out.name})"
+                )
+            target = _overflow_target(spec.overflow_check, out) if spec.overflow_check else None
+            converted = value
+            if spec.overflow_check == "-result" and isinstance(value, int | float) and value != _TORCH_INT_MIN:
+                converted = -value  # torch negates the Scalar, in int64 for an int (-(2**63) stays itself)
+            if target is not None and _overflows(converted, target):
+                raise ValueError(
+                    f"`jforeach.{fname}`: {spec.name}={value!r} cannot be converted to {target.name} without "
+                    f"overflow (tensor {i}, {np.dtype(x_dtype).name}: torch raises too)"
+                )
+
+
+def _host_number(value: Any) -> Any:
+    """A number operand's value on the host: a Python number, or None where it is not known here."""
+    if isinstance(value, np.ndarray | np.generic) and np.ndim(value) == 0:
+        return value.item()
+    if isinstance(value, bool | int | float | complex):
+        return value
+    return None  # a jax array or a tracer
+
+
+def _may_overflow(value: Any, integral_target: bool) -> bool:
+    """Whether ``value`` could fail c10's check for some dtype (int8 and float16 are the narrowest)."""
+    if value is None or isinstance(value, bool | complex):
+        return False
+    if isinstance(value, int):
+        return not -127 <= value <= 127  # (-128 negated, as sub's alpha is, overflows int8)
+    if integral_target:
+        return not 0 <= value <= 127  # NaN too; uint8 rejects negative floats
+    return _FLOAT16_MAX < abs(value) < float("inf")
+
+
+_FLOAT16_MAX = 65504.0
+
+
+def _may_overflow_any(values: np.ndarray, integral_target: bool) -> bool:
+    """:func:`_may_overflow` for an array of host numbers (a ScalarList)."""
+    if values.dtype.kind in "iu":
+        return bool(np.any((values < -127) | (values > 127)))  # (-128 negated, as sub's alpha is, overflows)
+    if values.dtype.kind != "f":
+        return False  # bool and complex numbers are not checked
+    if integral_target:
+        return not bool(np.all((values >= 0) & (values <= 127)))  # NaN too; uint8 rejects negative floats
+    return bool(np.any(np.isfinite(values) & (np.abs(values) > _FLOAT16_MAX)))
+
+
+def _overflow_target(rule: str, out: np.dtype) -> np.dtype | None:
+    """The dtype torch converts the number to (see ``Operand.overflow_check``); None: no check."""
+    target = _dtypes.opmath(out) if rule == "opmath" else np.dtype(out)  # "result", "-result", "pow"
+    if rule == "pow" and target in (np.float32, np.float64):
+        return None  # pow's kernel takes float32/float64 exponents as doubles
+    return None if _dtypes.category(target) in (0, 3) else target
+
+
+def _overflows(value: Any, dtype: np.dtype) -> bool:
+    """c10's ``overflows<dtype>(value)``, from an int64 (or uint64) or a double number."""
+    if _dtypes.category(dtype) == 1:
+        info = np.iinfo(dtype)
+        if isinstance(value, int):
+            if info.min == 0 and value < 0:  # to an unsigned type, -v wraps (two's complement) up to -max
+                return -value > info.max
+            return not info.min <= value <= info.max
+        return not float(info.min) <= value <= float(info.max)  # NaN and infinities too
+    if isinstance(value, float) and not np.isfinite(value):
+        return False  # a floating type holds inf and NaN
+    finfo = jnp.finfo(dtype)
+    return not float(finfo.min) <= value <= float(finfo.max)
 
 
 def _is_integral(number_dtype: Any) -> bool:

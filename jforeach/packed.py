@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _dtypes, _engine, _table
+from . import _engine, _table
 from ._cache import WeightedLRU
 from ._dtypes import Rank
 
@@ -339,7 +339,7 @@ def _segment_reduce(
     out_dtype, finish = _engine.check_reduction(op, x.dtype, 0 in group.sizes, statics, fname)
     n = len(group.members)
     small = _small_members(group)
-    compute = x if op.name == "max" else jnp.abs(x.astype(_dtypes.opmath(out_dtype)))
+    compute = x if op.name == "max" else jnp.abs(_engine.reduction_input(x, out_dtype))
     if _by_runs(group):
         rows = _row_reduction(op.name, finish)
         parts = []
@@ -591,7 +591,10 @@ def _copy(buffers: list[jax.Array]) -> list[jax.Array]:
 
 
 def _common_device(leaves: Sequence[jax.Array]) -> Any:
-    if not leaves:
+    """Where the buffers go: the leaves' device if they are committed to one, else nowhere in
+    particular (uncommitted, as ``jnp`` arrays and optax's step counts are: a committed buffer
+    next to an uncommitted count would give a jitted step a second signature, and a second compile)."""
+    if not leaves or not any(getattr(leaf, "committed", True) for leaf in leaves):
         return None
     sharding = leaves[0].sharding
     return next(iter(sharding.device_set)) if len(sharding.device_set) == 1 else None
