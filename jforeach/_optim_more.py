@@ -1,4 +1,4 @@
-"""torch.optim's other foreach optimizers: Adadelta, Adamax, NAdam, RAdam, Rprop and ASGD.
+"""torch.optim's other foreach optimizers: Adadelta, Adamax, NAdam, RAdam, Rprop, ASGD and Adafactor.
 
 Each has torch.optim's argument names, defaults and construction-time checks, and computes
 torch's ``_multi_tensor_<name>`` step with jforeach ops, op by op, so that
@@ -30,12 +30,14 @@ from jforeach.optim import _chain, _check, _check_betas, _check_non_negative, _l
 
 __all__ = [
     "AdadeltaState",
+    "AdafactorState",
     "AdamaxState",
     "AsgdState",
     "NAdamState",
     "RAdamState",
     "RpropState",
     "adadelta",
+    "adafactor",
     "adamax",
     "asgd",
     "nadam",
@@ -143,6 +145,26 @@ class AsgdState(NamedTuple):
     eta: jax.Array
     mu: jax.Array
     ax: optax.Updates
+
+
+class AdafactorState(NamedTuple):
+    """State of :func:`adafactor`: factored second moments of the tensors with two or more
+    dimensions (``row_var``, ``col_var``), the full one of the others (``variance``); each field
+    is a tree with the parameters' structure and ``None`` where torch has no such key.
+
+    Examples:
+        >>> import jax.numpy as jnp, optax
+        >>> import jforeach
+        >>> state = jforeach.optim.adafactor().init({"w": jnp.zeros((2, 3)), "b": jnp.zeros(3)})
+        >>> optax.tree_utils.tree_get(state, "row_var")
+        {'b': None, 'w': Array([[0.],
+               [0.]], dtype=float32)}
+    """
+
+    count: jax.Array  # type: ignore[assignment]
+    row_var: optax.Updates
+    col_var: optax.Updates
+    variance: optax.Updates
 
 
 # ---------------------------------------------------------------------------------------
@@ -727,3 +749,140 @@ def asgd(
         return out, AsgdState(count, new_eta, new_mu, ax)
 
     return _chain(*_prologue(maximize, weight_decay), _step_with_params("asgd", init_fn, step_fn, lr))
+
+
+def adafactor(
+    lr: optax.ScalarOrSchedule = 1e-2,
+    beta2_decay: float = -0.8,
+    eps: tuple[float | None, float] = (None, 1e-3),
+    d: float = 1.0,
+    weight_decay: float = 0.0,
+    *,
+    maximize: bool = False,
+) -> optax.GradientTransformation:
+    """Adafactor, as ``torch.optim.Adafactor(..., foreach=True)``.
+
+    The second moment of a tensor with two or more dimensions is factored over its last two
+    (row and column means of the squared gradient); the step is the gradient divided by the
+    root of that estimate, clipped to RMS ``d``, times ``max(eps2, RMS(param)) * min(lr, 1/sqrt(t))``.
+    Its per-tensor norms, reductions and factored shapes are per-tensor work: on a
+    :class:`jforeach.Packed` the step unpacks the tensors (inside ``jit``, slices of the buffers)
+    and packs the updates back into the parameters' layout, and the state holds trees.
+
+    Args:
+        lr: the cap of the relative step size ``min(lr, 1/sqrt(t))``, a float or an optax schedule.
+        beta2_decay: the second moment's decay: step ``t`` weighs the new squared gradient by ``t ** beta2_decay``.
+        eps: ``(eps1, eps2)``: the floor of the variance estimate (its square), ``None`` for the
+            parameters' ``finfo(dtype).eps``; the floor of a parameter's RMS in the step size.
+        d: the clipping threshold of the update's RMS.
+        weight_decay: decoupled weight decay, the parameters times ``1 - lr * weight_decay``.
+        maximize: maximize the objective instead of minimizing it.
+
+    Returns:
+        An ``optax.GradientTransformation`` with :class:`AdafactorState`; apply its updates with
+        ``optax.apply_updates``. ``update`` needs ``params``.
+
+    Raises:
+        ValueError: with torch's conditions and messages: ``lr < 0``, ``beta2_decay > 0``,
+            ``eps1 < 0``, ``eps2 < 0``, ``d < 1``, ``weight_decay < 0``; at ``update`` time, if
+            ``params`` is not given.
+
+    Examples:
+        >>> import jax.numpy as jnp, optax
+        >>> import jforeach
+        >>> params = [jnp.array([1.0, 2.0], jnp.float32)]
+        >>> tx = jforeach.optim.adafactor(lr=0.1)
+        >>> state = tx.init(params)
+        >>> updates, state = tx.update([jnp.array([3.0, -0.5], jnp.float32)], state, params)
+        >>> optax.apply_updates(params, updates)[0]
+        Array([0.8418861, 2.158114 ], dtype=float32)
+
+    See also:
+        ``torch.optim.Adafactor``, ``optax.adafactor``.
+    """
+    lr = _learning_rate("adafactor", lr, lambda lr: True)
+    if not callable(lr):
+        _check("adafactor", lambda: 0.0 <= lr, f"Learning rate should be >= 0 but is: {lr}")
+    _check("adafactor", lambda: 0.0 >= beta2_decay, f"beta2_decay should be <= 0 but is: {beta2_decay}")
+    if len(tuple(eps)) != 2:
+        raise ValueError(f"`jforeach.optim.adafactor`: eps must be a pair (eps1, eps2), got {eps!r}")
+    eps1, eps2 = eps
+    if eps1 is not None:
+        _check("adafactor", lambda: 0.0 <= eps1, f"epsilon1 should be >= 0 but is: {eps1}")
+    _check("adafactor", lambda: 0.0 <= eps2, f"epsilon2 should be >= 0 but is: {eps2}")
+    _check("adafactor", lambda: 1.0 <= d, f"Clipping threshold d should be >= 1 but is: {d}")
+    _check("adafactor", lambda: 0.0 <= weight_decay, f"weight_decay should be >= 0 but is: {weight_decay}")
+
+    def factored(leaf: Any, shape: Callable[[tuple[int, ...]], tuple[int, ...]], multidim: bool) -> Any:
+        return jnp.zeros(shape(leaf.shape), leaf.dtype) if (jnp.ndim(leaf) > 1) == multidim else None
+
+    def init_fn(params: optax.Params) -> AdafactorState:
+        tree = params.unpack() if isinstance(params, jforeach.Packed) else params
+        return AdafactorState(
+            count=jnp.zeros([], jnp.int32),
+            row_var=jax.tree.map(lambda p: factored(p, lambda s: (*s[:-1], 1), True), tree),
+            col_var=jax.tree.map(lambda p: factored(p, lambda s: (*s[:-2], 1, s[-1]), True), tree),
+            variance=jax.tree.map(lambda p: factored(p, lambda s: s, False), tree),
+        )
+
+    def step_fn(
+        updates: optax.Updates, state: AdafactorState, params: optax.Params, lr: Any
+    ) -> tuple[optax.Updates, AdafactorState]:
+        # torch's _multi_tensor_adafactor, op by op, tensor by tensor
+        count = optax.safe_int32_increment(state.count)
+        packed = params if isinstance(params, jforeach.Packed) else None
+        if packed is not None:
+            params, updates = packed.unpack(), updates.unpack()
+        leaves, treedef = jax.tree.flatten(params)
+        # flatten_up_to keeps the None of the state trees as leaves (it is missing from jax's stubs)
+        grads = treedef.flatten_up_to(updates)  # type: ignore[attr-defined]
+        row_vars, col_vars, variances = (treedef.flatten_up_to(x) for x in state[1:])  # type: ignore[attr-defined]
+        t = count.astype(_precise())
+        lr = jnp.asarray(lr, t.dtype)
+        one_minus_beta2_t = t**beta2_decay
+        rho_t = jnp.minimum(lr, 1 / jnp.sqrt(t))
+        # torch: p.norm(2).item(), in the parameter's dtype
+        param_norms = jforeach.norm(leaves) if leaves else []
+        out, new_rows, new_cols, new_variances = [], [], [], []
+        for p, g, p_norm, row_var, col_var, variance in zip(
+            leaves, grads, param_norms, row_vars, col_vars, variances, strict=True
+        ):
+            dtype = jnp.dtype(p.dtype)
+            weight = one_minus_beta2_t.astype(dtype)
+            alpha = jnp.maximum(eps2, p_norm.astype(t.dtype) / math.sqrt(p.size)) * rho_t
+            floor = float(jnp.finfo(dtype).eps) if eps1 is None else eps1
+            if p.ndim > 1:
+                row_means = jnp.sqrt(jnp.sum(g * g, axis=-1, keepdims=True))  # torch.norm(grad, dim=-1)
+                row_means = row_means * row_means / g.shape[-1]
+                row_var = jforeach.lerp([row_var], [row_means], weight)[0]
+                col_means = jnp.sqrt(jnp.sum(g * g, axis=-2, keepdims=True))
+                col_means = col_means * col_means / g.shape[-2]
+                col_var = jforeach.lerp([col_var], [col_means], weight)[0]
+                var_estimate = row_var * col_var  # torch: row_var @ col_var, an outer product
+                row_var_mean = jnp.maximum(jnp.mean(row_var, axis=-2, keepdims=True), floor)
+                var_estimate = var_estimate / row_var_mean
+            else:
+                variance = jforeach.lerp([variance], [g * g], weight)[0]
+                var_estimate = variance
+            var_estimate = jnp.maximum(var_estimate, floor * floor)
+            update = jforeach.rsqrt([var_estimate])[0] * g
+            update_norm = jforeach.norm([update])[0].astype(t.dtype)
+            alpha = -alpha / jnp.maximum(1.0, update_norm / (math.sqrt(update.size) * d))
+            out.append(update * alpha.astype(dtype))
+            new_rows.append(row_var if p.ndim > 1 else None)
+            new_cols.append(col_var if p.ndim > 1 else None)
+            new_variances.append(None if p.ndim > 1 else variance)
+        trees = (jax.tree.unflatten(treedef, x) for x in (new_rows, new_cols, new_variances))
+        new_state = AdafactorState(count, *trees)
+        result = jax.tree.unflatten(treedef, out)
+        if packed is not None:
+            result = jforeach.pack(result, sharding=packed.layout.sharding)
+        return result, new_state
+
+    decoupled = transforms._may_be_nonzero(weight_decay)
+    return _chain(
+        transforms.negate() if maximize else None,
+        _step_with_params("adafactor", init_fn, step_fn, lr),
+        # torch: mul_(params, 1 - lr * weight_decay) before adding the update
+        transforms.add_decoupled_weight_decay(weight_decay, lr) if decoupled else None,
+    )
