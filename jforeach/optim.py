@@ -398,7 +398,15 @@ def _decayed_schedule(lr: optax.ScalarOrSchedule, lr_decay: float) -> optax.Scal
 
 # The rest of torch.optim's foreach optimizers, and torch state_dict conversion. Imported last:
 # _optim_more builds on the helpers above.
+from jforeach._optim_more import AdadeltaState as AdadeltaState  # noqa: E402
+from jforeach._optim_more import AdafactorState as AdafactorState  # noqa: E402
+from jforeach._optim_more import AdamaxState as AdamaxState  # noqa: E402
+from jforeach._optim_more import AsgdState as AsgdState  # noqa: E402
+from jforeach._optim_more import NAdamState as NAdamState  # noqa: E402
+from jforeach._optim_more import RAdamState as RAdamState  # noqa: E402
+from jforeach._optim_more import RpropState as RpropState  # noqa: E402
 from jforeach._optim_more import adadelta as adadelta  # noqa: E402
+from jforeach._optim_more import adafactor as adafactor  # noqa: E402
 from jforeach._optim_more import adamax as adamax  # noqa: E402
 from jforeach._optim_more import asgd as asgd  # noqa: E402
 from jforeach._optim_more import nadam as nadam  # noqa: E402
@@ -408,5 +416,5 @@ from jforeach._state_dict import state_from_torch as state_from_torch  # noqa: E
 from jforeach._state_dict import state_to_torch as state_to_torch  # noqa: E402
 from jforeach._state_dict import torch_order as torch_order  # noqa: E402
 
-__all__ += ["adadelta", "adamax", "asgd", "nadam", "radam", "rprop"]
+__all__ += ["adadelta", "adafactor", "adamax", "asgd", "nadam", "radam", "rprop"]
 __all__ += ["state_from_torch", "state_to_torch", "torch_order"]
