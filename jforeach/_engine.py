@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import math
 import numbers
 import operator
 from collections.abc import Sequence
@@ -418,6 +419,11 @@ def apply_one(op: Op, x: jax.Array, args: Sequence[Arg], *, inplace: bool, fname
     """The op on one tensor, with torch's dtype rules; raises TypeError/ValueError while tracing."""
     _check_accepts(op, x.dtype, fname, args)
     out_dtype = result_dtype(op, x.dtype, _dtypes.rank_of(x.ndim), args)
+    if op.integral_divisor_pair and all(_dtypes.category(a.dtype) <= 1 for a in args if a.rank != Rank.NUMBER):
+        raise TypeError(
+            f"`jforeach.{fname}`: integer division with addcdiv is not supported (as in torch): cast tensor1 "
+            "or tensor2 to a floating dtype"
+        )
     numbers = any(a.rank == Rank.NUMBER and a.promotes for a in args)
     accepts = op.result_accepts & (op.number_result_accepts if numbers else op.array_result_accepts)
     if _CATEGORY_NAMES[_dtypes.category(out_dtype)] not in accepts:
@@ -436,11 +442,6 @@ def apply_one(op: Op, x: jax.Array, args: Sequence[Arg], *, inplace: bool, fname
             raise ValueError(
                 f"`jforeach.{fname}`: {a.name} is an integer that {_does_not_fit(info)}; the result is {out_dtype.name}"
             )
-    if op.integral_divisor_pair and all(_dtypes.category(a.dtype) <= 1 for a in args if a.rank != Rank.NUMBER):
-        raise TypeError(
-            f"`jforeach.{fname}`: integer division with addcdiv is not supported (as in torch): cast tensor1 "
-            "or tensor2 to a floating dtype"
-        )
     if op.same_dtype_operands:
         for a in args:
             if a.rank != Rank.NUMBER and a.dtype != x.dtype:
@@ -454,11 +455,22 @@ def apply_one(op: Op, x: jax.Array, args: Sequence[Arg], *, inplace: bool, fname
             f"{np.dtype(x.dtype).name}"
         )
     compute = _dtypes.opmath(out_dtype)
+    # torch casts dimensioned tensors to the common (result) dtype before its kernel computes in
+    # opmath: for a float16 result, an int32 70000 is inf before it is multiplied (0-d tensors are
+    # CPU scalars to its kernels, read in opmath)
+    rounded = compute != out_dtype
     if op.operands_in_result_dtype:  # torch rounds them to a float16/bfloat16 result's dtype first
-        values = [_convert(_convert(a.value, out_dtype), compute) for a in args]
+        # (pow: a tiny exponent kept at float32's smallest normal by _keep_tiny_exponents rounds to 0)
+        untiny = op.name == "pow" and rounded
+        values = [_convert(_convert(_untiny(a.value) if untiny else a.value, out_dtype), compute) for a in args]
     else:
-        values = [_convert(a.value, compute) for a in args]
-    out = op.fn(_convert(x, compute), *values)
+        values = [
+            _convert(_convert(a.value, out_dtype), compute)
+            if rounded and a.promotes and a.rank == Rank.DIMENSIONED
+            else _convert(a.value, compute)
+            for a in args
+        ]
+    out = op.fn(_convert(_convert(x, out_dtype), compute) if rounded and x.ndim else _convert(x, compute), *values)
     if inplace:
         if out.shape != x.shape:
             raise ValueError(
@@ -469,6 +481,14 @@ def apply_one(op: Op, x: jax.Array, args: Sequence[Arg], *, inplace: bool, fname
     if op.name == "abs" and _dtypes.category(x.dtype) == 3:
         return out  # torch's abs of complex is real
     return out.astype(out_dtype)
+
+
+def _untiny(value: Any) -> jax.Array:
+    """Undo :func:`_keep_tiny_exponents` for a float16/bfloat16 result, whose rounding makes it 0."""
+    value = jnp.asarray(value)
+    if not jnp.issubdtype(value.dtype, jnp.floating):
+        return value
+    return jnp.where(jnp.abs(value) == _FLOAT32_TINY, value * 0, value)
 
 
 def _convert(value: Any, dtype: np.dtype) -> jax.Array:
@@ -636,20 +656,39 @@ def reduction_dtype(x_dtype: np.dtype, dtype: Any, fname: str, *, any_float: boo
 # Entry point
 
 
+def _is_strong_0d(value: Any) -> bool:
+    return isinstance(value, jax.Array | np.ndarray) and value.ndim == 0 and not _weak(value)
+
+
+def _alpha_overload(op: Op, spec: Operand) -> Operand:
+    """With ``alpha`` passed, torch's argument parser takes the Tensor overload for a 0-d ``other``
+    (the Scalar one has no alpha): it promotes as a 0-d tensor. ``sub`` has no Tensor overload."""
+    if "Tensor" not in spec.overloads or op.name == "sub":
+        raise TypeError(
+            f"{op.name} with alpha takes a 0-d array other only where torch has a Tensor overload (add); "
+            "pass other as a number, or drop alpha"
+        )
+    return dataclasses.replace(spec, zero_dim_as_number=False)
+
+
 def _check_static_operand(op: Op, spec: Operand, value: Any, fname: str) -> None:
     if spec.name == "ord":
+        if op.name == "powsum" and isinstance(value, bool):
+            return
         if not _is_number(value) or isinstance(value, complex | bool):
             raise TypeError(f"`jforeach.{fname}`: ord must be a real number, got {value!r}")
 
 
-def call(op_name: str, tensors: Any, operands: Sequence[Any], *, inplace: bool, fname: str) -> Any:
+def call(
+    op_name: str, tensors: Any, operands: Sequence[Any], *, inplace: bool, fname: str, alpha_given: bool = False
+) -> Any:
     """Run one op (see the module docstring).
 
     Every check runs over the whole call before the first buffer is donated, so a rejected call
     leaves every input alive and unchanged. Errors are prefixed here, once, with the public name.
     """
     try:
-        out = _call(OPS[op_name], tensors, operands, inplace=inplace, fname=fname)
+        out = _call(OPS[op_name], tensors, operands, inplace=inplace, fname=fname, alpha_given=alpha_given)
     except (TypeError, ValueError) as error:
         raise _named(error, fname, tensors) from None
     except RuntimeError as error:  # JAX's, for a deleted array read while classifying an operand
@@ -691,7 +730,7 @@ def _position(tensors: Any, index: int) -> str:
     return f"tensors{_leaf_name(tensors, index)}"
 
 
-def _call(op: Op, tensors: Any, operands: Sequence[Any], *, inplace: bool, fname: str) -> Any:
+def _call(op: Op, tensors: Any, operands: Sequence[Any], *, inplace: bool, fname: str, alpha_given: bool) -> Any:
     from .packed import Packed
 
     packed = tensors if isinstance(tensors, Packed) else None
@@ -713,9 +752,13 @@ def _call(op: Op, tensors: Any, operands: Sequence[Any], *, inplace: bool, fname
     for spec, value in zip(op.operands, operands, strict=True):
         if op.family == "reduction":
             _check_static_operand(op, spec, value, fname)
+            if op.name == "powsum" and isinstance(value, bool):
+                value = int(value)  # torch's powsum takes True/False as the orders 1/0 (its norm does not)
             kinds.append(Kind("Static", static=value))
             payloads.append(None)
             continue
+        if alpha_given and spec.name == "other" and _is_strong_0d(value):
+            spec = _alpha_overload(op, spec)
         kind, payload = _classify(spec, value, n, treedef, fname, packed)
         kinds.append(kind)
         payloads.append(payload)
@@ -723,6 +766,8 @@ def _call(op: Op, tensors: Any, operands: Sequence[Any], *, inplace: bool, fname
         _check_tensor_operands_do_not_grow(leaves, kinds, payloads, op, fname)
     # torch's checks on the numbers' values (pow's negative exponents, c10's overflow), before any donation
     _check_scalar_values(op, leaves, packed, kinds, payloads, fname)
+    if op.name == "pow":
+        payloads = [_keep_tiny_exponents(k, p) for k, p in zip(kinds, payloads, strict=True)]
 
     tensors_traced = _is_tracer(leaves)
     tracing = tensors_traced or any(map(_holds_tracer, payloads))
@@ -795,6 +840,30 @@ def _run(
         kinds = [Kind("List") if isinstance(p, list) else Kind("Tensor") for p in payloads]
         _check_not_deleted(leaves, kinds, payloads, op, tensors, operands, positions)
         raise
+
+
+_FLOAT32_TINY = float(np.finfo(np.float32).tiny)
+
+
+def _keep_tiny_exponents(kind: Kind, payload: Any) -> Any:
+    """A nonzero float exponent below float32's smallest normal would round (or flush) to zero, and
+    ``0 ** -1e-300`` would be 1 where torch gives inf: the smallest normal of its sign gives torch's
+    powers (1 for positive bases, inf or 0 at zero, nan for negative ones) in every dtype."""
+
+    def keep(v: Any) -> Any:
+        if isinstance(v, float | np.floating) and 0 < abs(float(v)) < _FLOAT32_TINY:
+            return type(v)(math.copysign(_FLOAT32_TINY, float(v)))
+        if isinstance(v, jax.Array | np.ndarray) and not isinstance(v, jax.core.Tracer) and v.ndim == 0:
+            if jnp.issubdtype(v.dtype, jnp.floating) and 0 < abs(float(v)) < _FLOAT32_TINY:
+                kept = math.copysign(_FLOAT32_TINY, float(v))
+                return jnp.asarray(kept) if _weak(v) else jnp.asarray(kept, v.dtype)
+        return v
+
+    if kind.overload == "Scalar":
+        return keep(payload)
+    if kind.overload == "ScalarList":
+        return [keep(v) for v in payload]
+    return payload
 
 
 def _holds_tracer(payload: Any) -> bool:

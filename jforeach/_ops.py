@@ -106,9 +106,13 @@ def _make(op: Op, inplace: bool) -> Callable[..., Any]:
             bound = signature.bind(*args, **kwargs)
         except TypeError as error:
             raise TypeError(f"`jforeach.{public}{signature}`: {error}") from None
+        alpha_given = "alpha" in bound.arguments  # torch's overload choice depends on it
         bound.apply_defaults()
         arguments = bound.arguments
-        return _engine.call(op.name, arguments["tensors"], [arguments[n] for n in names], inplace=inplace, fname=public)
+        operands = [arguments[n] for n in names]
+        return _engine.call(
+            op.name, arguments["tensors"], operands, inplace=inplace, fname=public, alpha_given=alpha_given
+        )
 
     fn.__name__ = fn.__qualname__ = public
     fn.__module__ = "jforeach"

@@ -100,13 +100,34 @@ def _sign(x):
     if x.dtype == jnp.bool_:
         return x
     sign = jnp.sign(x)
-    # torch's sign of NaN is 0
-    return jnp.where(jnp.isnan(x), jnp.zeros_like(sign), sign) if jnp.issubdtype(x.dtype, jnp.floating) else sign
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        return sign
+    # torch's sign of NaN is 0, and of -0.0 is +0.0
+    return jnp.where(jnp.isnan(x) | (x == 0), jnp.zeros_like(sign), sign)
 
 
 def _rounding(fn):
     # torch's ceil/floor/round/trunc return integers unchanged.
     return lambda x: x if jnp.issubdtype(x.dtype, jnp.integer) else fn(x)
+
+
+def _maximum(x, other):
+    """torch's maximum / clamp_min: NaN from either side, and ``x`` where the two are equal (so
+    ``maximum(-0.0, 0.0)`` is -0.0, as torch's kernels keep the tensor's value)."""
+    if x.dtype == jnp.bool_:
+        return x | other
+    return jnp.where((other > x) | _isnan(other), other, x)
+
+
+def _minimum(x, other):
+    """torch's minimum / clamp_max (see :func:`_maximum`)."""
+    if x.dtype == jnp.bool_:
+        return x & other
+    return jnp.where((other < x) | _isnan(other), other, x)
+
+
+def _isnan(x):
+    return jnp.isnan(x) if jnp.issubdtype(x.dtype, jnp.inexact) else jnp.zeros(jnp.shape(x), jnp.bool_)
 
 
 def _reciprocal(x):
@@ -300,10 +321,10 @@ _BINARY: list[Op] = [
         dtype_rule="float",
         jnp_name="jax.numpy.true_divide",
     ),
-    _binary("clamp_min", jnp.maximum, accepts=REAL, number_result_accepts=NO_BOOL, jnp_name="jax.numpy.maximum"),
-    _binary("clamp_max", jnp.minimum, accepts=REAL, number_result_accepts=NO_BOOL, jnp_name="jax.numpy.minimum"),
-    _binary("maximum", jnp.maximum, accepts=REAL, number_result_accepts=NO_BOOL),
-    _binary("minimum", jnp.minimum, accepts=REAL, number_result_accepts=NO_BOOL),
+    _binary("clamp_min", _maximum, accepts=REAL, number_result_accepts=NO_BOOL, jnp_name="jax.numpy.maximum"),
+    _binary("clamp_max", _minimum, accepts=REAL, number_result_accepts=NO_BOOL, jnp_name="jax.numpy.minimum"),
+    _binary("maximum", _maximum, accepts=REAL, number_result_accepts=NO_BOOL),
+    _binary("minimum", _minimum, accepts=REAL, number_result_accepts=NO_BOOL),
     Op(
         "pow",
         "binary",
@@ -353,7 +374,7 @@ _POINTWISE: list[Op] = [
         _addcmul,
         (Operand("tensor1", ("List",)), Operand("tensor2", ("List",)), _VALUE),
         dtype_rule="promote",
-        accepts=NO_BOOL,
+        result_accepts=NO_BOOL,  # a bool tensor is fine when the operands promote it (torch: float32)
         torch_name="torch.addcmul",
         jnp_name="jax.numpy.multiply",
     ),
@@ -363,7 +384,7 @@ _POINTWISE: list[Op] = [
         _addcdiv,
         (Operand("tensor1", ("List",)), Operand("tensor2", ("List",)), _VALUE),
         dtype_rule="promote",
-        accepts=INEXACT,
+        result_accepts=INEXACT,  # any tensor; two integral divisors raise (integral_divisor_pair)
         integral_divisor_pair=True,
         torch_name="torch.addcdiv",
         jnp_name="jax.numpy.true_divide",
