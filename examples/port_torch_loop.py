@@ -6,7 +6,7 @@ its cycled beta1), GradScaler loss scaling (one step gets an injected inf gradie
 gradient clipping with the total norm logged, and an EMA of the parameters. torch 2.13 runs it on
 the CPU; JAX runs it as one jitted step with the parameters, optimizer state and EMA donated.
 Halfway, both save a checkpoint: jforeach resumes from its own (a pickle) and from torch's
-(``state_dicts`` converted by ``jforeach._state_dict.state_from_torch``).
+(``state_dicts`` converted by ``jforeach.optim.state_from_torch``).
 
 The table shows both runs step by step; the summary compares both float32 runs with torch's
 float64 run of the same loop. ``docs/porting.md`` explains every piece.
@@ -31,7 +31,7 @@ import jforeach
 import jforeach.amp
 import jforeach.optim
 import jforeach.transforms
-from jforeach._state_dict import state_from_torch, torch_order
+from jforeach.optim import state_from_torch, torch_order
 from jforeach.optim import lr_scheduler, swa_utils
 
 PyTree = Any

@@ -115,7 +115,8 @@ class _Anatomy:
             for node in self.nodes
             if _is_jforeach_state(node)
             for name, value in zip(node._fields, node, strict=True)
-            if name != "count" and value is not None
+            # a wrapper's field holding further states (grad_scaler's inner_state) is not torch's
+            if name != "count" and value is not None and not _nodes(value)
         ]
         self.layout: _packed.Layout | None = None
         self.treedef: Any = None

@@ -495,3 +495,21 @@ def test_low_precision_states_cross_exactly_in_their_dtype():
             assert leaf.dtype == jnp.bfloat16
             np.testing.assert_array_equal(np.asarray(leaf, np.float32), saved["state"][i][key].float().numpy())
     _assert_same_state_dict(state_to_torch(state, order, param_groups=saved["param_groups"]), saved)
+
+
+def test_state_from_torch_fills_an_optimizer_inside_grad_scaler():
+    # a wrapper's state (grad_scaler's inner_state, holding further states) is looked into, not taken
+    # for a per-parameter field
+    params = {"w": jnp.ones((2, 3), jnp.float32), "b": jnp.zeros(3, jnp.float32)}
+    tx = jforeach.amp.grad_scaler(optax.chain(jforeach.transforms.clip_by_norm(1.0), jforeach.optim.adam(1e-2)))
+    tw, tb = torch.nn.Parameter(torch.ones(2, 3)), torch.nn.Parameter(torch.zeros(3))
+    opt = torch.optim.Adam([tw, tb], lr=1e-2, foreach=True)
+    for k in range(2):
+        tw.grad, tb.grad = torch.full((2, 3), 0.5 + k), torch.full((3,), -1.0 - k)
+        opt.step()
+    order = jforeach.optim.torch_order(["w", "b"], params)
+    state = jforeach.optim.state_from_torch(tx.init(params), opt.state_dict(), order)
+    exp_avg, exp_avg_sq = (optax.tree_utils.tree_get(state, key) for key in ("exp_avg", "exp_avg_sq"))
+    np.testing.assert_array_equal(np.asarray(exp_avg["w"]), opt.state[tw]["exp_avg"].numpy())
+    np.testing.assert_array_equal(np.asarray(exp_avg_sq["b"]), opt.state[tb]["exp_avg_sq"].numpy())
+    assert float(state.scale) == 2.0**16  # the scaler's own state is left as the template had it
