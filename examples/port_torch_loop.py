@@ -31,8 +31,7 @@ import jforeach
 import jforeach.amp
 import jforeach.optim
 import jforeach.transforms
-from jforeach.optim import state_from_torch, torch_order
-from jforeach.optim import lr_scheduler, swa_utils
+from jforeach.optim import lr_scheduler, state_from_torch, swa_utils, torch_order
 
 PyTree = Any
 
