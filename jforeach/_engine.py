@@ -1213,19 +1213,27 @@ def _is_integral(number_dtype: Any) -> bool:
     return any(_dtypes.category(d) == 1 for d in dtypes)
 
 
+def first_repeat(arrays: Sequence[Any]) -> tuple[int, int] | None:
+    """``(j, i)`` for the first array that appears again (at ``i``, first seen at ``j``), or None."""
+    first: dict[int, int] = {}
+    for i, array in enumerate(arrays):
+        j = first.setdefault(id(array), i)
+        if j != i:
+            return j, i
+    return None
+
+
 def _check_aliasing(leaves: list[jax.Array], payloads: list[Any], fname: str) -> list[Any]:
     """Reject an array donated twice; copy operands that alias a donated array."""
     donated = set(map(id, leaves))
-    if len(donated) != len(leaves):
-        first: dict[int, int] = {}
-        for i, leaf in enumerate(leaves):
-            j = first.setdefault(id(leaf), i)
-            if j != i:
-                raise ValueError(
-                    f"`jforeach.{fname}`: the same array is tensors[{j}] and tensors[{i}]; an in-place op "
-                    "cannot write one buffer twice (pass distinct arrays, or use the out-of-place "
-                    f"`jforeach.{fname.rstrip('_')}`)"
-                )
+    repeat = first_repeat(leaves) if len(donated) != len(leaves) else None
+    if repeat is not None:
+        j, i = repeat
+        raise ValueError(
+            f"`jforeach.{fname}`: the same array is tensors[{j}] and tensors[{i}]; an in-place op "
+            "cannot write one buffer twice (pass distinct arrays, or use the out-of-place "
+            f"`jforeach.{fname.rstrip('_')}`)"
+        )
     out = []
     for payload in payloads:
         if isinstance(payload, list) and not donated.isdisjoint(map(id, payload)):

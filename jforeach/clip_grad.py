@@ -8,7 +8,6 @@ list, dict or :class:`jforeach.Packed` is updated with the results. In an optax 
 
 from __future__ import annotations
 
-import math
 import numbers
 from typing import Any
 
@@ -50,15 +49,13 @@ def _inplace_leaves(grads: Any, fname: str, *, complex_ok: bool = False) -> list
             raise TypeError(
                 f"`jforeach.{fname}`: grads{where} has dtype {np.dtype(leaf.dtype).name}; gradients must be {kind}"
             )
-    if not _engine._is_tracer(leaves) and len(set(map(id, leaves))) != len(leaves):
-        first: dict[int, int] = {}
-        for i, leaf in enumerate(leaves):
-            j = first.setdefault(id(leaf), i)
-            if j != i:
-                raise ValueError(
-                    f"`jforeach.{fname}`: the same array is gradient {j} and gradient {i}; an in-place update "
-                    "cannot write one buffer twice (pass distinct arrays)"
-                )
+    repeat = None if _engine._is_tracer(leaves) else _engine.first_repeat(leaves)
+    if repeat is not None:
+        j, i = repeat
+        raise ValueError(
+            f"`jforeach.{fname}`: the same array is gradient {j} and gradient {i}; an in-place update "
+            "cannot write one buffer twice (pass distinct arrays)"
+        )
     return leaves
 
 
@@ -79,15 +76,6 @@ def _real_number(value: Any, name: str, fname: str) -> float:
 def _check_foreach(foreach: Any, fname: str) -> None:
     if foreach is not None and not isinstance(foreach, bool):
         raise TypeError(f"`jforeach.{fname}`: foreach must be None, True or False, got {foreach!r}")
-
-
-def _raise_nonfinite(total_norm: Any, norm_type: float) -> None:
-    if not math.isfinite(float(total_norm)):
-        raise RuntimeError(
-            f"`jforeach.clip_grad_norm_`: the total norm of order {norm_type} of the gradients is non-finite, "
-            "so it cannot be clipped. To disable this error and scale the gradients by the non-finite norm "
-            "anyway, set `error_if_nonfinite=False`"
-        )
 
 
 def clip_grad_norm_(
@@ -153,11 +141,8 @@ def clip_grad_norm_(
     if not leaves:
         return jnp.zeros((), jnp.float32)
     total_norm = transforms._total_norm(grads, leaves, norm_type, fname)
-    if error_if_nonfinite:
-        if isinstance(total_norm, jax.core.Tracer):
-            jax.debug.callback(_raise_nonfinite, total_norm, norm_type)
-        else:
-            _raise_nonfinite(total_norm, norm_type)
+    if error_if_nonfinite:  # torch raises a RuntimeError here
+        transforms._check_finite_norm(total_norm, norm_type, fname=fname, what="gradients", error=RuntimeError)
     jforeach.mul_(grads, transforms._clip_coef(total_norm, max_norm))
     return total_norm
 

@@ -290,13 +290,22 @@ def negate() -> optax.GradientTransformation:
 # clipping
 
 
-def _raise_nonfinite(total_norm: Any, norm_type: float) -> None:
-    if not math.isfinite(float(total_norm)):
-        raise ValueError(
-            f"`jforeach.transforms.clip_by_norm`: the total norm of order {norm_type} of "
-            "the updates is non-finite, so it cannot be clipped. To scale the updates by "
-            "the non-finite norm anyway, pass `error_if_nonfinite=False`."
-        )
+def _check_finite_norm(total_norm: Any, norm_type: float, *, fname: str, what: str, error: type[Exception]) -> None:
+    """Raise ``error`` if the total norm is NaN or infinite (``error_if_nonfinite``); under ``jit``
+    the check runs on the host as a ``jax.debug.callback`` and fails the jitted call."""
+
+    def check(total: Any) -> None:
+        if not math.isfinite(float(total)):
+            raise error(
+                f"`jforeach.{fname}`: the total norm of order {norm_type} of the {what} is non-finite, so it "
+                f"cannot be clipped. To scale the {what} by the non-finite norm anyway, pass "
+                "`error_if_nonfinite=False`."
+            )
+
+    if isinstance(total_norm, jax.core.Tracer):
+        jax.debug.callback(check, total_norm)
+    else:
+        check(total_norm)
 
 
 def _packed_total_norm(updates: Any, norm_type: float) -> jax.Array:
@@ -435,10 +444,7 @@ def clip_by_norm(
             updates._check_alive("transforms.clip_by_norm", "updates")
         total_norm = _total_norm(updates, leaves, norm_type, "transforms.clip_by_norm")
         if error_if_nonfinite:
-            if isinstance(total_norm, jax.core.Tracer):
-                jax.debug.callback(_raise_nonfinite, total_norm, norm_type)
-            else:
-                _raise_nonfinite(total_norm, norm_type)
+            _check_finite_norm(total_norm, norm_type, fname="transforms.clip_by_norm", what="updates", error=ValueError)
         clipped = jforeach.mul(updates, _clip_coef(total_norm, max_norm))
         previous = getattr(state, "total_norm", None)  # keep the state's dtype: a scan carry must not change
         dtype = previous.dtype if previous is not None else total_norm.dtype

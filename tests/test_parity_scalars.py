@@ -16,24 +16,18 @@ import mpmath
 import numpy as np
 import pytest
 import torch
-from _torch_ref import to_numpy, to_torch
+from _torch_ref import DTYPES, to_numpy, to_torch
 
 import jforeach
 
 INT_DTYPES = ["int8", "int16", "int32", "int64", "uint8", "bool"]
 FLOAT_DTYPES = ["float16", "bfloat16", "float32", "float64"]
-# (jax, torch) for every dtype tested here
+# (jax, torch) for every dtype tested here: the suite's, and the narrow integers
 DT = {
+    **DTYPES,
     "int8": (jnp.int8, torch.int8),
     "int16": (jnp.int16, torch.int16),
-    "int32": (jnp.int32, torch.int32),
-    "int64": (jnp.int64, torch.int64),
     "uint8": (jnp.uint8, torch.uint8),
-    "bool": (jnp.bool_, torch.bool),
-    "float16": (jnp.float16, torch.float16),
-    "bfloat16": (jnp.bfloat16, torch.bfloat16),
-    "float32": (jnp.float32, torch.float32),
-    "float64": (jnp.float64, torch.float64),
 }
 
 

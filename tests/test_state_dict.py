@@ -17,6 +17,7 @@ import optax
 import pytest
 import torch
 from test_optim import CURVATURE, _check_against_reference
+from test_optim import TORCH as OPTIM_TORCH
 
 import jforeach
 import jforeach.optim
@@ -42,13 +43,6 @@ class _Net(torch.nn.Module):
 NAMED = [(name, tuple(p.shape)) for name, p in _Net().named_parameters()]
 NAMES = [name for name, _ in NAMED]
 
-TORCH = {
-    "sgd": torch.optim.SGD,
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "rmsprop": torch.optim.RMSprop,
-    "adagrad": torch.optim.Adagrad,
-}
 CONFIGS = [
     ("sgd", {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.1}),
     ("adam", {"lr": 0.05, "amsgrad": True, "weight_decay": 0.1}),
@@ -64,7 +58,8 @@ KEYS = {  # torch's per-parameter state keys of these configurations
     "adagrad": ["sum"],
 }
 # torch.optim's other optimizers (jforeach._optim_more), one configuration each, on a Packed (quicker to compile)
-TORCH.update(
+TORCH = dict(
+    OPTIM_TORCH,
     adadelta=torch.optim.Adadelta,
     adamax=torch.optim.Adamax,
     nadam=torch.optim.NAdam,
