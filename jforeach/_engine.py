@@ -74,11 +74,11 @@ def as_leaves(tree: Any, fname: str, what: str = "tensors", *, inplace: bool = F
     must be writeable and of a dtype JAX computes in.
     """
     if _holds_only_arrays(tree):
-        leaves, treedef = jax.tree.flatten(tree)
-    else:  # None as a leaf, to find it (without None in the tree, the structure is the same)
-        leaves, treedef = jax.tree.flatten(tree, is_leaf=_is_none)
-        if any(map(_is_none, leaves)):
-            raise _prefixed(_reject_none(tree, what), fname)
+        return jax.tree.flatten(tree)  # the leaves are the entries: concrete arrays, nothing to convert
+    # None as a leaf, to find it (without None in the tree, the structure is the same)
+    leaves, treedef = jax.tree.flatten(tree, is_leaf=_is_none)
+    if any(map(_is_none, leaves)):
+        raise _prefixed(_reject_none(tree, what), fname)
     if set(map(type, leaves)) <= _concrete() or all(map(isinstance, leaves, itertools.repeat(jax.Array))):
         return leaves, treedef
     for i, leaf in enumerate(leaves):
