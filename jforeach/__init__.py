@@ -12,8 +12,20 @@ from ._ops import pow as pow
 from .clip_grad import *  # noqa: F403 - clip_grad_norm_ and clip_grad_value_, listed in clip_grad.__all__
 from .packed import Layout as Layout
 from .packed import Packed as Packed
+from .packed import labels as labels
 from .packed import pack as pack
 from .packed import unpack as unpack
 
 __version__ = "0.1.0"
-__all__ = [*_ops.__all__, *clip_grad.__all__, "Layout", "Packed", "amp", "optim", "pack", "transforms", "unpack"]
+__all__ = [
+    *_ops.__all__,
+    *clip_grad.__all__,
+    "Layout",
+    "Packed",
+    "amp",
+    "labels",
+    "optim",
+    "pack",
+    "transforms",
+    "unpack",
+]

@@ -18,12 +18,13 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from . import _engine, _table
 from ._cache import WeightedLRU
 from ._dtypes import Rank
 
-__all__ = ["Layout", "Packed", "pack", "unpack"]
+__all__ = ["Layout", "Packed", "labels", "pack", "unpack"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Group:
     offsets: tuple[int, ...]  # start of each member in the buffer
     sizes: tuple[int, ...]
     length: int  # buffer length, padding included
+    label: Any = None  # the members' label from ``pack(..., group_by=...)``; None without one
 
     @property
     def used(self) -> int:
@@ -89,7 +91,8 @@ class Layout:
         return _LAYOUTS.setdefault(self._key, self)
 
     def __repr__(self) -> str:
-        bufs = ", ".join(f"{g.dtype.name}[{g.length}]" for g in self.groups)
+        labelled = any(g.label is not None for g in self.groups)
+        bufs = ", ".join(f"{g.dtype.name}[{g.length}]" + (f" {g.label!r}" if labelled else "") for g in self.groups)
         return f"Layout({self.num_tensors} tensors in {bufs})"
 
     # -- checks ---------------------------------------------------------------------------------
@@ -125,7 +128,9 @@ class Layout:
     def _scalar_layout(self, dtypes: Sequence[np.dtype]) -> Layout:
         """The layout of a reduction's result: one 0-d tensor per tensor, grouped as here."""
         groups = tuple(
-            Group(np.dtype(dtype), g.members, tuple(range(len(g.members))), (1,) * len(g.members), len(g.members))
+            Group(
+                np.dtype(dtype), g.members, tuple(range(len(g.members))), (1,) * len(g.members), len(g.members), g.label
+            )
             for g, dtype in zip(self.groups, dtypes, strict=True)
         )
         per_tensor = [np.dtype(np.float32)] * self.num_tensors
@@ -158,8 +163,12 @@ class Layout:
         reduction = op.family == "reduction"
         segments = None
         if scalar_list or reduction:
+            # a sharded buffer outside a trace is reduced piece by piece, with ids of the pieces' own
+            by_pieces = reduction and _shard_count(self.sharding) > 1 and not _engine._is_tracer(buffers)
             segments = [
-                self._segment_ids_for(i, b) if _small_members(g) and (scalar_list or not _by_runs(g)) else None
+                self._segment_ids_for(i, b)
+                if _small_members(g) and (scalar_list or not (_by_runs(g) or by_pieces))
+                else None
                 for i, (g, b) in enumerate(zip(self.groups, buffers, strict=True))
             ]
         return [*payloads, segments]
@@ -179,11 +188,12 @@ class Layout:
         if op.family == "reduction":
             statics = [k.static for k in kinds]
             return [
-                _segment_reduce(op, x, g, segments[gi], statics, fname)
+                self._reduce(op, x, g, segments[gi], statics, fname)
                 for gi, (g, x) in enumerate(zip(self.groups, xs, strict=True))
             ]
         out = []
         for gi, (group, x) in enumerate(zip(self.groups, xs, strict=True)):
+            start = self._piece_start(group, x, fname)
             args = []
             for kind, payload, spec in zip(kinds, payloads, op.operands, strict=True):
                 if kind.overload == "Scalar":
@@ -193,6 +203,8 @@ class Layout:
                 elif kind.overload == "ScalarList":
                     per_tensor = payload[np.asarray(group.members, dtype=np.int32)]
                     values = _expand(group, per_tensor, segments[gi])
+                    if start is not None:  # inside shard_map: this device's piece
+                        values = jax.lax.dynamic_slice_in_dim(values, start, x.shape[0])
                     dtype = kind.number_dtype
                     if isinstance(dtype, tuple):  # mixed ints and floats: one buffer takes the widest of its own
                         dtype = np.dtype(functools.reduce(jnp.promote_types, {dtype[m] for m in group.members}))
@@ -200,15 +212,50 @@ class Layout:
                 else:  # List: the other Packed's buffer
                     leaf = payload[gi]
                     args.append(_engine.Arg(leaf, np.dtype(leaf.dtype), Rank.DIMENSIONED, spec.promotes, spec.name))
-            buffer = _zero_padding(group, _engine.apply_one(op, x, args, inplace=inplace, fname=fname))
+            buffer = _zero_padding(group, _engine.apply_one(op, x, args, inplace=inplace, fname=fname), start)
             if self.sharding is not None:  # zero_'s constant result would otherwise come out replicated
-                buffer = jax.lax.with_sharding_constraint(buffer, self.sharding)
+                buffer = _engine.constrain(buffer, self.sharding)
             out.append(buffer)
         return out
 
+    # -- sharded buffers ---------------------------------------------------------------------------
 
-def _zero_padding(group: Group, buffer: jax.Array) -> jax.Array:
-    """``buffer`` with its padding (a sharded layout's tail) set to zero.
+    def _piece_start(self, group: Group, x: Any, fname: str) -> Any:
+        """Inside ``jax.shard_map``, where ``x`` is this device's piece of a sharded buffer: the index
+        of its first element in the whole buffer (a traced number). None for a whole buffer."""
+        if x.shape[0] == group.length:
+            return None
+        axes = _spec_axes(self.sharding)
+        if not axes or x.shape[0] * _shard_count(self.sharding) != group.length:
+            spec = self.sharding.spec if self.sharding is not None else None
+            raise ValueError(
+                f"`jforeach.{fname}`: a buffer of {group.length} elements arrived as a piece of {x.shape[0]}: "
+                f"inside shard_map, pass a Packed with its own sharding's spec (in_specs={spec}) or whole (P())"
+            )
+        return jax.lax.axis_index(axes) * x.shape[0]
+
+    def _reduce(self, op: Any, x: Any, group: Group, seg: Any, statics: Sequence[Any], fname: str) -> jax.Array:
+        """Per-tensor reductions of one buffer. A sharded buffer is reduced where it lies: each device
+        reduces its own piece and one all-reduce of a number per tensor combines them (``jax.shard_map``;
+        inside the user's own shard_map, its piece and the same collective)."""
+        pieces = _shard_count(self.sharding)
+        if pieces == 1:
+            return _segment_reduce(op, x, group, seg, statics, fname)
+        if _engine.in_shard_map():
+            if self._piece_start(group, x, fname) is None:  # the whole buffer on every device
+                return _segment_reduce(op, x, group, seg, statics, fname)
+            return _reduce_pieces(op, x, group, statics, fname, _spec_axes(self.sharding), pieces)
+        sharding = self.sharding
+        body = functools.partial(
+            _reduce_pieces, op, group=group, statics=statics, fname=fname, axes=_spec_axes(sharding), pieces=pieces
+        )
+        spec = jax.sharding.PartitionSpec(*sharding.spec)
+        return jax.shard_map(body, mesh=sharding.mesh, in_specs=spec, out_specs=jax.sharding.PartitionSpec())(x)
+
+
+def _zero_padding(group: Group, buffer: jax.Array, start: Any = None) -> jax.Array:
+    """``buffer`` with its padding (a sharded layout's tail) set to zero; ``start``: inside shard_map,
+    where the piece ``buffer`` begins in the whole buffer.
 
     Ops keep the padding zero so that whole-buffer reductions (``optax.global_norm``, the total
     norm of ``transforms.clip_by_norm``) see only the tensors: ``add(p, 1.0)`` or an ``eps=0``
@@ -216,7 +263,8 @@ def _zero_padding(group: Group, buffer: jax.Array) -> jax.Array:
     """
     if group.length == group.used:
         return buffer
-    return jnp.where(jnp.arange(group.length) < group.used, buffer, jnp.zeros((), buffer.dtype))
+    index = jnp.arange(buffer.shape[0]) if start is None else start + jnp.arange(buffer.shape[0])
+    return jnp.where(index < group.used, buffer, jnp.zeros((), buffer.dtype))
 
 
 _LAYOUTS: weakref.WeakValueDictionary[tuple, Layout] = weakref.WeakValueDictionary()
@@ -332,10 +380,18 @@ def _by_runs(group: Group) -> bool:
 
 
 def _segment_reduce(
-    op: Any, x: jax.Array, group: Group, seg: jax.Array | None, statics: Sequence[Any], fname: str
+    op: Any,
+    x: jax.Array,
+    group: Group,
+    seg: jax.Array | None,
+    statics: Sequence[Any],
+    fname: str,
+    *,
+    partial: bool = False,
 ) -> jax.Array:
     """Per-tensor reductions of one buffer: by runs of equal-size tensors when there are few runs,
-    else static slices for big tensors and segment ops for small ones."""
+    else static slices for big tensors and segment ops for small ones. ``partial``: the power sums (or
+    maxima) before a norm is finished from them, in the compute dtype (pieces of a sharded buffer)."""
     out_dtype, finish = _engine.check_reduction(op, x.dtype, 0 in group.sizes, statics, fname)
     n = len(group.members)
     small = _small_members(group)
@@ -353,6 +409,8 @@ def _segment_reduce(
                 run = jax.lax.slice(compute, (start,), (start + count * size,)).reshape(count, size)
                 parts.append(rows(run, axis=1))
         out = jnp.concatenate(parts)
+        if partial:
+            return out
         if op.name == "norm":
             out = _table.norm_from_powsum(out, finish)
         return out.astype(out_dtype)
@@ -370,6 +428,8 @@ def _segment_reduce(
         else:
             results.append(big_values)
     out = results[0]
+    if partial:
+        return out
     if op.name == "norm":
         out = _table.norm_from_powsum(out, finish)
     return out.astype(out_dtype)
@@ -410,6 +470,82 @@ def _segment_values(name: str, a: jax.Array, seg: Any, n: int, ord_: Any) -> jax
     return by_segment(jax.ops.segment_sum, a**ord_)
 
 
+def _spec_axes(sharding: Any) -> tuple[str, ...]:
+    """The mesh axes a 1-D buffer's sharding splits it over, major first."""
+    spec = getattr(sharding, "spec", None)
+    if not spec or spec[0] is None:
+        return ()
+    return tuple(spec[0]) if isinstance(spec[0], tuple) else (spec[0],)
+
+
+@functools.lru_cache(maxsize=1024)
+def _piece_group(group: Group, index: int, piece: int) -> tuple[Group, tuple[int, ...]]:
+    """The members of ``group`` in piece ``index`` (of ``piece`` elements) of its buffer, cut to it,
+    as a group of their own, and their positions in ``group``."""
+    lo, hi = index * piece, (index + 1) * piece
+    where, offsets, sizes = [], [], []
+    for k, (off, size) in enumerate(zip(group.offsets, group.sizes, strict=True)):
+        a, b = max(off, lo), min(off + size, hi)
+        if a < b:
+            where.append(k)
+            offsets.append(a - lo)
+            sizes.append(b - a)
+    return Group(group.dtype, tuple(where), tuple(offsets), tuple(sizes), piece), tuple(where)
+
+
+def _reduce_pieces(
+    op: Any, x: jax.Array, group: Group, statics: Sequence[Any], fname: str, axes: tuple[str, ...], pieces: int
+) -> jax.Array:
+    """Per-tensor reductions of a sharded buffer from this device's piece ``x`` (inside shard_map).
+
+    Each device reduces the parts of the tensors it holds with the static algorithm of
+    :func:`_segment_reduce` (one branch per piece index: offsets stay static, slices stay exact),
+    then one all-reduce over ``axes`` of one number per tensor (sum, max or min) combines them.
+    """
+    out_dtype, finish = _engine.check_reduction(op, x.dtype, 0 in group.sizes, statics, fname)
+    n = len(group.members)
+    dtype = x.dtype if op.name == "max" else _engine.reduction_input(x[:0], out_dtype).dtype
+    if op.name == "max" or (op.name == "norm" and finish == float("inf")):
+        combine, identity = "max", _lowest(dtype)
+    elif op.name == "norm" and finish == float("-inf"):
+        combine, identity = "min", np.inf
+    else:  # sums, and powsum's literal +-inf orders
+        combine, identity = "sum", 0
+
+    def branch(index: int, piece: jax.Array) -> jax.Array:
+        sub, where = _piece_group(group, index, piece.shape[0])
+        out = jnp.full(n, identity, dtype)
+        if not where:
+            return out
+        small = _small_members(sub)
+        seg = None
+        if small and not _by_runs(sub):
+            seg = jnp.asarray(np.repeat(np.asarray(small, np.int32), [sub.sizes[k] for k in small]))
+        values = _segment_reduce(op, piece, sub, seg, statics, fname, partial=True)
+        return out.at[np.asarray(where)].set(values.astype(dtype))
+
+    branches = [functools.partial(branch, i) for i in range(pieces)]
+    values = jax.lax.switch(jax.lax.axis_index(axes), branches, x)
+    if combine == "sum":
+        out = jax.lax.psum(values, axes)
+    else:
+        wire = values.astype(np.int8) if dtype == np.bool_ else values
+        out = (jax.lax.pmax if combine == "max" else jax.lax.pmin)(wire, axes).astype(dtype)
+        if jnp.issubdtype(dtype, jnp.inexact):  # a NaN in any piece (XLA's max may drop it)
+            out = jnp.where(jax.lax.psum(jnp.isnan(values).astype(np.int32), axes) > 0, jnp.nan, out)
+    if op.name == "norm":
+        out = _table.norm_from_powsum(out, finish)
+    return out.astype(out_dtype)
+
+
+def _lowest(dtype: np.dtype) -> Any:
+    if jnp.issubdtype(dtype, jnp.inexact):
+        return -np.inf
+    if dtype == np.bool_:
+        return False
+    return jnp.iinfo(dtype).min
+
+
 @jax.tree_util.register_pytree_node_class
 class Packed:
     """A tree of arrays stored as one flat buffer per dtype.
@@ -433,10 +569,19 @@ class Packed:
       Packed(2 tensors, buffers=['float32[3]'])
     """
 
-    __slots__ = ("_buffers", "layout")
+    __slots__ = ("_buffers", "_masked", "layout")
 
     def __init__(self, buffers: Sequence[Any], layout: Layout):
-        self._buffers = tuple(buffers)
+        buffers = tuple(buffers)
+        # optax.masked / multi_transform replace the buffers of other groups with MaskedNode(): this
+        # Packed then holds the remaining groups only (ops see that sub-layout), and flattens as given
+        self._masked: tuple[Layout, tuple[int, ...]] | None = None
+        if any(isinstance(b, optax.MaskedNode) for b in buffers):
+            present = tuple(i for i, b in enumerate(buffers) if not isinstance(b, optax.MaskedNode))
+            self._masked = (layout, present)
+            layout = _sub_layout(layout, present)
+            buffers = tuple(buffers[i] for i in present)
+        self._buffers = buffers
         self.layout = layout
 
     @property
@@ -449,7 +594,9 @@ class Packed:
 
     def tree_flatten(self) -> tuple[tuple[Any, ...], Layout]:
         """The pytree protocol: the buffers are the children, the layout is static."""
-        return self._buffers, self.layout
+        if self._masked is None:
+            return self._buffers, self.layout
+        return _with_masked_nodes(self._buffers, *self._masked), self._masked[0]
 
     @classmethod
     def tree_unflatten(cls, layout: Layout, buffers: Sequence[Any]) -> Packed:
@@ -457,7 +604,50 @@ class Packed:
         return cls(buffers, layout)
 
     def __repr__(self) -> str:
-        return f"Packed({self.layout.num_tensors} tensors, buffers={[_short(b) for b in self._buffers]})"
+        labels = "" if all(g.label is None for g in self.layout.groups) else f", labels={self.group_labels}"
+        return f"Packed({self.layout.num_tensors} tensors, buffers={[_short(b) for b in self._buffers]}{labels})"
+
+    @property
+    def group_labels(self) -> list[Any]:
+        """The label of each buffer (all None unless packed with ``group_by``)."""
+        return [g.label for g in self.layout.groups]
+
+    def labels(self, labels: Any) -> Packed:
+        """A mask or label tree for ``optax.masked`` / ``optax.multi_transform``, in this Packed's structure.
+
+        optax matches a mask or label tree to the parameters' structure, which for a Packed is one leaf
+        per buffer. This turns a tree written for the unpacked model into that form: each buffer gets
+        the label its tensors have, which requires every buffer to hold tensors of one label (pack with
+        ``group_by`` giving the same, or finer, labels).
+
+        Args:
+          labels: A tree of hashable labels (bools for ``optax.masked``, strings for
+            ``optax.multi_transform``) with the structure of the unpacked tree, or a prefix of it; or a
+            callable ``(path, leaf) -> label``, where ``leaf`` is a ``jax.ShapeDtypeStruct`` of the tensor.
+
+        Returns:
+          A Packed of this layout whose buffers are the labels, one per buffer.
+
+        Raises:
+          ValueError: if a buffer holds tensors with different labels (naming two of them), or
+            ``labels`` has another structure.
+          TypeError: for a label that is not hashable.
+
+        Examples:
+          >>> import jax, jax.numpy as jnp, optax
+          >>> import jforeach
+          >>> params = {"w": jnp.ones((2, 2)), "b": jnp.ones(2)}
+          >>> decay = {"w": True, "b": False}
+          >>> p = jforeach.pack(params, group_by=decay)
+          >>> p.labels(decay)
+          Packed(2 tensors, buffers=['False', 'True'], labels=[False, True])
+          >>> tx = optax.add_decayed_weights(0.5, mask=lambda q: q.labels(decay))
+          >>> updates, _ = tx.update(jax.tree.map(jnp.zeros_like, p), tx.init(p), p)
+          >>> updates.unpack()  # 0.5 * w on the weight, nothing on the bias
+          {'b': Array([0., 0.], dtype=float32), 'w': Array([[0.5, 0.5], [0.5, 0.5]], dtype=float32)}
+        """
+        layout = self.layout if self._masked is None else self._masked[0]
+        return Packed(_buffer_labels(layout, labels, "Packed.labels"), layout)
 
     def _check_alive(self, fname: str, name: str = "tensors") -> None:
         for b in self._buffers:
@@ -469,6 +659,13 @@ class Packed:
 
     def _finish(self, out: Sequence[jax.Array], op: Any, *, inplace: bool) -> Packed:
         """Engine hook: wrap a kernel's buffers (in place: point this Packed at them)."""
+        if self._masked is not None and not inplace:  # the result is masked as this Packed is
+            full, present = self._masked
+            dtypes = [g.dtype for g in full.groups]
+            for i, b in zip(present, out, strict=True):
+                dtypes[i] = np.dtype(b.dtype)
+            layout = full._scalar_layout(dtypes) if op.family == "reduction" else full._with_group_dtypes(dtypes)
+            return Packed(_with_masked_nodes(out, layout, present), layout)
         if op.family == "reduction":
             return Packed(out, self.layout._scalar_layout([b.dtype for b in out]))
         if inplace:
@@ -501,6 +698,74 @@ class Packed:
         return _unpack(self)
 
 
+@functools.lru_cache(maxsize=256)
+def _sub_layout(layout: Layout, present: tuple[int, ...]) -> Layout:
+    """The layout of the groups ``present`` of ``layout`` (the others masked out by optax)."""
+    return dataclasses.replace(layout, groups=tuple(layout.groups[i] for i in present))._interned()
+
+
+def _with_masked_nodes(buffers: Sequence[Any], layout: Layout, present: tuple[int, ...]) -> tuple[Any, ...]:
+    children: list[Any] = [optax.MaskedNode()] * len(layout.groups)
+    for i, b in zip(present, buffers, strict=True):
+        children[i] = b
+    return tuple(children)
+
+
+def _buffer_labels(layout: Layout, spec: Any, fname: str) -> list[Any]:
+    """Each buffer's label under ``spec`` (a label tree or callable for the unpacked tree)."""
+    leaves = [jax.ShapeDtypeStruct(shape, dtype) for shape, dtype in zip(layout.shapes, layout.dtypes, strict=True)]
+    per_tensor = _tensor_labels(spec, layout.treedef, leaves, fname, "labels")
+    out = []
+    for gi, g in enumerate(layout.groups):
+        first = g.members[0] if g.members else None
+        for m in g.members:
+            if per_tensor[m] != per_tensor[first]:
+                paths = _paths(layout.treedef)
+                raise ValueError(
+                    f"`jforeach.{fname}`: buffer {gi} ({g.dtype.name}) holds tensors with different labels: "
+                    f"{jax.tree_util.keystr(paths[first])} is {per_tensor[first]!r} and "
+                    f"{jax.tree_util.keystr(paths[m])} is {per_tensor[m]!r}; pack with "
+                    "`jforeach.pack(tree, group_by=<the same labels>)` so that every buffer holds one label"
+                )
+        out.append(per_tensor[first] if g.members else None)
+    return out
+
+
+def labels(params: Any, labels: Any) -> Any:
+    """A mask or label tree for optax, for a Packed or a plain tree alike.
+
+    For a :class:`Packed`, :meth:`Packed.labels`; for any other tree, ``labels`` itself (a callable
+    ``(path, leaf) -> label`` is mapped over the tree with its paths). Code that builds its optimizer
+    with ``mask=lambda p: jforeach.labels(p, decay)`` then runs unchanged on packed and plain parameters.
+
+    Args:
+      params: The parameters (or updates): a Packed or any pytree.
+      labels: A tree of labels with the structure of the unpacked parameters (or a prefix of it), or a
+        callable ``(path, leaf) -> label``.
+
+    Returns:
+      A tree of labels with the structure optax expects for ``params``.
+
+    Raises:
+      ValueError: for a Packed whose buffers mix labels (see :meth:`Packed.labels`).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jforeach
+      >>> params = {"w": jnp.ones((2, 2)), "b": jnp.ones(2)}
+      >>> by_rank = lambda path, leaf: "decay" if leaf.ndim >= 2 else "no_decay"
+      >>> jforeach.labels(params, by_rank)
+      {'b': 'no_decay', 'w': 'decay'}
+      >>> jforeach.labels(jforeach.pack(params, group_by=by_rank), by_rank).group_labels
+      ['no_decay', 'decay']
+    """
+    if isinstance(params, Packed):
+        return params.labels(labels)
+    if callable(labels):
+        return jax.tree_util.tree_map_with_path(labels, params)
+    return labels
+
+
 def _short(b: Any) -> str:
     return f"{np.dtype(b.dtype).name}[{b.shape[0]}]" if hasattr(b, "shape") else repr(b)
 
@@ -513,37 +778,82 @@ def _shard_count(sharding: Any) -> int:
     return n // sharding.shard_shape((n,))[0]
 
 
-def _layout_for(leaves: Sequence[Any], treedef: Any, sharding: Any) -> Layout:
+def _layout_for(leaves: Sequence[Any], treedef: Any, sharding: Any, labels: Sequence[Any] | None = None) -> Layout:
     shapes = tuple(tuple(int(d) for d in leaf.shape) for leaf in leaves)
     dtypes = tuple(np.dtype(leaf.dtype) for leaf in leaves)
-    order: dict[np.dtype, list[int]] = {}
+    order: dict[tuple[Any, np.dtype], list[int]] = {}
     for i, dtype in enumerate(dtypes):
-        order.setdefault(dtype, []).append(i)
+        order.setdefault((None if labels is None else labels[i], dtype), []).append(i)
     pieces = _shard_count(sharding)
     groups = []
-    for dtype, members in order.items():
+    for (label, dtype), members in order.items():
         sizes = tuple(math.prod(shapes[m]) for m in members)
         offsets = tuple(np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist())
         used = sum(sizes)
         length = -(-max(used, 1) // pieces) * pieces if pieces > 1 else used
-        groups.append(Group(dtype, tuple(members), offsets, sizes, int(length)))
+        groups.append(Group(dtype, tuple(members), offsets, sizes, int(length), label))
     return Layout(treedef, shapes, dtypes, tuple(groups), sharding)._interned()
 
 
-def pack(tree: Any, *, sharding: jax.sharding.Sharding | None = None) -> Packed:
-    """Packs a tree of arrays into one flat buffer per dtype.
+def _paths(treedef: Any) -> list[Any]:
+    """The key path of every leaf of ``treedef``, in leaf order."""
+    index_tree = jax.tree.unflatten(treedef, list(range(treedef.num_leaves)))
+    return [path for path, _ in jax.tree_util.tree_flatten_with_path(index_tree)[0]]
+
+
+def _tensor_labels(spec: Any, treedef: Any, leaves: Sequence[Any], fname: str, name: str) -> list[Any]:
+    """One hashable label per leaf, from a tree of labels (the structure of the tree, or a prefix of
+    it) or a callable ``(path, leaf) -> label``."""
+    paths = _paths(treedef)
+    if callable(spec):
+        labels = [spec(path, leaf) for path, leaf in zip(paths, leaves, strict=True)]
+    else:
+        spec_def = jax.tree.structure(spec)
+        try:
+            subtrees = spec_def.flatten_up_to(jax.tree.unflatten(treedef, list(range(treedef.num_leaves))))
+        except (ValueError, TypeError) as e:
+            raise ValueError(
+                f"`jforeach.{fname}`: {name} must have the structure of the tensors' tree (or a prefix of it), "
+                f"or be a callable (path, leaf) -> label; got {spec_def} for {treedef} ({e})"
+            ) from None
+        labels = [
+            label for label, sub in zip(jax.tree.leaves(spec), subtrees, strict=True) for _ in jax.tree.leaves(sub)
+        ]
+    out = []
+    for path, label in zip(paths, labels, strict=True):
+        if isinstance(label, np.generic):
+            label = label.item()
+        try:
+            hash(label)
+        except TypeError:
+            raise TypeError(
+                f"`jforeach.{fname}`: {name} gives tensor {jax.tree_util.keystr(path) or '(the root)'} the label "
+                f"{type(label).__name__}, which is not hashable; labels are bools, strings or other static values"
+            ) from None
+        out.append(label)
+    return out
+
+
+def pack(tree: Any, *, sharding: jax.sharding.Sharding | None = None, group_by: Any = None) -> Packed:
+    """Packs a tree of arrays into one flat buffer per dtype (per label and dtype with ``group_by``).
 
     Args:
       tree: Any pytree of arrays (numpy arrays and Python numbers are converted).
       sharding: Optional sharding of every flat buffer, e.g. ``NamedSharding(mesh, P("data"))``: each
         device then holds 1/D of each buffer (ZeRO-style sharded optimizer state). Buffers are
         zero-padded to a multiple of the shard count; the padding never shows after :meth:`Packed.unpack`.
+      group_by: Optional parameter groups: a tree of hashable labels (bools or strings) with the
+        structure of ``tree`` (or a prefix of it), or a callable ``(path, leaf) -> label`` as for
+        ``jax.tree_util.tree_map_with_path``. The tensors of each (label, dtype) get a buffer of their
+        own, so that a mask or label tree from :meth:`Packed.labels` can select them for
+        ``optax.masked`` and ``optax.multi_transform``. None (the default): one label for all.
 
     Returns:
-      A :class:`Packed` whose buffers are ordered by the first appearance of each dtype.
+      A :class:`Packed` whose buffers are ordered by the first appearance of each (label, dtype).
 
     Raises:
-      TypeError: for a leaf that is not an array or a number.
+      TypeError: for a leaf that is not an array or a number, or a label that is not hashable.
+      ValueError: if ``group_by`` has another structure than ``tree``.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -553,19 +863,27 @@ def pack(tree: Any, *, sharding: jax.sharding.Sharding | None = None) -> Packed:
       (Array([1., 2., 3.], dtype=float32),)
       >>> jforeach.log1p(p).unpack()
       [Array([0.6931472, 1.0986123], dtype=float32), Array(1.3862944, dtype=float32)]
+      >>> params = {"w": jnp.ones((2, 2)), "b": jnp.zeros(2), "ln": {"scale": jnp.ones(2)}}
+      >>> no_decay = lambda path, leaf: leaf.ndim < 2   # biases and norms: one buffer of their own
+      >>> jforeach.pack(params, group_by=no_decay).layout
+      Layout(3 tensors in float32[4] True, float32[4] False)
 
     See also:
       :func:`unpack`, ``torch.utils._foreach_utils`` (torch groups tensors by device and dtype likewise).
     """
     if isinstance(tree, Packed):
         return tree
+    sharding = _resolve_sharding(sharding, "pack")
     leaves, treedef = _engine.as_leaves(tree, "pack", "tree")
-    layout = _layout_for(leaves, treedef, sharding)
+    labels = None if group_by is None else _tensor_labels(group_by, treedef, leaves, "pack", "group_by")
+    layout = _layout_for(leaves, treedef, sharding, labels)
     if _engine._is_tracer(leaves):
-        buffers = [_concat_traced(leaves, g) for g in layout.groups]
-        if sharding is not None:
-            buffers = [jax.lax.with_sharding_constraint(b, sharding) for b in buffers]
-        return Packed(buffers, layout)
+        return Packed(_concat_in_program(layout, leaves), layout)
+    if not all(getattr(leaf, "is_fully_addressable", True) for leaf in leaves):
+        # leaves spread over several processes: concatenated where they lie, never fetched to a host
+        target = sharding if sharding is not None else _unpack_target([x for x in leaves if isinstance(x, jax.Array)])
+        program = jax.jit(functools.partial(_concat_in_program, layout), out_shardings=target)
+        return Packed(program(leaves), layout)
     host = jax.device_get(leaves)
     host_buffers: list[np.ndarray] = []
     for g in layout.groups:
@@ -598,6 +916,58 @@ def _common_device(leaves: Sequence[jax.Array]) -> Any:
         return None
     sharding = leaves[0].sharding
     return next(iter(sharding.device_set)) if len(sharding.device_set) == 1 else None
+
+
+def _resolve_sharding(sharding: Any, fname: str) -> Any:
+    """``sharding`` as a Sharding: a bare PartitionSpec names axes of the mesh set by ``jax.set_mesh``."""
+    if not isinstance(sharding, jax.sharding.PartitionSpec):
+        if sharding is not None and not isinstance(sharding, jax.sharding.Sharding):
+            raise TypeError(
+                f"`jforeach.{fname}`: sharding must be a jax.sharding.Sharding, a PartitionSpec or None, "
+                f"got {type(sharding).__name__}"
+            )
+        return sharding
+    if len(sharding) > 1:
+        raise ValueError(
+            f"`jforeach.{fname}`: the buffers are 1-D, so sharding={sharding} may split one dimension only "
+            "(P('data'), P(('data', 'model')) or P())"
+        )
+    mesh = jax.sharding.get_mesh()
+    if mesh.empty:
+        mesh = jax.sharding.get_abstract_mesh()
+    if mesh.empty:
+        raise ValueError(
+            f"`jforeach.{fname}`: sharding={sharding} is a PartitionSpec but no mesh is set: call it inside "
+            "`with jax.set_mesh(mesh):`, or pass `jax.sharding.NamedSharding(mesh, spec)`"
+        )
+    return jax.sharding.NamedSharding(mesh, sharding)
+
+
+def _concat_in_program(layout: Layout, leaves: Sequence[Any]) -> list[jax.Array]:
+    """The buffers, concatenated inside a program and placed as the layout's sharding.
+
+    Leaves sharded over Explicit axes cannot be raveled and concatenated across their shards under
+    the typing rules; ``jax.sharding.auto_axes`` lets XLA move the pieces (as it does on Auto axes).
+    """
+    sharding = layout.sharding
+
+    def concat(leaves: Sequence[Any]) -> list[jax.Array]:
+        return [_concat_traced(leaves, g) for g in layout.groups]
+
+    explicit = [jax.typeof(leaf).sharding for leaf in leaves if _sharded_explicitly(leaf)]
+    if sharding is None and explicit:  # no target: replicated on the leaves' mesh
+        sharding = jax.sharding.NamedSharding(explicit[0].mesh, jax.sharding.PartitionSpec())
+    if sharding is None or _engine.in_shard_map():
+        return concat(leaves)
+    if explicit:
+        return jax.sharding.auto_axes(concat, out_sharding=sharding)(leaves)
+    return [_engine.constrain(b, sharding) for b in concat(leaves)]
+
+
+def _sharded_explicitly(x: Any) -> bool:
+    """Whether ``x``'s type is split over Explicit mesh axes (its sharding is part of its type)."""
+    sharding = jax.typeof(x).sharding
+    return bool(getattr(sharding, "spec", None)) and any(sharding.spec) and _engine.has_explicit_axes(sharding)
 
 
 def _concat_traced(leaves: Sequence[Any], g: Group) -> jax.Array:
@@ -644,6 +1014,8 @@ def _unpack(packed: Packed) -> Any:
             for m, off, size in zip(g.members, g.offsets, g.sizes, strict=True):
                 leaves_np[m] = buf[off : off + size].reshape(layout.shapes[m])
         leaves = jax.device_put(leaves_np, _unpack_target(buffers))
+    if packed._masked is not None:  # the tensors of masked-out groups: masked out in the tree too
+        leaves = [optax.MaskedNode() if leaf is None else leaf for leaf in leaves]
     return jax.tree.unflatten(layout.treedef, leaves)
 
 
@@ -668,6 +1040,16 @@ def _slice_leaves(layout: Layout, buffers: Sequence[Any]) -> list[Any]:
 def _slice_in_program(layout: Layout, buffers: Sequence[Any]) -> list[Any]:
     leaves: list[Any] = [None] * layout.num_tensors
     for g, buf in zip(layout.groups, buffers, strict=True):
+        if buf.shape[0] != g.length:
+            raise ValueError(
+                f"`jforeach.unpack`: a buffer of {g.length} elements is a piece of {buf.shape[0]} here (inside "
+                "shard_map): unpack outside it, or pass the Packed into shard_map whole (in_specs=P())"
+            )
+        if _sharded_explicitly(buf):
+            # Explicit axes: a slice may not cut a sharded dimension unevenly. The tensors come out
+            # replicated (as unpack's leaves do on Auto axes), so one all-gather of the buffer is the
+            # least any unpack moves; under grad, its transpose just keeps each device's piece.
+            buf = jax.sharding.reshard(buf, jax.sharding.NamedSharding(jax.typeof(buf).sharding.mesh, jax.sharding.PartitionSpec()))
         for m, off, size in zip(g.members, g.offsets, g.sizes, strict=True):
             leaves[m] = jax.lax.slice(buf, (off,), (off + size,)).reshape(layout.shapes[m])
     return leaves
