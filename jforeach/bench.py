@@ -21,7 +21,9 @@ rounds (so a change in the machine's load hits them alike), then the torch ones,
 the median per call is reported. The first call is excluded; its extra time over the median is reported as
 the compile time. A second section measures the compile time of ``log1p_`` on a Packed
 of 10 and of 10,000 arrays; a third runs the optimizer benchmark
-(``jforeach/_bench_optim.py``) when it is importable.
+(``jforeach/_bench_optim.py``) when it is importable; a fourth (``--ops train``) one full
+train step of a small transformer with optax per leaf, ``optax.flatten`` and a Packed
+(``jforeach/_bench_train.py``).
 
 The table is printed; ``bench.json`` (rows and machine) and ``bench.png`` (plots) are
 written to ``--out``.
@@ -55,7 +57,8 @@ FULL_SIZES = ((1000, 1000), (10000, 100), (10, 1_000_000))
 QUICK_SIZES = ((100, 1000), (1000, 100), (10, 10_000))
 SWEEP_OPS = ("log1p", "add", "addcmul", "norm")
 OPTIM_OPS = ("adam",)
-ALL_OPS = SWEEP_OPS + OPTIM_OPS
+TRAIN_OPS = ("train",)
+ALL_OPS = SWEEP_OPS + OPTIM_OPS + TRAIN_OPS
 COMPILE_NS = (10, 10_000)
 
 FOR_LOOP = "for-loop jnp"
@@ -580,12 +583,15 @@ def _plot(rows: Sequence[dict[str, Any]], path: Path) -> None:
     sweep = [r for r in rows if r["section"] == "sweep"]
     optim = [r for r in rows if r["section"] == "optim" and r.get("ms") is not None]
     compile_rows = [r for r in rows if r["section"] == "compile"]
+    train = [r for r in rows if r["section"] == "train"]
     ops = list(dict.fromkeys(r["op"] for r in sweep))
     panels: list[tuple[str, Any]] = [("sweep", op) for op in ops]
     if compile_rows:
         panels.append(("compile", None))
     if optim:
         panels.append(("optim", None))
+    if train:
+        panels.append(("train", None))
     ncols = min(2, max(1, len(panels)))
     nrows = max(1, -(-len(panels) // ncols))
     fig = Figure(figsize=(6.4 * ncols, 4.6 * nrows), layout="constrained")
@@ -597,9 +603,12 @@ def _plot(rows: Sequence[dict[str, Any]], path: Path) -> None:
         elif kind == "compile":
             _plot_bars(ax, compile_rows, "compile_s", "compile s (first call - steady state)")
             ax.set_title("log1p_ on a Packed: compile time vs number of arrays")
-        else:
+        elif kind == "optim":
             _plot_bars(ax, optim, "ms", "ms per step", log=True)
             ax.set_title("optimizer step")
+        else:
+            _plot_bars(ax, train, "ms", "ms per step")
+            ax.set_title("transformer train step (forward, backward, AdamW)")
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
     fig.savefig(path, dpi=110)
@@ -709,7 +718,8 @@ def _parser() -> argparse.ArgumentParser:
         "--ops",
         type=_parse_ops,
         default=list(ALL_OPS),
-        help=f"comma list among {','.join(ALL_OPS)} (default: all; adam is the optimizer section)",
+        help=f"comma list among {','.join(ALL_OPS)} (default: all; adam is the optimizer section, "
+        "train the transformer train-step section)",
     )
     parser.add_argument(
         "--sizes",
@@ -802,6 +812,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             except Exception as e:  # keep the sweep's results
                 notes.append(f"optimizer benchmark failed ({type(e).__name__}: {e}): optimizer section skipped")
 
+    if "train" in args.ops:
+        from jforeach._bench_train import run_train_bench
+
+        print("train-step section ...", file=sys.stderr)
+        try:
+            rows += [{"section": "train", **row} for row in run_train_bench(args.quick)]
+        except Exception as e:  # keep the other sections' results
+            notes.append(f"train-step benchmark failed ({type(e).__name__}: {e}): train section skipped")
+
     _add_ratios(rows)
     elapsed = time.perf_counter() - started
     load = _load_avg()
@@ -812,6 +831,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sweep": "foreach ops, float32 (x limit: over one flat kernel of N*S floats)",
         "compile": "compile time of log1p_ on a Packed vs number of arrays",
         "optim": "optimizer step (x limit: over the case's limit row, if any)",
+        "train": "one train step of a small transformer: forward, backward, AdamW (compile s: trace + compile)",
     }
     for section, title in titles.items():
         section_rows = [r for r in rows if r["section"] == section]
