@@ -1,7 +1,8 @@
-"""torch.optim's other foreach optimizers: Adadelta, Adamax, NAdam, RAdam, Rprop, ASGD and Adafactor.
+"""torch.optim's other optimizers: Adadelta, Adamax, NAdam, RAdam, Rprop, ASGD, Adafactor and Muon.
 
 Each has torch.optim's argument names, defaults and construction-time checks, and computes
-torch's ``_multi_tensor_<name>`` step with jforeach ops, op by op, so that
+torch's ``_multi_tensor_<name>`` step (Muon: ``_single_tensor_muon``, torch's only one) with
+jforeach ops, op by op, so that
 ``optax.apply_updates`` lands on the parameters torch's ``step()`` would have, on a pytree of
 arrays or on a :class:`jforeach.Packed` (one fused update per buffer). They are re-exported by
 :mod:`jforeach.optim`, whose helpers (hyperparameter checks, the chain) they use.
@@ -33,6 +34,7 @@ __all__ = [
     "AdafactorState",
     "AdamaxState",
     "AsgdState",
+    "MuonState",
     "NAdamState",
     "RAdamState",
     "RpropState",
@@ -40,6 +42,7 @@ __all__ = [
     "adafactor",
     "adamax",
     "asgd",
+    "muon",
     "nadam",
     "radam",
     "rprop",
@@ -165,6 +168,21 @@ class AdafactorState(NamedTuple):
     row_var: optax.Updates
     col_var: optax.Updates
     variance: optax.Updates
+
+
+class MuonState(NamedTuple):
+    """State of :func:`muon`: torch's ``Muon`` per-parameter state, its momentum buffer (torch keeps no step).
+
+    Examples:
+        >>> import jax.numpy as jnp, optax
+        >>> import jforeach
+        >>> state = jforeach.optim.muon().init([jnp.zeros((2, 2), jnp.float32)])
+        >>> optax.tree_utils.tree_get(state, "momentum_buffer")
+        [Array([[0., 0.],
+               [0., 0.]], dtype=float32)]
+    """
+
+    momentum_buffer: optax.Updates
 
 
 # ---------------------------------------------------------------------------------------
@@ -885,4 +903,200 @@ def adafactor(
         _step_with_params("adafactor", init_fn, step_fn, lr),
         # torch: mul_(params, 1 - lr * weight_decay) before adding the update
         transforms.add_decoupled_weight_decay(weight_decay, lr) if decoupled else None,
+    )
+
+
+# torch.optim._muon's constants (Keller Jordan's Muon)
+MUON_NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
+MUON_EPS = 1e-7
+MUON_NS_STEPS = 5
+
+
+def _muon_tensors(tree: Any, what: str) -> tuple[list[tuple[int, ...]], Any]:
+    """The shapes of ``tree``'s tensors (a pytree or a Packed) and its treedef; raises unless all are real matrices.
+
+    torch's Muon rejects, at construction, every parameter that is not 2-D, and complex ones at its step.
+    """
+    if isinstance(tree, jforeach.Packed):
+        layout = tree.layout
+        shapes, dtypes, treedef = list(layout.shapes), list(layout.dtypes), layout.treedef
+    else:
+        leaves, treedef = jax.tree.flatten(tree)
+        shapes, dtypes = [tuple(jnp.shape(x)) for x in leaves], [jnp.result_type(x) for x in leaves]
+    paths = [
+        jax.tree_util.keystr(p)
+        for p, _ in jax.tree_util.tree_flatten_with_path(jax.tree.unflatten(treedef, range(len(shapes))))[0]
+    ]
+    for path, shape, dtype in zip(paths, shapes, dtypes, strict=True):
+        if len(shape) != 2:
+            raise ValueError(
+                f"`jforeach.optim.muon`: Muon only supports 2D parameters whereas we found a parameter with shape "
+                f"{shape} at {what}{path}; optimize it with another optimizer (optax.multi_transform)"
+            )
+        if not jnp.issubdtype(dtype, jnp.floating):
+            raise TypeError(f"`jforeach.optim.muon`: {what}{path} is {jnp.dtype(dtype).name}; Muon needs real floats")
+    return shapes, treedef
+
+
+def _muon_adjusted_ratio(adjust_lr_fn: str | None, shape: tuple[int, ...]) -> float:
+    """torch's ``_adjust_lr`` factor for a parameter of ``shape``, in Python floats."""
+    rows, cols = shape[:2]
+    if adjust_lr_fn is None or adjust_lr_fn == "original":
+        return math.sqrt(max(1, rows / cols))
+    if adjust_lr_fn == "match_rms_adamw":
+        return 0.2 * math.sqrt(max(rows, cols))
+    return 1.0
+
+
+def _zeropower_via_newtonschulz(
+    x: jax.Array, ns_coefficients: tuple[float, float, float], ns_steps: Any, eps: Any
+) -> jax.Array:
+    """torch's ``_zeropower_via_newtonschulz`` of a stack of matrices ``(..., m, n)``: a bfloat16 result.
+
+    As torch: the iteration runs in bfloat16 on the wide orientation (a tall matrix is transposed),
+    after dividing by the Frobenius norm clamped to ``eps``. Every bfloat16 operation of torch's is
+    one rounding of a float32 result here: ``norm`` (float32 accumulation), the division, and the
+    matrix products with their ``addmm`` terms (``beta * C + alpha * A @ B`` rounded once, as
+    torch's CPU and CUDA bfloat16 gemms do). ``ns_steps`` may be traced (``inject_hyperparams``).
+    """
+    a, b, c = ns_coefficients
+    f32, bf16 = jnp.float32, jnp.bfloat16
+    x = x.astype(bf16)
+    tall = x.shape[-2] > x.shape[-1]
+    if tall:
+        x = jnp.swapaxes(x, -1, -2)
+    norm = jnp.sqrt(jnp.sum(jnp.square(x.astype(f32)), axis=(-2, -1), keepdims=True)).astype(bf16)
+    norm = jnp.maximum(norm, jnp.asarray(eps, f32).astype(bf16))  # torch: norm().clamp(min=eps), bfloat16
+    x = (x.astype(f32) / norm.astype(f32)).astype(bf16)
+
+    def iteration(_: Any, x: jax.Array) -> jax.Array:
+        gram = jnp.matmul(x, jnp.swapaxes(x, -1, -2), preferred_element_type=f32).astype(bf16)
+        # torch: addmm(gram, gram, gram, beta=b, alpha=c), then addmm(x, update, x, beta=a)
+        update = (b * gram.astype(f32) + c * jnp.matmul(gram, gram, preferred_element_type=f32)).astype(bf16)
+        return (a * x.astype(f32) + jnp.matmul(update, x, preferred_element_type=f32)).astype(bf16)
+
+    x = jax.lax.fori_loop(0, ns_steps, iteration, x)
+    return jnp.swapaxes(x, -1, -2) if tall else x
+
+
+def _orthogonalize(matrices: list[jax.Array], ns_coefficients: Any, ns_steps: Any, eps: Any) -> list[jax.Array]:
+    """Newton-Schulz of each matrix; matrices of one shape go through it as one stack (batched products)."""
+    by_shape: dict[tuple[int, ...], list[int]] = {}
+    for i, m in enumerate(matrices):
+        by_shape.setdefault(tuple(m.shape), []).append(i)
+    out: list[Any] = [None] * len(matrices)
+    for indices in by_shape.values():
+        stack = jnp.stack([matrices[i].astype(jnp.bfloat16) for i in indices])
+        result = _zeropower_via_newtonschulz(stack, ns_coefficients, ns_steps, eps)
+        for k, i in enumerate(indices):
+            out[i] = result[k]
+    return out
+
+
+def muon(
+    lr: optax.ScalarOrSchedule = 1e-3,
+    weight_decay: float = 0.1,
+    momentum: float = 0.95,
+    *,
+    nesterov: bool = True,
+    ns_coefficients: tuple[float, float, float] = MUON_NS_COEFFICIENTS,
+    eps: float = MUON_EPS,
+    ns_steps: int = MUON_NS_STEPS,
+    adjust_lr_fn: str | None = None,
+) -> optax.GradientTransformation:
+    """Muon (momentum, orthogonalized by Newton-Schulz), as ``torch.optim.Muon``.
+
+    Each step updates the momentum buffer ``buf = lerp(buf, grad, 1 - momentum)``, takes
+    ``lerp(grad, buf, momentum)`` (Nesterov) or ``buf``, orthogonalizes it with ``ns_steps``
+    quintic Newton-Schulz iterations in bfloat16 (as torch does, whatever the parameters' dtype),
+    decays the parameters by ``1 - lr * weight_decay`` and subtracts the result times the adjusted
+    learning rate: ``lr * sqrt(max(1, rows / cols))`` (``adjust_lr_fn=None`` or ``"original"``) or
+    ``lr * 0.2 * sqrt(max(rows, cols))`` (``"match_rms_adamw"``). torch 2.13 has only a
+    single-tensor Muon; this one computes its arithmetic with the momentum as jforeach ops over all
+    parameters, and the Newton-Schulz products batched over the matrices of each shape.
+
+    Muon takes matrices only, as torch does: every parameter must be 2-D (pass the others to
+    another optimizer with ``optax.multi_transform``). On a :class:`jforeach.Packed` the momentum
+    is one fused pass per buffer and the state is packed; the Newton-Schulz step needs each
+    tensor's 2-D shape, so the step unpacks the momentum (inside ``jit``, slices of the buffer)
+    and packs the orthogonalized updates back into the parameters' layout.
+
+    Args:
+        lr: learning rate, a float or an optax schedule of the step count.
+        weight_decay: decoupled weight decay, the parameters times ``1 - lr * weight_decay``.
+        momentum: the momentum factor.
+        nesterov: use Nesterov momentum.
+        ns_coefficients: ``(a, b, c)``, the coefficients of the Newton-Schulz polynomial.
+        eps: the floor of the Frobenius norm the update is first divided by.
+        ns_steps: the number of Newton-Schulz iterations.
+        adjust_lr_fn: ``None``/``"original"`` or ``"match_rms_adamw"``, the learning-rate
+            adjustment for the matrix's shape.
+
+    Returns:
+        An ``optax.GradientTransformation`` with :class:`MuonState`; apply its updates with
+        ``optax.apply_updates``. ``update`` needs ``params``.
+
+    Raises:
+        ValueError: with torch's conditions and messages: ``lr < 0``, ``momentum < 0``,
+            ``weight_decay < 0``, an unknown ``adjust_lr_fn``, and (torch raises these two at its
+            first step) ``ns_steps >= 100`` or ``ns_coefficients`` not three numbers; at ``init`` or
+            ``update``, a parameter that is not 2-D (naming its path), or no ``params``.
+        TypeError: at ``init`` or ``update``, a parameter that is not of a real floating dtype.
+
+    Examples:
+        >>> import jax.numpy as jnp, optax
+        >>> import jforeach
+        >>> params = [jnp.zeros((2, 2), jnp.float32)]
+        >>> tx = jforeach.optim.muon(lr=0.1, weight_decay=0.0, nesterov=False)
+        >>> state = tx.init(params)
+        >>> updates, state = tx.update([jnp.array([[2.0, 0.0], [0.0, 1.0]], jnp.float32)], state, params)
+        >>> optax.apply_updates(params, updates)[0]  # torch's values: singular values 2, 1 go to ~0.7, ~1.1
+        Array([[-0.06914063,  0.        ],
+               [ 0.        , -0.11171875]], dtype=float32)
+
+    See also:
+        ``torch.optim.Muon``, ``optax.contrib.muon``.
+    """
+    lr = _learning_rate("muon", lr, lambda lr: True)
+    if not callable(lr):
+        _check("muon", lambda: 0.0 <= lr, f"Learning rate should be >= 0 but is: {lr}")
+    _check("muon", lambda: 0.0 <= momentum, f"momentum should be >= 0 but is: {momentum}")
+    _check("muon", lambda: 0.0 <= weight_decay, f"weight decay should be >= 0 but is: {weight_decay}")
+    if adjust_lr_fn is not None and adjust_lr_fn not in ("original", "match_rms_adamw"):
+        raise ValueError(f"`jforeach.optim.muon`: Adjust learning rate function {adjust_lr_fn} is not supported")
+    _check("muon", lambda: ns_steps < 100, "Number of steps must be less than 100 for computational efficiency")
+    if len(tuple(ns_coefficients)) != 3:
+        raise ValueError("`jforeach.optim.muon`: Coefficients must be a tuple of exactly 3 values")
+    coefficients = tuple(float(x) for x in ns_coefficients)
+
+    def init_fn(params: optax.Params) -> MuonState:
+        _muon_tensors(params, "params")
+        return MuonState(momentum_buffer=transforms._zeros_like(params))
+
+    def step_fn(
+        updates: optax.Updates, state: MuonState, params: optax.Params, lr: Any
+    ) -> tuple[optax.Updates, MuonState]:
+        # torch's _single_tensor_muon: its elementwise ops as jforeach ops over all tensors
+        shapes, treedef = _muon_tensors(params, "params")
+        buf = jforeach.lerp(state.momentum_buffer, updates, 1 - momentum)
+        update = jforeach.lerp(updates, buf, momentum) if nesterov else buf
+        packed = params if isinstance(params, jforeach.Packed) else None
+        tree = update.unpack() if isinstance(update, jforeach.Packed) else update
+        matrices = treedef.flatten_up_to(tree)  # type: ignore[attr-defined]
+        ortho = _orthogonalize(matrices, coefficients, ns_steps, eps)
+        # torch: add_(param, update, alpha=-adjusted_lr), the bfloat16 update promoted to the param's dtype
+        lr_precise = jnp.asarray(lr, _precise())
+        out = [
+            o.astype(m.dtype) * (-lr_precise * _muon_adjusted_ratio(adjust_lr_fn, shape)).astype(m.dtype)
+            for o, m, shape in zip(ortho, matrices, shapes, strict=True)
+        ]
+        result = jax.tree.unflatten(treedef, out)
+        if packed is not None:
+            result = jforeach.pack(result, sharding=packed.layout.sharding)
+        return result, MuonState(buf)
+
+    return _chain(
+        _step_with_params("muon", init_fn, step_fn, lr),
+        # torch: mul_(param, 1 - lr * weight_decay) before adding the update
+        transforms.add_decoupled_weight_decay(weight_decay, lr) if transforms._may_be_nonzero(weight_decay) else None,
     )

@@ -402,6 +402,7 @@ from jforeach._optim_more import AdadeltaState as AdadeltaState  # noqa: E402
 from jforeach._optim_more import AdafactorState as AdafactorState  # noqa: E402
 from jforeach._optim_more import AdamaxState as AdamaxState  # noqa: E402
 from jforeach._optim_more import AsgdState as AsgdState  # noqa: E402
+from jforeach._optim_more import MuonState as MuonState  # noqa: E402
 from jforeach._optim_more import NAdamState as NAdamState  # noqa: E402
 from jforeach._optim_more import RAdamState as RAdamState  # noqa: E402
 from jforeach._optim_more import RpropState as RpropState  # noqa: E402
@@ -409,6 +410,7 @@ from jforeach._optim_more import adadelta as adadelta  # noqa: E402
 from jforeach._optim_more import adafactor as adafactor  # noqa: E402
 from jforeach._optim_more import adamax as adamax  # noqa: E402
 from jforeach._optim_more import asgd as asgd  # noqa: E402
+from jforeach._optim_more import muon as muon  # noqa: E402
 from jforeach._optim_more import nadam as nadam  # noqa: E402
 from jforeach._optim_more import radam as radam  # noqa: E402
 from jforeach._optim_more import rprop as rprop  # noqa: E402
@@ -416,5 +418,5 @@ from jforeach._state_dict import state_from_torch as state_from_torch  # noqa: E
 from jforeach._state_dict import state_to_torch as state_to_torch  # noqa: E402
 from jforeach._state_dict import torch_order as torch_order  # noqa: E402
 
-__all__ += ["adadelta", "adafactor", "adamax", "asgd", "nadam", "radam", "rprop"]
+__all__ += ["adadelta", "adafactor", "adamax", "asgd", "muon", "nadam", "radam", "rprop"]
 __all__ += ["state_from_torch", "state_to_torch", "torch_order"]

@@ -16,6 +16,7 @@ from test_optim import (
     CURVATURE,
     EPS,
     STEPS,
+    K,
     _as_list,
     _check_against_reference,
     _ids,
@@ -398,3 +399,245 @@ def test_torch_signatures_and_defaults():
         want = {k: v.default for k, v in inspect.signature(cls.__init__).parameters.items() if k not in dropped}
         got = {k: v.default for k, v in inspect.signature(getattr(_optim_more, name)).parameters.items()}
         assert got == want, name
+
+
+# ---------------------------------------------------------------------------------------
+# Muon: torch 2.13 has only _single_tensor_muon, whose Newton-Schulz iteration runs in bfloat16
+# whatever the parameters' dtype. Both of torch's runs (float32 and float64 parameters) carry that
+# bfloat16 rounding, so the reference is torch's Muon with the iteration in float64: the same
+# algorithm, op by op, without the bfloat16 casts. jforeach's run in either dtype must be no further
+# from it than torch's run in that dtype, times K (plus the floor).
+
+MUON_SHAPES = [(3, 4), (6, 2)]  # wide, and tall (torch transposes it)
+MUON_CONFIGS = [
+    {},
+    {"lr": 0.02, "momentum": 0.9, "nesterov": False, "weight_decay": 0.0},
+    {"lr": 0.02, "adjust_lr_fn": "match_rms_adamw", "ns_steps": 3, "eps": 1e-3},
+    {"lr": 0.01, "adjust_lr_fn": "original", "ns_coefficients": (2.0, -1.5, 0.5), "weight_decay": 0.2, "momentum": 0},
+]
+
+
+def _muon_problem(seed=0):
+    rng = np.random.default_rng(seed)
+    params = [rng.standard_normal(s).astype(np.float32) for s in MUON_SHAPES]
+    noise = [[rng.standard_normal(s).astype(np.float32) for s in MUON_SHAPES] for _ in range(STEPS)]
+    return params, noise
+
+
+def _newton_schulz_float64(grad, ns_coefficients, ns_steps, eps):
+    """torch.optim._muon._zeropower_via_newtonschulz with its bfloat16 casts taken out (the reference)."""
+    a, b, c = ns_coefficients
+    x = grad.to(torch.float64)
+    if grad.size(0) > grad.size(1):
+        x = x.T
+    x = x / x.norm().clamp(min=eps)
+    for _ in range(ns_steps):
+        gram = x @ x.T
+        x = torch.addmm(x, torch.addmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
+    return x.T if grad.size(0) > grad.size(1) else x
+
+
+def _run_torch_muon(kwargs, params, noise, dtype, *, exact=False, schedule=None):
+    """torch.optim.Muon's trajectory in ``dtype``: params and momentum buffers (exact: float64 Newton-Schulz)."""
+    tparams = [torch.tensor(p).to(dtype) for p in params]
+    opt = torch.optim.Muon(tparams, **kwargs)
+    patch = pytest.MonkeyPatch()
+    if exact:
+        patch.setattr(torch.optim._muon, "_zeropower_via_newtonschulz", _newton_schulz_float64)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: a second OpenMP thread only waits (5x slower on a busy VM)
+    try:
+        for k, step_noise in enumerate(noise):
+            if schedule is not None:
+                opt.param_groups[0]["lr"] = float(schedule(k))
+            for p, n in zip(tparams, step_noise, strict=True):
+                p.grad = CURVATURE * p + torch.tensor(n).to(dtype)
+            opt.step()
+    finally:
+        torch.set_num_threads(threads)
+        patch.undo()
+    assert all("step" not in opt.state[p] for p in tparams)  # torch's Muon keeps no step
+    return [p.numpy() for p in tparams], [opt.state[p]["momentum_buffer"].numpy() for p in tparams]
+
+
+def _compare_muon(kwargs, got_params, got_state, p0, noise, dtype, schedule=None):
+    torch_dtype = torch.float32 if dtype == np.float32 else torch.float64
+    t_params, t_bufs = _run_torch_muon(kwargs, p0, noise, torch_dtype, schedule=schedule)
+    r_params, r_bufs = _run_torch_muon(kwargs, p0, noise, torch.float64, exact=True, schedule=schedule)
+    got_bufs = _as_list(_state_field(got_state, "momentum_buffer"))
+    for i, (g, t, r, p) in enumerate(zip(_as_list(got_params), t_params, r_params, p0, strict=True)):
+        assert g.dtype == dtype and g.shape == MUON_SHAPES[i], (g.dtype, g.shape)
+        p = p.astype(dtype)
+        _check_against_reference(f"muon: parameter {i}", g, t, r, start=p)
+        _check_against_reference(f"muon: displacement {i}", g - p, t - p, r - p, stored=(r, p))
+    for i, (g, t, r) in enumerate(zip(got_bufs, t_bufs, r_bufs, strict=True)):
+        assert g.dtype == dtype, g.dtype
+        _check_against_reference(f"muon: momentum_buffer {i}", g, t, r)
+
+
+# each configuration once (compiles dominate): every option, both dtypes and both layouts in some run
+MUON_RUNS = [(0, np.float32, False), (1, np.float64, True), (2, np.float32, True), (3, np.float64, False)]
+
+
+@pytest.mark.parametrize(
+    ("config", "dtype", "packed"),
+    MUON_RUNS,
+    ids=[
+        f"{i}-{np.dtype(d).name}-{'packed' if p else 'pytree'}"
+        for i, (_, d, p) in zip(_ids([("muon", c) for c in MUON_CONFIGS]), MUON_RUNS, strict=True)
+    ],
+)
+def test_muon_matches_torch(config, dtype, packed):
+    kwargs = MUON_CONFIGS[config]
+    p0, noise = _muon_problem(config)
+    start = [p.astype(dtype) for p in p0]
+    noise_d = [[n.astype(dtype) for n in step] for step in noise]
+    got_params, got_state = _run_jax(_optim_more.muon(**kwargs), start, noise_d, packed=packed)
+    assert isinstance(got_params, jforeach.Packed) == packed
+    assert isinstance(_state_field(got_state, "momentum_buffer"), jforeach.Packed) == packed
+    _compare_muon(kwargs, got_params, got_state, p0, noise, dtype)
+
+
+def test_muon_inject_hyperparams_under_jit_matches_torch_param_group_lr():
+    # every numeric hyperparameter traced under jit, ns_steps included; lr set between steps is
+    # torch's param_group["lr"] = ... (an optax schedule takes the same path, as for the others)
+    schedule = optax.warmup_cosine_decay_schedule(0.005, 0.05, 5, STEPS, end_value=0.01)
+    p0, noise = _muon_problem(5)
+    kwargs = {"weight_decay": 0.1, "adjust_lr_fn": "match_rms_adamw"}
+    tx = optax.inject_hyperparams(_optim_more.muon)(lr=0.05, momentum=0.9, ns_steps=4, **kwargs)
+
+    def set_lr(k, state):
+        state.hyperparams["lr"] = jnp.asarray(schedule(k), jnp.float32)
+
+    params, state = _run_jax(tx, p0, noise, packed=False, before_step=set_lr)
+    _compare_muon(
+        {"momentum": 0.9, "ns_steps": 4, **kwargs}, params, state.inner_state, p0, noise, np.float32, schedule
+    )
+
+
+@pytest.mark.parametrize("shape", [(64, 96), (96, 32)])
+def test_muon_newton_schulz_rounds_as_torch_bfloat16(shape):
+    # torch's iteration is bfloat16 with float32 accumulation, every op one rounding of a float32
+    # result. One iteration of jforeach's is torch's entry for entry, but where the libraries'
+    # float32 sums of a long product differ in their last bit and flip a bfloat16 rounding (by one
+    # bfloat16 ulp, a few entries of the 64-wide ones); later iterations mix such flips into every
+    # entry, so after 5 the two are as far apart as bfloat16 runs are: each is as far from the
+    # float64 iteration as the other (a float32 iteration would be ~100x closer to it).
+    from torch.optim import _muon
+
+    grad = torch.tensor(np.random.default_rng(sum(shape)).standard_normal(shape).astype(np.float32))
+    coefficients = (3.4445, -4.7750, 2.0315)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        one, want = (_muon._zeropower_via_newtonschulz(grad, coefficients, k, 1e-7).float().numpy() for k in (1, 5))
+    finally:
+        torch.set_num_threads(threads)
+    exact = _newton_schulz_float64(grad, coefficients, 5, 1e-7).numpy()
+    ns = jax.jit(_optim_more._zeropower_via_newtonschulz, static_argnums=(1,))
+    got_one, got = (
+        ns(jnp.asarray(grad.numpy()), coefficients, 1, 1e-7),
+        ns(jnp.asarray(grad.numpy()), coefficients, 5, 1e-7),
+    )
+    assert got.dtype == jnp.bfloat16 and got.shape == shape
+    got_one, got = (np.asarray(x.astype(jnp.float32)).astype(np.float64) for x in (got_one, got))
+    assert (got_one != one).mean() <= 0.01, (got_one != one).mean()
+    # by a bfloat16 ulp of the terms summed (the matrix's scale: a flip near a cancellation is small)
+    bf16_ulp = float(np.spacing(np.abs(one).max().astype(jnp.bfloat16)))
+    assert np.abs(got_one - one).max() <= bf16_ulp, (np.abs(got_one - one).max(), bf16_ulp)
+    torch_err, jf_err = np.abs(want - exact).max(), np.abs(got - exact).max()
+    assert torch_err / K <= jf_err <= K * torch_err, (jf_err, torch_err)
+
+
+def test_muon_rejects_what_torch_rejects():
+    with pytest.raises(ValueError, match="Muon only supports 2D parameters"):
+        torch.optim.Muon([torch.zeros(3)])
+    tx = _optim_more.muon()
+    for params, where in [
+        ({"w": jnp.zeros((2, 2)), "b": jnp.zeros(2)}, r"params\['b'\]"),
+        ([jnp.zeros((1, 2, 2))], r"params\[0\]"),
+    ]:
+        with pytest.raises(
+            ValueError, match=rf"`jforeach.optim.muon`: Muon only supports 2D parameters .* \(2,\) at {where}|{where}"
+        ):
+            tx.init(params)
+        with pytest.raises(ValueError, match=f"at {where}"):
+            tx.init(jforeach.pack(params))
+    params = [jnp.ones((2, 2))]
+    state = tx.init(params)
+    with pytest.raises(ValueError, match="`jforeach.optim.muon`: needs the current parameters"):
+        tx.update(params, state)
+    with pytest.raises(ValueError, match=r"shape \(4,\) at params\[0\]"):
+        tx.update([jnp.ones(4)], state, [jnp.ones(4)])
+    with pytest.raises(TypeError, match=r"params\[0\] is int32"):
+        tx.init([jnp.ones((2, 2), jnp.int32)])
+
+
+MUON_INVALID = [
+    ({"lr": -0.1}, "Learning rate should be >= 0 but is: -0.1"),
+    ({"momentum": -0.5}, "momentum should be >= 0 but is: -0.5"),
+    ({"weight_decay": -0.1}, "weight decay should be >= 0 but is: -0.1"),
+    ({"adjust_lr_fn": "sqrt"}, "Adjust learning rate function sqrt is not supported"),
+    ({"ns_steps": 100}, "Number of steps must be less than 100 for computational efficiency"),
+    ({"ns_coefficients": (1.0, 2.0)}, "Coefficients must be a tuple of exactly 3 values"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), MUON_INVALID, ids=[next(iter(k)) for k, _ in MUON_INVALID])
+def test_muon_invalid_hyperparameters_raise_like_torch(kwargs, message):
+    # torch raises the last two at its first step; jforeach at construction
+    with pytest.raises(ValueError, match=message):
+        p = torch.zeros(2, 2, requires_grad=True)
+        p.grad = torch.ones(2, 2)
+        torch.optim.Muon([p], **kwargs).step()
+    with pytest.raises(ValueError, match=f"`jforeach.optim.muon`: {message}"):
+        _optim_more.muon(**kwargs)
+
+
+def test_muon_signature_and_defaults_are_torch():
+    import inspect
+
+    want = {k: v.default for k, v in inspect.signature(torch.optim.Muon.__init__).parameters.items()}
+    del want["self"], want["params"]
+    got = {k: v.default for k, v in inspect.signature(_optim_more.muon).parameters.items()}
+    assert got == want
+    _optim_more.muon(lr=0.0, momentum=0.0, weight_decay=0.0, ns_steps=99, adjust_lr_fn="original")  # torch's edges
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["pytree", "packed"])
+def test_muon_state_dict_crosses_both_ways(packed):
+    # torch -> jforeach: the buffers land in the jforeach leaves torch's named_parameters() order
+    # names; jforeach -> torch: a fresh torch.optim.Muon loads them and takes the same step as the
+    # torch optimizer that made them
+    names = ["layer.weight", "head.weight"]  # torch's order; JAX's dict order is head, layer
+    p0, noise = _muon_problem(7)
+    tparams = [torch.tensor(p0[0]), torch.tensor(p0[1])]
+    opt = torch.optim.Muon(tparams, lr=0.02)
+    for step_noise in noise[:3]:
+        for p, n in zip(tparams, step_noise, strict=True):
+            p.grad = CURVATURE * p + torch.tensor(n)
+        opt.step()
+    params = {"layer": {"weight": jnp.asarray(tparams[0].numpy())}, "head": {"weight": jnp.asarray(tparams[1].numpy())}}
+    if packed:
+        params = jforeach.pack(params)
+    tx = jforeach.optim.muon(lr=0.02)
+    order = jforeach.optim.torch_order(names, params.unpack() if packed else params)
+    state = jforeach.optim.state_from_torch(tx.init(params), opt.state_dict(), order)
+    bufs = _state_field(state, "momentum_buffer")
+    bufs = bufs.unpack() if packed else bufs
+    for k, leaf in ((0, bufs["layer"]["weight"]), (1, bufs["head"]["weight"])):
+        np.testing.assert_array_equal(np.asarray(leaf), opt.state[tparams[k]]["momentum_buffer"].numpy())
+
+    groups = torch.optim.Muon([torch.zeros_like(p) for p in tparams], lr=0.02).state_dict()["param_groups"]
+    handed = jforeach.optim.state_to_torch(state, order, param_groups=groups)
+    assert all(set(entry) == {"momentum_buffer"} for entry in handed["state"].values())  # no step, as torch
+    twin = [p.clone() for p in tparams]
+    opt2 = torch.optim.Muon(twin, lr=0.02)
+    opt2.load_state_dict(handed)
+    for a, b, n in zip(tparams, twin, noise[3], strict=True):
+        a.grad = CURVATURE * a + torch.tensor(n)
+        b.grad = CURVATURE * b + torch.tensor(n)
+    opt.step()
+    opt2.step()
+    for a, b in zip(tparams, twin, strict=True):
+        assert torch.equal(a, b)
