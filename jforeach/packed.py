@@ -90,6 +90,10 @@ class Layout:
         """The one Layout object equal to this one, so later comparisons are identity checks."""
         return _LAYOUTS.setdefault(self._key, self)
 
+    def __reduce__(self) -> tuple:
+        # the fields only: the cached hash depends on this process's string hashing (PYTHONHASHSEED)
+        return (_unpickled_layout, (self.treedef, self.shapes, self.dtypes, self.groups, self.sharding))
+
     def __repr__(self) -> str:
         labelled = any(g.label is not None for g in self.groups)
         bufs = ", ".join(f"{g.dtype.name}[{g.length}]" + (f" {g.label!r}" if labelled else "") for g in self.groups)
@@ -225,6 +229,11 @@ def _zero_padding(group: Group, buffer: jax.Array) -> jax.Array:
 
 
 _LAYOUTS: weakref.WeakValueDictionary[tuple, Layout] = weakref.WeakValueDictionary()
+
+
+def _unpickled_layout(*fields: Any) -> Layout:
+    """A Layout read from a pickle, hashed in this process and interned."""
+    return Layout(*fields)._interned()
 
 
 # Tensors at least this large are reduced with a static slice of the buffer (XLA's tree reduction:

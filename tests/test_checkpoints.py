@@ -207,11 +207,6 @@ _SAVE_IN_ANOTHER_PROCESS = textwrap.dedent(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Layout pickles its cached hash, which depends on the saving process's string hashing "
-    "(PYTHONHASHSEED); needs a Layout.__reduce__ that pickles the fields only and interns on load",
-)
 def test_pickle_from_another_process_has_an_equal_layout():
     seed = "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"  # another string hashing than ours
     env = {**os.environ, "PYTHONHASHSEED": seed, "JAX_PLATFORMS": "cpu"}
