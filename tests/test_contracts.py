@@ -499,7 +499,7 @@ def _mixed_int_list(n: int, mixed_at: int) -> tuple[list, list[float]]:
     return [jnp.arange(3, dtype=jnp.int32) + i for i in range(n)], [1] * mixed_at + [0.5] + [2] * (n - mixed_at - 1)
 
 
-@pytest.mark.parametrize("mixed_at", [0, 1023, 1024, 1500])
+@pytest.mark.parametrize("mixed_at", [1023, 1024])  # the float entry last in the first chunk, first in the second
 def test_long_mixed_scalar_list_promotes_per_entry_in_every_chunk(mixed_at):
     xs, scalars = _mixed_int_list(1600, mixed_at)
     got = jforeach.add(xs, scalars)
