@@ -817,7 +817,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print("train-step section ...", file=sys.stderr)
         try:
-            rows += [{"section": "train", **row} for row in run_train_bench(args.quick)]
+            trained = run_train_bench(args.quick, progress=lambda line: print(line, file=sys.stderr))
+            rows += [{"section": "train", **row} for row in trained]
         except Exception as e:  # keep the other sections' results
             notes.append(f"train-step benchmark failed ({type(e).__name__}: {e}): train section skipped")
 
