@@ -569,9 +569,7 @@ def _build_kernel(key: tuple) -> Any:
             except (TypeError, ValueError) as e:
                 raise _at_tensor(e, i, x.shape) from None
         if shardings is not None:
-            out = [
-                o if s is None else jax.lax.with_sharding_constraint(o, s) for o, s in zip(out, shardings, strict=True)
-            ]
+            out = [o if s is None else constrain(o, s) for o, s in zip(out, shardings, strict=True)]
         return out
 
     run.__name__ = fname
@@ -950,6 +948,30 @@ def _pinned_shardings(op: Op, leaves: Sequence[jax.Array]) -> tuple[Any, ...] | 
     # single-device tensors are left free: an uncommitted one may share a program with sharded ones
     shardings = tuple(s if len(s.device_set) > 1 else None for s in (leaf.sharding for leaf in leaves))
     return None if all(s is None for s in shardings) else shardings
+
+
+def in_shard_map() -> bool:
+    """Inside ``jax.shard_map`` (a mesh axis is Manual): arrays are per-device pieces, placed by its specs."""
+    return bool(jax.sharding.get_abstract_mesh().manual_axes)
+
+
+def has_explicit_axes(sharding: Any) -> bool:
+    """Whether ``sharding`` is a NamedSharding on a mesh with Explicit axes (``jax.make_mesh``'s default)."""
+    mesh = getattr(sharding, "mesh", None)
+    return mesh is not None and jax.sharding.AxisType.Explicit in getattr(mesh, "axis_types", ())
+
+
+def constrain(x: jax.Array, sharding: Any) -> jax.Array:
+    """``x`` placed as ``sharding`` inside a trace.
+
+    On Explicit axes a sharding is part of the array's type and only ``jax.sharding.reshard`` changes
+    it (``with_sharding_constraint`` accepts Auto axes only); inside ``shard_map`` the specs decide.
+    """
+    if in_shard_map():
+        return x
+    if has_explicit_axes(sharding):
+        return jax.sharding.reshard(x, sharding)
+    return jax.lax.with_sharding_constraint(x, sharding)
 
 
 def _reject_nested_packed(tensors: Any, fname: str) -> None:

@@ -167,8 +167,12 @@ class Layout:
         reduction = op.family == "reduction"
         segments = None
         if scalar_list or reduction:
+            # a sharded buffer outside a trace is reduced piece by piece, with ids of the pieces' own
+            by_pieces = reduction and _shard_count(self.sharding) > 1 and not _engine._is_tracer(buffers)
             segments = [
-                self._segment_ids_for(i, b) if _small_members(g) and (scalar_list or not _by_runs(g)) else None
+                self._segment_ids_for(i, b)
+                if _small_members(g) and (scalar_list or not (_by_runs(g) or by_pieces))
+                else None
                 for i, (g, b) in enumerate(zip(self.groups, buffers, strict=True))
             ]
         return [*payloads, segments]
@@ -188,11 +192,12 @@ class Layout:
         if op.family == "reduction":
             statics = [k.static for k in kinds]
             return [
-                _segment_reduce(op, x, g, segments[gi], statics, fname)
+                self._reduce(op, x, g, segments[gi], statics, fname)
                 for gi, (g, x) in enumerate(zip(self.groups, xs, strict=True))
             ]
         out = []
         for gi, (group, x) in enumerate(zip(self.groups, xs, strict=True)):
+            start = self._piece_start(group, x, fname)
             args = []
             for kind, payload, spec in zip(kinds, payloads, op.operands, strict=True):
                 if kind.overload == "Scalar":
@@ -202,6 +207,8 @@ class Layout:
                 elif kind.overload == "ScalarList":
                     per_tensor = payload[np.asarray(group.members, dtype=np.int32)]
                     values = _expand(group, per_tensor, segments[gi])
+                    if start is not None:  # inside shard_map: this device's piece
+                        values = jax.lax.dynamic_slice_in_dim(values, start, x.shape[0])
                     dtype = kind.number_dtype
                     if isinstance(dtype, tuple):  # mixed ints and floats: one buffer takes the widest of its own
                         dtype = np.dtype(functools.reduce(jnp.promote_types, {dtype[m] for m in group.members}))
@@ -209,15 +216,50 @@ class Layout:
                 else:  # List: the other Packed's buffer
                     leaf = payload[gi]
                     args.append(_engine.Arg(leaf, np.dtype(leaf.dtype), Rank.DIMENSIONED, spec.promotes, spec.name))
-            buffer = _zero_padding(group, _engine.apply_one(op, x, args, inplace=inplace, fname=fname))
+            buffer = _zero_padding(group, _engine.apply_one(op, x, args, inplace=inplace, fname=fname), start)
             if self.sharding is not None:  # zero_'s constant result would otherwise come out replicated
-                buffer = jax.lax.with_sharding_constraint(buffer, self.sharding)
+                buffer = _engine.constrain(buffer, self.sharding)
             out.append(buffer)
         return out
 
+    # -- sharded buffers ---------------------------------------------------------------------------
 
-def _zero_padding(group: Group, buffer: jax.Array) -> jax.Array:
-    """``buffer`` with its padding (a sharded layout's tail) set to zero.
+    def _piece_start(self, group: Group, x: Any, fname: str) -> Any:
+        """Inside ``jax.shard_map``, where ``x`` is this device's piece of a sharded buffer: the index
+        of its first element in the whole buffer (a traced number). None for a whole buffer."""
+        if x.shape[0] == group.length:
+            return None
+        axes = _spec_axes(self.sharding)
+        if not axes or x.shape[0] * _shard_count(self.sharding) != group.length:
+            spec = self.sharding.spec if self.sharding is not None else None
+            raise ValueError(
+                f"`jforeach.{fname}`: a buffer of {group.length} elements arrived as a piece of {x.shape[0]}: "
+                f"inside shard_map, pass a Packed with its own sharding's spec (in_specs={spec}) or whole (P())"
+            )
+        return jax.lax.axis_index(axes) * x.shape[0]
+
+    def _reduce(self, op: Any, x: Any, group: Group, seg: Any, statics: Sequence[Any], fname: str) -> jax.Array:
+        """Per-tensor reductions of one buffer. A sharded buffer is reduced where it lies: each device
+        reduces its own piece and one all-reduce of a number per tensor combines them (``jax.shard_map``;
+        inside the user's own shard_map, its piece and the same collective)."""
+        pieces = _shard_count(self.sharding)
+        if pieces == 1:
+            return _segment_reduce(op, x, group, seg, statics, fname)
+        if _engine.in_shard_map():
+            if self._piece_start(group, x, fname) is None:  # the whole buffer on every device
+                return _segment_reduce(op, x, group, seg, statics, fname)
+            return _reduce_pieces(op, x, group, statics, fname, _spec_axes(self.sharding), pieces)
+        sharding = self.sharding
+        body = functools.partial(
+            _reduce_pieces, op, group=group, statics=statics, fname=fname, axes=_spec_axes(sharding), pieces=pieces
+        )
+        spec = jax.sharding.PartitionSpec(*sharding.spec)
+        return jax.shard_map(body, mesh=sharding.mesh, in_specs=spec, out_specs=jax.sharding.PartitionSpec())(x)
+
+
+def _zero_padding(group: Group, buffer: jax.Array, start: Any = None) -> jax.Array:
+    """``buffer`` with its padding (a sharded layout's tail) set to zero; ``start``: inside shard_map,
+    where the piece ``buffer`` begins in the whole buffer.
 
     Ops keep the padding zero so that whole-buffer reductions (``optax.global_norm``, the total
     norm of ``transforms.clip_by_norm``) see only the tensors: ``add(p, 1.0)`` or an ``eps=0``
@@ -225,7 +267,8 @@ def _zero_padding(group: Group, buffer: jax.Array) -> jax.Array:
     """
     if group.length == group.used:
         return buffer
-    return jnp.where(jnp.arange(group.length) < group.used, buffer, jnp.zeros((), buffer.dtype))
+    index = jnp.arange(buffer.shape[0]) if start is None else start + jnp.arange(buffer.shape[0])
+    return jnp.where(index < group.used, buffer, jnp.zeros((), buffer.dtype))
 
 
 _LAYOUTS: weakref.WeakValueDictionary[tuple, Layout] = weakref.WeakValueDictionary()
@@ -346,10 +389,18 @@ def _by_runs(group: Group) -> bool:
 
 
 def _segment_reduce(
-    op: Any, x: jax.Array, group: Group, seg: jax.Array | None, statics: Sequence[Any], fname: str
+    op: Any,
+    x: jax.Array,
+    group: Group,
+    seg: jax.Array | None,
+    statics: Sequence[Any],
+    fname: str,
+    *,
+    partial: bool = False,
 ) -> jax.Array:
     """Per-tensor reductions of one buffer: by runs of equal-size tensors when there are few runs,
-    else static slices for big tensors and segment ops for small ones."""
+    else static slices for big tensors and segment ops for small ones. ``partial``: the power sums (or
+    maxima) before a norm is finished from them, in the compute dtype (pieces of a sharded buffer)."""
     out_dtype, finish = _engine.check_reduction(op, x.dtype, 0 in group.sizes, statics, fname)
     n = len(group.members)
     small = _small_members(group)
@@ -367,6 +418,8 @@ def _segment_reduce(
                 run = jax.lax.slice(compute, (start,), (start + count * size,)).reshape(count, size)
                 parts.append(rows(run, axis=1))
         out = jnp.concatenate(parts)
+        if partial:
+            return out
         if op.name == "norm":
             out = _table.norm_from_powsum(out, finish)
         return out.astype(out_dtype)
@@ -384,6 +437,8 @@ def _segment_reduce(
         else:
             results.append(big_values)
     out = results[0]
+    if partial:
+        return out
     if op.name == "norm":
         out = _table.norm_from_powsum(out, finish)
     return out.astype(out_dtype)
@@ -422,6 +477,82 @@ def _segment_values(name: str, a: jax.Array, seg: Any, n: int, ord_: Any) -> jax
     if ord_ == 2:
         return by_segment(jax.ops.segment_sum, a * a)
     return by_segment(jax.ops.segment_sum, a**ord_)
+
+
+def _spec_axes(sharding: Any) -> tuple[str, ...]:
+    """The mesh axes a 1-D buffer's sharding splits it over, major first."""
+    spec = getattr(sharding, "spec", None)
+    if not spec or spec[0] is None:
+        return ()
+    return tuple(spec[0]) if isinstance(spec[0], tuple) else (spec[0],)
+
+
+@functools.lru_cache(maxsize=1024)
+def _piece_group(group: Group, index: int, piece: int) -> tuple[Group, tuple[int, ...]]:
+    """The members of ``group`` in piece ``index`` (of ``piece`` elements) of its buffer, cut to it,
+    as a group of their own, and their positions in ``group``."""
+    lo, hi = index * piece, (index + 1) * piece
+    where, offsets, sizes = [], [], []
+    for k, (off, size) in enumerate(zip(group.offsets, group.sizes, strict=True)):
+        a, b = max(off, lo), min(off + size, hi)
+        if a < b:
+            where.append(k)
+            offsets.append(a - lo)
+            sizes.append(b - a)
+    return Group(group.dtype, tuple(where), tuple(offsets), tuple(sizes), piece), tuple(where)
+
+
+def _reduce_pieces(
+    op: Any, x: jax.Array, group: Group, statics: Sequence[Any], fname: str, axes: tuple[str, ...], pieces: int
+) -> jax.Array:
+    """Per-tensor reductions of a sharded buffer from this device's piece ``x`` (inside shard_map).
+
+    Each device reduces the parts of the tensors it holds with the static algorithm of
+    :func:`_segment_reduce` (one branch per piece index: offsets stay static, slices stay exact),
+    then one all-reduce over ``axes`` of one number per tensor (sum, max or min) combines them.
+    """
+    out_dtype, finish = _engine.check_reduction(op, x.dtype, 0 in group.sizes, statics, fname)
+    n = len(group.members)
+    dtype = x.dtype if op.name == "max" else _engine.reduction_input(x[:0], out_dtype).dtype
+    if op.name == "max" or (op.name == "norm" and finish == float("inf")):
+        combine, identity = "max", _lowest(dtype)
+    elif op.name == "norm" and finish == float("-inf"):
+        combine, identity = "min", np.inf
+    else:  # sums, and powsum's literal +-inf orders
+        combine, identity = "sum", 0
+
+    def branch(index: int, piece: jax.Array) -> jax.Array:
+        sub, where = _piece_group(group, index, piece.shape[0])
+        out = jnp.full(n, identity, dtype)
+        if not where:  # a piece of padding only: varying over the axes all the same, as the other branches
+            return jax.lax.pcast(out, axes, to="varying")
+        small = _small_members(sub)
+        seg = None
+        if small and not _by_runs(sub):
+            seg = jnp.asarray(np.repeat(np.asarray(small, np.int32), [sub.sizes[k] for k in small]))
+        values = _segment_reduce(op, piece, sub, seg, statics, fname, partial=True)
+        return out.at[np.asarray(where)].set(values.astype(dtype))
+
+    branches = [functools.partial(branch, i) for i in range(pieces)]
+    values = jax.lax.switch(jax.lax.axis_index(axes), branches, x)
+    if combine == "sum":
+        out = jax.lax.psum(values, axes)
+    else:
+        wire = values.astype(np.int8) if dtype == np.bool_ else values
+        out = (jax.lax.pmax if combine == "max" else jax.lax.pmin)(wire, axes).astype(dtype)
+        if jnp.issubdtype(dtype, jnp.inexact):  # a NaN in any piece (XLA's max may drop it)
+            out = jnp.where(jax.lax.psum(jnp.isnan(values).astype(np.int32), axes) > 0, jnp.nan, out)
+    if op.name == "norm":
+        out = _table.norm_from_powsum(out, finish)
+    return out.astype(out_dtype)
+
+
+def _lowest(dtype: np.dtype) -> Any:
+    if jnp.issubdtype(dtype, jnp.inexact):
+        return -np.inf
+    if dtype == np.bool_:
+        return False
+    return jnp.iinfo(dtype).min
 
 
 @jax.tree_util.register_pytree_node_class
@@ -652,6 +783,9 @@ def _shard_count(sharding: Any) -> int:
     """How many pieces a sharding cuts a 1-D buffer into."""
     if sharding is None:
         return 1
+    mesh = getattr(sharding, "mesh", None)
+    if isinstance(mesh, jax.sharding.AbstractMesh):  # a bare P inside jit: no devices, the axis sizes
+        return math.prod(mesh.shape[a] for a in _spec_axes(sharding))
     n = len(sharding.device_set)
     return n // sharding.shard_shape((n,))[0]
 
@@ -717,9 +851,11 @@ def pack(tree: Any, *, sharding: jax.sharding.Sharding | None = None, group_by: 
 
     Args:
       tree: Any pytree of arrays (numpy arrays and Python numbers are converted).
-      sharding: Optional sharding of every flat buffer, e.g. ``NamedSharding(mesh, P("data"))``: each
-        device then holds 1/D of each buffer (ZeRO-style sharded optimizer state). Buffers are
-        zero-padded to a multiple of the shard count; the padding never shows after :meth:`Packed.unpack`.
+      sharding: Optional sharding of every flat buffer, e.g. ``NamedSharding(mesh, P("data"))``, or a
+        bare ``P("data")`` inside ``jax.set_mesh(mesh)`` (a ``ValueError`` without a mesh): each device
+        then holds 1/D of each buffer (ZeRO-style sharded optimizer state); Explicit and Auto axes alike.
+        Buffers are zero-padded to a multiple of the shard count; the padding never shows after
+        :meth:`Packed.unpack`. Leaves spread over several processes are packed on their devices.
       group_by: Optional parameter groups: a tree of hashable labels (bools or strings) with the
         structure of ``tree`` (or a prefix of it), or a callable ``(path, leaf) -> label`` as for
         ``jax.tree_util.tree_map_with_path``. The tensors of each (label, dtype) get a buffer of their
@@ -751,14 +887,22 @@ def pack(tree: Any, *, sharding: jax.sharding.Sharding | None = None, group_by: 
     """
     if isinstance(tree, Packed):
         return tree
-    leaves, treedef = _engine.as_leaves(tree, "pack", "tree")
+    sharding = _resolve_sharding(sharding, "pack")
+    flat, treedef = jax.tree.flatten(tree)  # None is an empty subtree, as in JAX (equinox's partition has them)
+    try:
+        leaves, _ = _engine.as_leaves(flat, "pack", "tree")
+    except (TypeError, ValueError):
+        _engine.as_leaves(tree, "pack", "tree")  # the same error, naming the leaf by its path in the tree
+        raise
     labels = None if group_by is None else _tensor_labels(group_by, treedef, leaves, "pack", "group_by")
     layout = _layout_for(leaves, treedef, sharding, labels)
     if _engine._is_tracer(leaves):
-        buffers = [_concat_traced(leaves, g) for g in layout.groups]
-        if sharding is not None:
-            buffers = [jax.lax.with_sharding_constraint(b, sharding) for b in buffers]
-        return Packed(buffers, layout)
+        return Packed(_concat_in_program(layout, leaves), layout)
+    if not all(getattr(leaf, "is_fully_addressable", True) for leaf in leaves):
+        # leaves spread over several processes: concatenated where they lie, never fetched to a host
+        target = sharding if sharding is not None else _unpack_target([x for x in leaves if isinstance(x, jax.Array)])
+        program = jax.jit(functools.partial(_concat_in_program, layout), out_shardings=target)
+        return Packed(program(leaves), layout)
     host = jax.device_get(leaves)
     host_buffers: list[np.ndarray] = []
     for g in layout.groups:
@@ -791,6 +935,60 @@ def _common_device(leaves: Sequence[jax.Array]) -> Any:
         return None
     sharding = leaves[0].sharding
     return next(iter(sharding.device_set)) if len(sharding.device_set) == 1 else None
+
+
+def _resolve_sharding(sharding: Any, fname: str) -> Any:
+    """``sharding`` as a Sharding: a bare PartitionSpec names axes of the mesh set by ``jax.set_mesh``."""
+    if not isinstance(sharding, jax.sharding.PartitionSpec):
+        if sharding is not None and not isinstance(sharding, jax.sharding.Sharding):
+            raise TypeError(
+                f"`jforeach.{fname}`: sharding must be a jax.sharding.Sharding, a PartitionSpec or None, "
+                f"got {type(sharding).__name__}"
+            )
+        return sharding
+    if len(sharding) > 1:
+        raise ValueError(
+            f"`jforeach.{fname}`: the buffers are 1-D, so sharding={sharding} may split one dimension only "
+            "(P('data'), P(('data', 'model')) or P())"
+        )
+    mesh: Any
+    try:
+        mesh = jax.sharding.get_mesh()
+    except ValueError:  # inside jit only the abstract mesh is known
+        mesh = jax.sharding.get_abstract_mesh()
+    if mesh.empty:
+        raise ValueError(
+            f"`jforeach.{fname}`: sharding={sharding} is a PartitionSpec but no mesh is set: call it inside "
+            "`with jax.set_mesh(mesh):`, or pass `jax.sharding.NamedSharding(mesh, spec)`"
+        )
+    return jax.sharding.NamedSharding(mesh, sharding)
+
+
+def _concat_in_program(layout: Layout, leaves: Sequence[Any]) -> list[jax.Array]:
+    """The buffers, concatenated inside a program and placed as the layout's sharding.
+
+    Leaves sharded over Explicit axes cannot be raveled and concatenated across their shards under
+    the typing rules; ``jax.sharding.auto_axes`` lets XLA move the pieces (as it does on Auto axes).
+    """
+    sharding = layout.sharding
+
+    def concat(leaves: Sequence[Any]) -> list[jax.Array]:
+        return [_concat_traced(leaves, g) for g in layout.groups]
+
+    explicit = [jax.typeof(leaf).sharding for leaf in leaves if _sharded_explicitly(leaf)]
+    if sharding is None and explicit:  # no target: replicated on the leaves' mesh
+        sharding = jax.sharding.NamedSharding(explicit[0].mesh, jax.sharding.PartitionSpec())
+    if sharding is None or _engine.in_shard_map():
+        return concat(leaves)
+    if explicit:
+        return jax.sharding.auto_axes(concat, out_sharding=sharding)(leaves)
+    return [_engine.constrain(b, sharding) for b in concat(leaves)]
+
+
+def _sharded_explicitly(x: Any) -> bool:
+    """Whether ``x``'s type is split over Explicit mesh axes (its sharding is part of its type)."""
+    sharding = jax.typeof(x).sharding
+    return bool(getattr(sharding, "spec", None)) and any(sharding.spec) and _engine.has_explicit_axes(sharding)
 
 
 def _concat_traced(leaves: Sequence[Any], g: Group) -> jax.Array:
@@ -863,6 +1061,17 @@ def _slice_leaves(layout: Layout, buffers: Sequence[Any]) -> list[Any]:
 def _slice_in_program(layout: Layout, buffers: Sequence[Any]) -> list[Any]:
     leaves: list[Any] = [None] * layout.num_tensors
     for g, buf in zip(layout.groups, buffers, strict=True):
+        if buf.shape[0] != g.length:
+            raise ValueError(
+                f"`jforeach.unpack`: a buffer of {g.length} elements is a piece of {buf.shape[0]} here (inside "
+                "shard_map): unpack outside it, or pass the Packed into shard_map whole (in_specs=P())"
+            )
+        if _sharded_explicitly(buf):
+            # Explicit axes: a slice may not cut a sharded dimension unevenly. The tensors come out
+            # replicated (as unpack's leaves do on Auto axes), so one all-gather of the buffer is the
+            # least any unpack moves; under grad, its transpose just keeps each device's piece.
+            replicated = jax.sharding.NamedSharding(jax.typeof(buf).sharding.mesh, jax.sharding.PartitionSpec())
+            buf = jax.sharding.reshard(buf, replicated)
         for m, off, size in zip(g.members, g.offsets, g.sizes, strict=True):
             leaves[m] = jax.lax.slice(buf, (off,), (off + size,)).reshape(layout.shapes[m])
     return leaves

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import time
 import traceback
 
 import numpy as np
@@ -184,29 +185,6 @@ def check_packed_layout():
     _assert_tree_equal(packed.unpack(), jax.tree.map(np.asarray, tree))
 
 
-def check_packed_padding_invisible_after_ops():
-    import jax
-
-    import jforeach
-
-    _, sharding, _ = _setup()
-    tree = _float_tree()
-    packed = jforeach.pack(tree, sharding=sharding)
-    (buf,) = packed.buffers
-    assert buf.shape[0] > sum(x.size for x in tree)  # 91 + 5 + 1 + 24 = 121 -> 128: there is padding
-    shifted = jforeach.add(packed, 5.0)
-    want = [x + np.float32(5.0) for x in tree]
-    _assert_tree_equal(shifted.unpack(), want)
-    assert not np.asarray(shifted.buffers[0])[121:].any()  # ops keep the padding zero
-    for ord_ in (1, 2, 0, float("inf"), float("-inf")):
-        norms = jforeach.norm(shifted, ord_).unpack()
-        expect = [np.linalg.norm(w.astype(np.float64).ravel(), ord_) for w in want]
-        np.testing.assert_allclose([float(n) for n in norms], expect, rtol=1e-5, err_msg=f"ord={ord_}")
-    maxes = jforeach.max(jforeach.neg(shifted)).unpack()  # padding -5 must not win over real values
-    np.testing.assert_allclose([float(m) for m in maxes], [(-w).max() for w in want], rtol=1e-6)
-    assert jax.tree.structure(maxes) == jax.tree.structure(tree)
-
-
 def check_packed_padding_and_whole_buffer_reductions():
     import jax
     import optax
@@ -240,128 +218,274 @@ def check_packed_padding_and_whole_buffer_reductions():
     _assert_tree_equal(sp.unpack(), pp.unpack(), rtol=1e-6, atol=1e-7)
 
 
-def check_packed_ops_keep_sharding():
-    import jforeach
+def _meshes():
+    """(name, sharding factory, context) for every way a user builds a 1-D data mesh today."""
+    import contextlib
 
-    _, sharding, _ = _setup()
-    tree = _float_tree()
-    sp = jforeach.pack(tree, sharding=sharding)
-    pp = jforeach.pack(tree)
-    calls = [
-        lambda p: jforeach.log1p(p),
-        lambda p: jforeach.add(p, 1.5, alpha=2.0),
-        lambda p: jforeach.mul(p, [1.0, 2.0, 3.0, 4.0]),
-        lambda p: jforeach.add(p, p, alpha=0.5),
-        lambda p: jforeach.addcmul(p, p, p, value=[0.1, 0.2, 0.3, 0.4]),
-        lambda p: jforeach.addcdiv(p, p, jforeach.exp(p), value=0.5),
-        lambda p: jforeach.lerp(p, jforeach.sqrt(p), [0.1, 0.6, 0.9, 0.2]),
-        lambda p: jforeach.clamp_max(p, 1.2),
-        lambda p: jforeach.pow(p, 3),
-    ]
-    for i, call in enumerate(calls):
-        got, want = call(sp), call(pp)
-        for buf in got.buffers:
-            assert buf.sharding.is_equivalent_to(sharding, 1), (i, buf.sharding)
-        _assert_tree_equal(got.unpack(), want.unpack(), rtol=1e-6)
-    for ord_ in (1, 2, 3):
-        _assert_tree_equal(jforeach.norm(sp, ord_).unpack(), jforeach.norm(pp, ord_).unpack(), rtol=1e-5)
+    import jax
+    from jax.sharding import AxisType, Mesh, NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    explicit = jax.make_mesh((8,), ("data",))
+    assert explicit.axis_types == (AxisType.Explicit,), explicit.axis_types  # jax's default
+    auto = jax.make_mesh((8,), ("data",), axis_types=(AxisType.Auto,))
+    legacy = Mesh(np.array(jax.devices()), ("data",))
+    return [
+        ("explicit", lambda: NamedSharding(explicit, P("data")), contextlib.nullcontext),
+        ("explicit+set_mesh+P", lambda: P("data"), lambda: jax.set_mesh(explicit)),
+        ("auto", lambda: NamedSharding(auto, P("data")), contextlib.nullcontext),
+        ("legacy", lambda: NamedSharding(legacy, P("data")), contextlib.nullcontext),
+        ("auto+set_mesh+P", lambda: P("data"), lambda: jax.set_mesh(auto)),
+    ], explicit
 
 
-def check_packed_inplace_sharded():
-    import jforeach
+def _odd_tree():
+    """Sizes 91, 5, 1, 24, 3 (float32: 124 elements) and 7 (bfloat16): none a multiple of 8."""
+    import jax.numpy as jnp
 
-    _, sharding, _ = _setup()
-    tree = _float_tree()
-    sp = jforeach.pack(tree, sharding=sharding)
-    (old,) = sp.buffers
-    pointers = [s.data.unsafe_buffer_pointer() for s in old.addressable_shards]
-    out = jforeach.log1p_(sp)
-    assert out is sp and old.is_deleted()
-    (new,) = sp.buffers
-    assert new.sharding.is_equivalent_to(sharding, 1)
-    assert [s.data.unsafe_buffer_pointer() for s in new.addressable_shards] == pointers
-    _assert_tree_equal(sp.unpack(), jforeach.log1p(jforeach.pack(tree)).unpack())
-    # zero_ never reads its buffer; its constant result must still land in it, sharded
-    jforeach.zero_(sp)
-    assert new.is_deleted()
-    (zeroed,) = sp.buffers
-    assert zeroed.sharding.is_equivalent_to(sharding, 1), zeroed.sharding
-    assert [s.data.unsafe_buffer_pointer() for s in zeroed.addressable_shards] == pointers
-    assert not np.asarray(zeroed).any()
+    rng = np.random.default_rng(3)
+    return {
+        "w": rng.uniform(0.5, 2.0, (13, 7)).astype(np.float32),
+        "b": [rng.uniform(-2.0, 2.0, (5,)).astype(np.float32), np.float32(-1.25)],
+        "c": rng.uniform(0.5, 2.0, (2, 3, 4)).astype(np.float32),
+        "d": rng.uniform(0.5, 2.0, (3,)).astype(np.float32),
+        "h": jnp.asarray(rng.uniform(0.5, 2.0, (7,)), jnp.bfloat16),
+    }
 
 
-def check_packed_unpack_in_jit():
+def _assert_exact(got, want, what):
     import jax
 
+    assert jax.tree.structure(got) == jax.tree.structure(want), (what, jax.tree.structure(got))
+    for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        assert g.shape == w.shape and g.dtype == w.dtype, (what, g.shape, w.shape, g.dtype, w.dtype)
+        np.testing.assert_array_equal(np.asarray(g), np.asarray(w), err_msg=what)
+
+
+def _assert_kept(p, sharding, what):
+    for buf in p.buffers:
+        assert buf.sharding.is_equivalent_to(sharding, 1), (what, buf.sharding)
+
+
+def _collectives(fn, *args):
+    import re
+
+    import jax
+
+    text = jax.jit(fn).lower(*args).compile().as_text()
+    return set(re.findall(r"(all-gather|all-reduce|all-to-all|collective-permute|reduce-scatter)[-.\w]*\(", text))
+
+
+def check_todays_meshes_ops():
+    """Every op family, unpack and grad through unpack, equal to the same calls on the unsharded tree."""
+    import jax
+    import jax.numpy as jnp
+
     import jforeach
 
-    _, sharding, _ = _setup()
-    tree = _float_tree()
-    sp = jforeach.pack(tree, sharding=sharding)
+    cases, _ = _meshes()
+    tree = _odd_tree()
+    plain = jforeach.pack(tree)
 
-    @jax.jit
-    def f(p):
-        return [x * 2 for x in p.unpack()]
+    def loss(t):
+        return sum(jnp.sum(jnp.asarray(x, jnp.float32) ** 2 * (i + 1)) for i, x in enumerate(jax.tree.leaves(t)))
 
-    _assert_tree_equal(f(sp), [x * np.float32(2) for x in tree])
+    def everything(p):  # one program per layout: unary, binary (Packed, scalar, scalar list), addcmul, ...
+        return {
+            "log1p": jforeach.log1p(p),
+            "add list alpha": jforeach.add(p, jforeach.exp(p), alpha=0.5),
+            "mul scalar": jforeach.mul(p, 3.0),
+            "mul scalarlist": jforeach.mul(p, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]),
+            "addcmul": jforeach.addcmul(p, p, jforeach.abs(p), value=0.25),
+            "lerp": jforeach.lerp(p, jforeach.neg(p), 0.3),
+            "zeros": jforeach.zero_(jforeach.clone(p)),
+            "grad": jax.grad(lambda q: loss(q.unpack()))(p),
+        }
 
-    @jax.jit
-    def g(tree):  # pack inside jit too: the buffers get the sharding constraint
-        return jforeach.pack(tree, sharding=sharding)
+    def reductions(p):
+        out = {f"norm {o}": jforeach.norm(p, o) for o in (1, float("inf"), float("-inf"), 0)}
+        return {**out, "max": jforeach.max(p), "max neg": jforeach.max(jforeach.neg(p)), "powsum": jforeach.powsum(p)}
 
-    p = g(tree)
-    assert p.buffers[0].sharding.is_equivalent_to(sharding, 1), p.buffers[0].sharding
-    _assert_tree_equal(p.unpack(), tree)
+    want = jax.jit(everything)(plain)
+    want_reductions = reductions(plain)
+    want_norm = jforeach.norm(plain)
+    want_mul = jforeach.mul(plain, 2.0)
+    nan_tree = {**tree, "w": np.full((13, 7), np.nan, np.float32)}
+    for name, make_sharding, context in cases:
+        with context():
+            sp = jforeach.pack(tree, sharding=make_sharding())
+            sharding = sp.buffers[0].sharding
+            assert sharding.spec == jax.sharding.PartitionSpec("data"), (name, sharding)
+            assert sp.layout.sharding == sharding and len(sp.buffers) == 2
+            assert [b.shape[0] for b in sp.buffers] == [128, 8], (name, sp)
+            _assert_exact(sp.unpack(), plain.unpack(), f"{name}: unpack")
+            _assert_exact(jax.jit(lambda p: p.unpack())(sp), plain.unpack(), f"{name}: unpack in jit")
+            if name in ("legacy", "auto+set_mesh+P"):  # the layout of "auto": the ops' kernels are its
+                _assert_exact(jforeach.log1p(sp).unpack(), want["log1p"].unpack(), f"{name}: log1p")
+                continue
+            got = jax.jit(everything)(sp)
+            for what in want:
+                assert got[what].layout is sp.layout, (name, what)
+                _assert_kept(got[what], sharding, f"{name}: {what}")  # the results stay sharded as packed
+                _assert_exact(got[what].unpack(), want[what].unpack(), f"{name}: {what}")
+                assert not np.asarray(got[what].buffers[0])[124:].any(), (name, what)  # the padding stays zero
+            # per-tensor reductions, outside jit (the engine's kernels) and inside
+            _assert_tree_equal(jforeach.norm(sp).unpack(), want_norm.unpack(), rtol=2e-7)  # summation order
+            if name not in ("explicit", "auto"):  # the other idioms give these two layouts
+                continue
+            got = jax.jit(reductions)(sp)
+            for what in want_reductions:
+                exact = not what.startswith("powsum") and what != "norm 1"
+                _assert_tree_equal(got[what].unpack(), want_reductions[what].unpack(), rtol=0 if exact else 2e-7)
+            if name == "explicit":  # each device reduces its piece: one number per tensor crosses devices
+                comms = _collectives(reductions, sp)
+                assert "all-gather" not in comms and "all-reduce" in comms, comms
+                # a NaN in one device's piece reaches the result
+                nan = jforeach.max(jforeach.pack(nan_tree, sharding=make_sharding())).unpack()
+                assert np.isnan(float(nan["w"])) and not np.isnan(float(nan["d"])), nan
+                # in place: donated, the same device memory, still sharded; zero_ never reads its buffer
+                old = sp.buffers[0]
+                pointers = [s.data.unsafe_buffer_pointer() for s in old.addressable_shards]
+                jforeach.mul_(sp, 2.0)
+                assert old.is_deleted(), name
+                assert [s.data.unsafe_buffer_pointer() for s in sp.buffers[0].addressable_shards] == pointers
+                _assert_exact(sp.unpack(), want_mul.unpack(), f"{name}: mul_")
+                jforeach.zero_(sp)
+                _assert_kept(sp, sharding, f"{name}: zero_")
+                assert not any(np.asarray(b).any() for b in sp.buffers)
+                # the list path on arrays sharded over the Explicit axis: zero_'s result pinned into them
+                xs = [jnp.copy(jax.device_put(np.ones((16, 3), np.float32), sharding)), jnp.ones(5)]
+                old = xs[0]
+                jforeach.zero_(xs)
+                assert old.is_deleted() and xs[0].sharding.is_equivalent_to(sharding, 2), xs[0].sharding
+                assert not np.asarray(xs[0]).any() and not np.asarray(xs[1]).any()
+                # pack inside jit: placed as asked, also from leaves sharded over the Explicit axis
+                leaves = [jax.device_put(np.arange(16.0, dtype=np.float32), sharding), np.ones(3, np.float32)]
+                packed = jax.jit(lambda t, s=sharding: jforeach.pack(t, sharding=s))(leaves)
+                _assert_kept(packed, sharding, "pack in jit")
+                _assert_exact(packed.unpack(), [np.arange(16.0, dtype=np.float32), np.ones(3, np.float32)], "pack")
 
 
-def check_packed_adam_sharded():
+def check_todays_meshes_optimizers():
+    """jforeach.optim.adamw and optax.adam in a donated jitted step, equal to the unsharded step."""
     import jax
+    import jax.numpy as jnp
     import optax
 
     import jforeach
 
-    _, sharding, _ = _setup()
-    tree = _float_tree()
-    opt = optax.adam(1e-2)
+    cases, _ = _meshes()
+    cases = {name: (make, context) for name, make, context in cases}
+    tree = {k: v for k, v in _odd_tree().items() if k != "h"}
 
     def loss(t):
-        return sum(jax.numpy.sum(x**2 * (i + 1)) for i, x in enumerate(t))
+        return sum(jnp.sum(jnp.sin(x) * (i + 1)) for i, x in enumerate(jax.tree.leaves(t)))
 
-    @jax.jit
-    def step_packed(p, state):
-        g = jax.grad(lambda p: loss(p.unpack()))(p)
-        updates, state = opt.update(g, state, p)
-        return optax.apply_updates(p, updates), state
+    runs = (
+        ("jforeach.optim.adamw", jforeach.optim.adamw(lr=1e-2, weight_decay=0.1), ("explicit", "auto+set_mesh+P")),
+        ("optax.adam", optax.adam(1e-2), ("explicit+set_mesh+P", "legacy")),
+    )
+    for opt_name, opt, names in runs:
 
-    @jax.jit
-    def step_tree(t, state):
-        g = jax.grad(loss)(t)
-        updates, state = opt.update(g, state, t)
-        return optax.apply_updates(t, updates), state
+        def step(p, state, opt=opt):
+            g = jax.grad(lambda q: loss(q.unpack()))(p)
+            updates, state = opt.update(g, state, p)
+            return optax.apply_updates(p, updates), state
 
-    sp = jforeach.pack(tree, sharding=sharding)
-    sp_state = opt.init(sp)
-    t = [jax.numpy.asarray(x) for x in tree]
-    t_state = opt.init(t)
-    for _ in range(3):
-        sp, sp_state = step_packed(sp, sp_state)
-        t, t_state = step_tree(t, t_state)
-    assert isinstance(sp, jforeach.Packed)
-    assert sp.buffers[0].sharding.is_equivalent_to(sharding, 1), sp.buffers[0].sharding
-    mu = sp_state[0].mu
-    assert isinstance(mu, jforeach.Packed)
-    assert mu.buffers[0].sharding.is_equivalent_to(sharding, 1), mu.buffers[0].sharding  # ZeRO-style state
-    _assert_tree_equal(sp.unpack(), t, rtol=1e-6, atol=1e-7)
+        plain = jforeach.pack(tree)
+        plain_state = opt.init(plain)
+        for _ in range(3):
+            plain, plain_state = jax.jit(step)(plain, plain_state)
+        for name in names:
+            what = f"{name}: {opt_name}"
+            make_sharding, context = cases[name]
+            with context():
+                donated = jax.jit(step, donate_argnums=(0, 1))
+                sp = jforeach.pack(tree, sharding=make_sharding())
+                sharding = sp.buffers[0].sharding
+                state = opt.init(sp)
+                for _ in range(3):
+                    old = sp.buffers[0]
+                    sp, state = donated(sp, state)
+                    assert old.is_deleted(), what
+                _assert_kept(sp, sharding, what)
+                moments = [x for x in jax.tree.leaves(state) if x.shape == sp.buffers[0].shape]
+                assert len(moments) == 2, what
+                for leaf in moments:  # sharded as the parameters (ZeRO-style)
+                    assert leaf.sharding.is_equivalent_to(sharding, 1), (what, leaf.sharding)
+                # the same arithmetic; XLA fuses the sharded program's pieces on their own (FMA placement)
+                _assert_tree_equal(sp.unpack(), plain.unpack(), rtol=4e-7, atol=1e-8)
+                if name == "explicit":  # the update itself moves no buffer between devices
+                    comms = _collectives(opt.update, jax.tree.map(jnp.ones_like, sp), state, sp)
+                    assert "all-gather" not in comms, (what, comms)
+
+
+def check_todays_meshes_shard_map():
+    """jax.shard_map over functions of a Packed: elementwise ops and optimizer updates on each
+    device's piece; per-tensor reductions combine the pieces with one collective; unpack raises."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    import jforeach
+
+    _, explicit = _meshes()
+    from jax.sharding import NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    tree = {k: v for k, v in _odd_tree().items() if k != "h"}
+    sp = jforeach.pack(tree, sharding=NamedSharding(explicit, P("data")))
+    plain = jforeach.pack(tree)
+    spec = jax.tree.map(lambda _: P("data"), sp)
+
+    def elementwise(p):
+        q = jforeach.addcmul(jforeach.log1p(jforeach.abs(p)), p, p, value=0.5)
+        q = jforeach.mul(q, [1.0, 2.0, 3.0, 4.0, 5.0])
+        return jforeach.add(q, 1.0)  # the padding stays zero: each piece knows where it lies
+
+    got = jax.jit(jax.shard_map(elementwise, mesh=explicit, in_specs=(spec,), out_specs=spec))(sp)
+    _assert_kept(got, sp.buffers[0].sharding, "shard_map elementwise")
+    _assert_exact(got.unpack(), jax.jit(elementwise)(plain).unpack(), "shard_map elementwise")
+    assert not np.asarray(got.buffers[0])[124:].any()
+
+    scalar_spec = jax.tree.map(lambda _: P(), jforeach.norm(plain))
+    for reduce in (lambda p: jforeach.norm(p), lambda p: jforeach.max(p), lambda p: jforeach.norm(p, float("-inf"))):
+        got = jax.jit(jax.shard_map(reduce, mesh=explicit, in_specs=(spec,), out_specs=scalar_spec))(sp)
+        _assert_tree_equal(got.unpack(), reduce(plain).unpack(), rtol=2e-7)
+
+    opt = jforeach.optim.adamw(lr=1e-2)
+    state = opt.init(sp)
+    state_spec = jax.tree.map(lambda x: P("data") if x.ndim == 1 and x.shape == sp.buffers[0].shape else P(), state)
+
+    def update(g, s, p):
+        updates, s = opt.update(g, s, p)
+        return optax.apply_updates(p, updates), s
+
+    grads = jforeach.cos(sp)
+    mapped = jax.shard_map(update, mesh=explicit, in_specs=(spec, state_spec, spec), out_specs=(spec, state_spec))
+    new, _ = jax.jit(mapped)(grads, state, sp)
+    want, _ = update(jforeach.cos(plain), opt.init(plain), plain)
+    _assert_tree_equal(new.unpack(), want.unpack(), rtol=2.5e-7)  # FMA placement
+
+    try:
+        jax.jit(jax.shard_map(lambda p: p.unpack(), mesh=explicit, in_specs=(spec,), out_specs=P()))(sp)
+    except ValueError as e:
+        assert "`jforeach.unpack`" in str(e) and "shard_map" in str(e), e
+    else:
+        raise AssertionError("unpack of a piece inside shard_map must raise")
+    del jnp
 
 
 def main(names: list[str]) -> None:
     results = {}
     for name in names:
+        start = time.perf_counter()
         try:
             globals()[f"check_{name}"]()
             results[name] = "ok"
         except BaseException:  # noqa: BLE001 - reported to the test
             results[name] = traceback.format_exc()
+        print(f"{name}: {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
     print(MARKER + json.dumps(results), flush=True)
 
 

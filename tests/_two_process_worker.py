@@ -2,8 +2,10 @@
 
 Run as ``python tests/_two_process_worker.py PROCESS_ID PORT`` with
 ``XLA_FLAGS=--xla_force_host_platform_device_count=4``: the two processes form one JAX runtime of 8
-CPU devices over loopback (gloo collectives), pack the same tree sharded over all 8 devices, update it
-with jforeach ops and an optax step, and each compares the result with a numpy reference of its own.
+CPU devices over loopback (gloo collectives) on ``jax.make_mesh``'s default (Explicit) axes, pack a
+tree whose leaves are already global arrays spread over both processes (on device: nothing is fetched
+to a host), update it with jforeach ops and an optax step whose loss unpacks the parameters, and each
+compares the result with a numpy reference of its own.
 Prints ``WORKER OK`` and exits 0 on success; any failure raises.
 """
 
@@ -20,7 +22,7 @@ def make_tree() -> dict[str, list[np.ndarray]]:
     # The same values in both processes (as in any multi-controller program).
     rng = np.random.default_rng(0)
     return {
-        "a": [rng.uniform(0.5, 2.0, (13, 7)).astype(np.float32), rng.uniform(0.5, 2.0, (5,)).astype(np.float32)],
+        "a": [rng.uniform(0.5, 2.0, (16, 7)).astype(np.float32), rng.uniform(0.5, 2.0, (5,)).astype(np.float32)],
         "b": [rng.uniform(0.5, 2.0, ()).astype(np.float32), rng.uniform(0.5, 2.0, (3, 3)).astype(np.float32)],
     }
 
@@ -49,17 +51,27 @@ def main(process_id: int, port: int) -> None:
     )
     import jax.numpy as jnp
     import optax
-    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+    from jax.sharding import AxisType, NamedSharding, PartitionSpec
 
     import jforeach
 
     assert jax.process_count() == 2, jax.process_count()
     assert jax.device_count() == 8 and jax.local_device_count() == 4, (jax.device_count(), jax.local_device_count())
-    mesh = Mesh(np.array(jax.devices()), ("x",))
+    mesh = jax.make_mesh((8,), ("x",))
+    assert mesh.axis_types == (AxisType.Explicit,)
     sharding = NamedSharding(mesh, PartitionSpec("x"))
 
     tree = make_tree()
-    packed = jforeach.pack(tree, sharding=sharding)
+    # the leaves as a multi-process program has them: global arrays, the big one split over both processes
+    specs = {"a": [PartitionSpec("x"), PartitionSpec()], "b": [PartitionSpec(), PartitionSpec()]}
+    global_tree = jax.tree.map(
+        lambda x, spec: jax.make_array_from_callback(x.shape, NamedSharding(mesh, spec), lambda index: x[index]),
+        tree,
+        specs,
+    )
+    assert not any(leaf.is_fully_addressable for leaf in jax.tree.leaves(global_tree))
+    with jax.set_mesh(mesh):  # a bare PartitionSpec names the set mesh's axes
+        packed = jforeach.pack(global_tree, sharding=PartitionSpec("x"))
     (buf,) = packed.buffers
     assert not buf.is_fully_addressable
     assert buf.sharding.is_equivalent_to(sharding, 1), buf.sharding
@@ -78,10 +90,13 @@ def main(process_id: int, port: int) -> None:
     opt = optax.adam(LR, b1=B1, b2=B2, eps=EPS)
     state = opt.init(packed)
 
+    def loss(p):  # the parameters unpacked in the loss: its gradient is 2 p, a Packed of p's layout
+        return sum(jnp.sum(x**2) for x in jax.tree.leaves(p.unpack()))
+
     @jax.jit
     def step(p, state):
         p = jforeach.add(p, 1.0)
-        grads = jax.tree.map(lambda b: 2 * b, p)
+        grads = jax.grad(loss)(p)
         updates, state = opt.update(grads, state, p)
         return p, optax.apply_updates(p, updates), state
 
@@ -90,7 +105,7 @@ def main(process_id: int, port: int) -> None:
 
     want_before, want_after = reference(tree)
     for got_tree, want_tree in ((before, want_before), (after, want_after)):
-        got = got_tree.unpack()  # buffers are not fully addressable: sliced in a program, replicated out
+        got = got_tree.unpack()  # not fully addressable: sliced in a program (Explicit axes), replicated out
         assert jax.tree.structure(got) == jax.tree.structure(want_tree)
         for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want_tree), strict=True):
             assert g.shape == w.shape and g.dtype == jnp.float32, (g.shape, w.shape, g.dtype)

@@ -1,4 +1,4 @@
-"""Sharded Packed buffers (issue 3, scale-out): 8 virtual CPU devices, and two processes on loopback.
+"""Sharded Packed buffers on today's JAX idioms: 8 virtual CPU devices, and two processes on loopback.
 
 Both need a fresh jax runtime (the device count is fixed when jax starts), so they run in subprocesses:
 ``_sharded_checks.py`` for the 8-device checks (one process for all of them) and
@@ -15,12 +15,10 @@ import pytest
 
 PACKED_CHECKS = [
     "packed_layout",
-    "packed_padding_invisible_after_ops",
     "packed_padding_and_whole_buffer_reductions",
-    "packed_ops_keep_sharding",
-    "packed_inplace_sharded",
-    "packed_unpack_in_jit",
-    "packed_adam_sharded",
+    "todays_meshes_ops",  # jax.make_mesh (Explicit), Auto axes, legacy Mesh, jax.set_mesh with a bare P
+    "todays_meshes_optimizers",
+    "todays_meshes_shard_map",
 ]
 
 
