@@ -1,18 +1,24 @@
-"""One Adam step, side by side: torch fused / foreach, optax per leaf, jforeach list / Packed.
+"""One optimizer step, side by side, for every jforeach.optim optimizer: torch.optim fused
+(where torch has ``fused=True``: SGD, Adam, AdamW, Adagrad) and foreach (Muon: torch's
+single-tensor step, its only one), optax per leaf (where optax has the optimizer; not ASGD),
+jforeach on a Packed (and, for Adam, on the list).
 
 Cases: a ResNet-50-like list (161 float32 arrays with lognormal sizes, 26.8M floats;
-quick: 2.7M) and 2000 arrays of 4096 floats (quick: 200). The memory-bandwidth limit of
-one step is 7 floats moved per parameter (read param, grad, m, v; write param, m, v) at
-the streaming bandwidth of a donated 3-stream triad ``a + s * c`` in jax.
+quick: 2.7M) and 2000 arrays of 4096 floats (quick: 200); Muon, which takes matrices only,
+runs the second as 64 x 64 matrices and skips the first. The memory-bandwidth limit of
+one step is the floats each optimizer must move per parameter (Adam: read param, grad, m,
+v; write param, m, v: 7) at the streaming bandwidth of a donated 3-stream triad
+``a + s * c`` in jax; Muon's step is bound by its matrix products, not by memory.
 
-All implementations of a case, the triad included, are timed in interleaved rounds, so a
+All implementations of an optimizer on a case, the triad included, are timed in interleaved rounds, so a
 change in the machine's load or memory bandwidth hits them alike; each reports its median
 over the rounds. On a GPU (jax's default backend, and torch's CUDA device where torch has
 one) a sample is a burst of steps launched back to back for about 20 ms and waited for
 once, so that the time per step is the device's, not the launch latency's.
 
-``run_optim_bench(quick)`` returns rows ``{"case", "impl", "ms", "compile_s"}``; run the
-module for a table: ``python -m jforeach._bench_optim [--quick]``.
+``run_optim_bench(quick)`` returns rows ``{"case", "optimizer", "impl", "ms", "compile_s"}``
+(``case`` is ``"<optimizer>: <case>"``); run the module for a table:
+``python -m jforeach._bench_optim [--quick] [--optimizers adam,muon]``.
 """
 
 from __future__ import annotations
@@ -20,10 +26,11 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib.util
+import math
 import statistics
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -38,8 +45,45 @@ RESNET50_TENSORS = 161
 RESNET50_FLOATS = 26_800_000
 TRIAD_FLOATS = 1 << 25  # 128 MiB per array: out of a CPU's L3 and of a GPU's L2
 
+MUON_MATRIX = (64, 64)  # the N x 4096 case's tensors, as Muon's matrices
+
 # A runner takes the number of steps to launch back to back and returns once they are done.
 Runner = Callable[[int], None]
+
+
+class Optimizer(NamedTuple):
+    """One optimizer of the section: torch's class and options, and what moves per parameter."""
+
+    torch_name: str
+    kwargs: dict[str, Any]  # the same options for jforeach, torch and (translated) optax
+    fused: bool  # torch.optim has fused=True for it (on CPU and CUDA in torch 2.13)
+    optax: Callable[[], optax.GradientTransformation] | None
+    floats: int  # floats read + written per parameter by one step: the bandwidth limit
+    foreach: bool = True  # torch has foreach=True (Muon: no)
+
+
+OPTIMIZERS: dict[str, Optimizer] = {
+    "sgd": Optimizer("SGD", {"momentum": 0.9}, True, lambda: optax.sgd(LR, momentum=0.9), 5),
+    "adam": Optimizer("Adam", {}, True, lambda: optax.adam(LR), 7),
+    "adamw": Optimizer("AdamW", {}, True, lambda: optax.adamw(LR, weight_decay=1e-2), 7),
+    "adagrad": Optimizer("Adagrad", {}, True, lambda: optax.adagrad(LR, initial_accumulator_value=0.0, eps=1e-10), 5),
+    "rmsprop": Optimizer("RMSprop", {}, False, lambda: optax.rmsprop(LR, decay=0.99), 5),
+    "adadelta": Optimizer("Adadelta", {}, False, lambda: optax.adadelta(LR), 7),
+    "adamax": Optimizer("Adamax", {}, False, lambda: optax.adamax(LR), 7),
+    "nadam": Optimizer("NAdam", {}, False, lambda: optax.nadam(LR), 7),
+    "radam": Optimizer("RAdam", {}, False, lambda: optax.radam(LR), 7),
+    "rprop": Optimizer("Rprop", {}, False, lambda: optax.rprop(LR), 7),
+    "asgd": Optimizer("ASGD", {}, False, None, 5),
+    # the cases' tensors are 1-D: Adafactor keeps a full second moment for each
+    "adafactor": Optimizer("Adafactor", {}, False, lambda: optax.adafactor(LR), 5),
+    "muon": Optimizer("Muon", {}, False, lambda: optax.contrib.muon(LR, weight_decay=0.1), 5, foreach=False),
+}
+
+
+class Case(NamedTuple):
+    name: str
+    sizes: list[int]  # one 1-D float32 array per size
+    matrices: list[tuple[int, int]] | None  # Muon's shapes of the same arrays (None: Muon skips the case)
 
 
 def _resnet_like_sizes(total: int, n: int = RESNET50_TENSORS, seed: int = 0) -> list[int]:
@@ -51,22 +95,23 @@ def _resnet_like_sizes(total: int, n: int = RESNET50_TENSORS, seed: int = 0) -> 
     return [int(s) for s in sizes]
 
 
-def _cases(quick: bool) -> list[tuple[str, list[int]]]:
+def _cases(quick: bool) -> list[Case]:
     scale = 10 if quick else 1
     resnet_total = RESNET50_FLOATS // scale
     rows = 2000 // scale
     return [
-        (
+        Case(
             f"resnet50-like {RESNET50_TENSORS} arrays, {resnet_total / 1e6:.1f}M floats",
             _resnet_like_sizes(resnet_total),
+            None,
         ),
-        (f"{rows} x 4096", [4096] * rows),
+        Case(f"{rows} x 4096", [4096] * rows, [MUON_MATRIX] * rows),
     ]
 
 
-def _arrays(sizes: list[int], seed: int) -> list[np.ndarray]:
+def _arrays(shapes: list[Any], seed: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
-    return [rng.standard_normal(s, dtype=np.float32) for s in sizes]
+    return [rng.standard_normal(s, dtype=np.float32) for s in shapes]
 
 
 def _torch_device() -> str | None:
@@ -78,13 +123,13 @@ def _torch_device() -> str | None:
     return "cuda" if jax.default_backend() == "gpu" and torch.cuda.is_available() else "cpu"
 
 
-def _torch_runner(sizes: list[int], device: str, **kwargs: Any) -> Runner:
+def _torch_runner(name: str, shapes: list[Any], device: str, **kwargs: Any) -> Runner:
     import torch
 
-    params = [torch.from_numpy(a).to(device) for a in _arrays(sizes, 1)]
-    for p, g in zip(params, _arrays(sizes, 2), strict=True):
+    params = [torch.from_numpy(a).to(device) for a in _arrays(shapes, 1)]
+    for p, g in zip(params, _arrays(shapes, 2), strict=True):
         p.grad = torch.from_numpy(g).to(device)
-    opt = torch.optim.Adam(params, lr=LR, **kwargs)
+    opt = getattr(torch.optim, name)(params, lr=LR, **kwargs)
 
     def run(steps: int) -> None:
         for _ in range(steps):
@@ -97,13 +142,13 @@ def _torch_runner(sizes: list[int], device: str, **kwargs: Any) -> Runner:
 
 def _jax_runner(
     tx: optax.GradientTransformation,
-    sizes: list[int],
+    shapes: list[Any],
     *,
     packed: bool,
 ) -> tuple[Runner, float]:
     """A donated, jitted step and its trace + compile seconds."""
-    params: Any = [jnp.asarray(a) for a in _arrays(sizes, 1)]
-    grads: Any = [jnp.asarray(a) for a in _arrays(sizes, 2)]
+    params: Any = [jnp.asarray(a) for a in _arrays(shapes, 1)]
+    grads: Any = [jnp.asarray(a) for a in _arrays(shapes, 2)]
     if packed:
         params, grads = jforeach.pack(params), jforeach.pack(grads)
     state = tx.init(params)
@@ -165,85 +210,146 @@ def _interleaved_ms(runners: dict[str, Runner], rounds: int, sample_s: float) ->
     return samples
 
 
+def _impls(name: str, spec: Optimizer, device: str | None) -> list[tuple[str, Any]]:
+    """(label, how to build it) of every implementation of one optimizer.
+
+    The labels are the same for every optimizer (the optimizer is in the row's case), so that a
+    plot has one bar colour per implementation.
+    """
+    out: list[tuple[str, Any]] = []
+    if device is not None:
+        flags = [f for f, has in (("fused", spec.fused), ("foreach", spec.foreach)) if has]
+        for flag in flags:
+            out.append((f"torch.optim {flag}=True {device}", ("torch", {flag: True})))
+        if not flags:  # Muon: torch 2.13 has only the single-tensor step
+            out.append((f"torch.optim single-tensor {device}", ("torch", {})))
+    factory = getattr(jforeach.optim, name)
+    if spec.optax is not None:
+        out.append(("optax per leaf, jit+donate", ("jax", spec.optax, False)))
+    if name == "adam":  # the list path costs what per-leaf optax does: shown once
+        out.append(("jforeach list, jit+donate", ("jax", lambda: factory(LR, **spec.kwargs), False)))
+    out.append(("jforeach Packed, jit+donate", ("jax", lambda: factory(LR, **spec.kwargs), True)))
+    return out
+
+
 def run_optim_bench(
     quick: bool,
     *,
     cases: str = "",
     skip: tuple[str, ...] = (),
+    optimizers: tuple[str, ...] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[dict]:
-    """Measures one Adam step per implementation on both cases.
+    """Measures one step of every optimizer per implementation on both cases.
 
     Args:
         quick: run the 10x smaller cases with fewer rounds.
         cases: run only the cases whose name contains this string.
         skip: leave out the implementations whose name contains any of these strings.
+        optimizers: the names (keys of ``OPTIMIZERS``, jforeach.optim's) to run; default all.
         progress: called with a line as each case is set up and measured.
 
     Returns:
-        One dict per (case, implementation): ``case``, ``impl``, ``ms`` (median time of
-        one step) and ``compile_s`` (trace + compile seconds for the jax variants, else
-        ``None``). The last row of each case is the memory-bandwidth limit: 7 floats per
-        parameter at the triad's bandwidth, the triad's 90th-percentile fastest round
-        (on a shared machine the single fastest round is sometimes an outlier).
+        One dict per (optimizer, case, implementation): ``case`` (``"<optimizer>: <case>"``),
+        ``optimizer``, ``impl``, ``ms`` (median time of one step) and ``compile_s`` (trace +
+        compile seconds for the jax variants, else ``None``). The last row of each optimizer
+        and case is the memory-bandwidth limit: the optimizer's floats per parameter at the
+        triad's bandwidth, the triad's 90th-percentile fastest round (on a shared machine the
+        single fastest round is sometimes an outlier).
+
+    Raises:
+        ValueError: for an optimizer name that is not in ``OPTIMIZERS``.
     """
+    names = list(OPTIMIZERS) if optimizers is None else list(optimizers)
+    unknown = [n for n in names if n not in OPTIMIZERS]
+    if unknown:
+        raise ValueError(f"`run_optim_bench`: unknown optimizers {unknown}; choose among {list(OPTIMIZERS)}")
     rounds = 5 if quick else 10
     # CPU steps are long enough to time one by one; GPU steps are timed in 20 ms bursts.
     sample_s = 0.02 if jax.default_backend() == "gpu" else 0.0
     device = _torch_device()
     rows: list[dict] = []
     say = progress or (lambda line: None)
-    for case, sizes in _cases(quick):
-        if cases not in case:
+    for case in _cases(quick):
+        if cases not in case.name:
             continue
-        n = sum(sizes)
-        runners: dict[str, Runner] = {}
-        compile_s: dict[str, float] = {}
-        if device is not None:
-            for flag in ("fused", "foreach"):
-                impl = f"torch.optim.Adam({flag}=True) {device}"
-                if not any(k in impl for k in skip):
-                    runners[impl] = _torch_runner(sizes, device, **{flag: True})
-        for impl, tx, packed in (
-            ("optax.adam per leaf, jit+donate", optax.adam(LR), False),
-            ("jforeach.optim.adam list, jit+donate", jforeach.optim.adam(LR), False),
-            ("jforeach.optim.adam Packed, jit+donate", jforeach.optim.adam(LR), True),
-        ):
-            if not any(k in impl for k in skip):
-                runners[impl], compile_s[impl] = _jax_runner(tx, sizes, packed=packed)
-                say(f"{case}: {impl} compiled in {compile_s[impl]:.2f} s")
-        runners["triad"] = _triad_runner(TRIAD_FLOATS)
-        samples = _interleaved_ms(runners, rounds, sample_s)
-        triad_ms = sorted(samples.pop("triad"))[rounds // 10]
-        gbps = 3 * 4 * TRIAD_FLOATS / triad_ms / 1e6
-        for impl, ms in samples.items():
-            rows.append({"case": case, "impl": impl, "ms": statistics.median(ms), "compile_s": compile_s.get(impl)})
-            say(f"{case}: {impl} {statistics.median(ms):.3f} ms")
-        rows.append(
-            {
-                "case": case,
-                "impl": f"bandwidth limit (7 floats/param @ {gbps:.1f} GB/s)",
-                "ms": 7 * 4 * n / gbps / 1e6,
-                "compile_s": None,
-            }
-        )
-        del runners
-        gc.collect()
+        for name in names:
+            spec = OPTIMIZERS[name]
+            shapes: list[Any] | None = case.matrices if name == "muon" else case.sizes
+            if shapes is None:
+                continue
+            label = f"{name}: {case.name}"
+            runners: dict[str, Runner] = {}
+            compile_s: dict[str, float] = {}
+            for impl, how in _impls(name, spec, device):
+                if any(k in impl for k in skip):
+                    continue
+                if how[0] == "torch":
+                    assert device is not None
+                    runners[impl] = _torch_runner(spec.torch_name, shapes, device, **spec.kwargs, **how[1])
+                else:
+                    runners[impl], compile_s[impl] = _jax_runner(how[1](), shapes, packed=how[2])
+                    say(f"{label}: {impl} compiled in {compile_s[impl]:.2f} s")
+            runners["triad"] = _triad_runner(TRIAD_FLOATS)
+            samples = _interleaved_ms(runners, rounds, sample_s)
+            triad_ms = sorted(samples.pop("triad"))[rounds // 10]
+            gbps = 3 * 4 * TRIAD_FLOATS / triad_ms / 1e6
+            for impl, ms in samples.items():
+                median = statistics.median(ms)
+                rows.append(
+                    {"case": label, "optimizer": name, "impl": impl, "ms": median, "compile_s": compile_s.get(impl)}
+                )
+                say(f"{label}: {impl} {median:.3f} ms")
+            rows.append(
+                {
+                    "case": label,
+                    "optimizer": name,
+                    "impl": f"bandwidth limit ({spec.floats} floats/param @ {gbps:.1f} GB/s)",
+                    "ms": spec.floats
+                    * 4
+                    * sum(math.prod(s) if isinstance(s, tuple) else s for s in shapes)
+                    / gbps
+                    / 1e6,
+                    "compile_s": None,
+                }
+            )
+            del runners
+            gc.collect()
     return rows
 
 
 def format_table(rows: list[dict]) -> str:
-    header = ("case", "impl", "ms", "compile s")
-    body = [
-        (
-            r["case"],
-            r["impl"],
-            f"{r['ms']:.3f}" if r["ms"] < 1 else f"{r['ms']:.2f}" if r["ms"] < 10 else f"{r['ms']:.1f}",
-            "" if r["compile_s"] is None else f"{r['compile_s']:.2f}",
-        )
-        for r in rows
-    ]
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(4)]
+    """The rows as an aligned table, with each row's time over its case's limit and over torch's
+    fused step (foreach, or single-tensor, where torch has no fused one)."""
+    header = ("case", "impl", "ms", "x limit", "x torch", "compile s")
+    by_case: dict[str, list[dict]] = {}
+    for r in rows:
+        by_case.setdefault(r["case"], []).append(r)
+
+    def reference(group: list[dict], *words: str) -> float | None:
+        for word in words:
+            for r in group:
+                if word in r["impl"]:
+                    return r["ms"]
+        return None
+
+    body = []
+    for group in by_case.values():
+        limit = reference(group, "bandwidth limit")
+        torch_ms = reference(group, "fused=True", "foreach=True", "single-tensor")  # torch's fastest kind
+        for r in group:
+            ms = r["ms"]
+            body.append(
+                (
+                    r["case"],
+                    r["impl"],
+                    f"{ms:.3f}" if ms < 1 else f"{ms:.2f}" if ms < 10 else f"{ms:.1f}",
+                    f"{ms / limit:.2f}" if limit else "",
+                    f"{ms / torch_ms:.2f}" if torch_ms else "",
+                    "" if r["compile_s"] is None else f"{r['compile_s']:.2f}",
+                )
+            )
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
     lines = [
         "  ".join(
             cell.rjust(w) if i >= 2 else cell.ljust(w) for i, (cell, w) in enumerate(zip(line, widths, strict=True))
@@ -259,8 +365,12 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help="10x smaller cases")
     parser.add_argument("--cases", default="", help="only the cases whose name contains this")
     parser.add_argument("--skip", default="", help="comma list: leave out implementations whose name contains one")
+    parser.add_argument("--optimizers", default="", help=f"comma list among {','.join(OPTIMIZERS)} (default: all)")
     args = parser.parse_args()
     print(f"jax {jax.__version__} on {jax.devices()[0].device_kind}", flush=True)
     skip = tuple(k for k in args.skip.split(",") if k)
-    rows = run_optim_bench(args.quick, cases=args.cases, skip=skip, progress=lambda line: print(line, flush=True))
+    chosen = tuple(k for k in args.optimizers.split(",") if k) or None
+    rows = run_optim_bench(
+        args.quick, cases=args.cases, skip=skip, optimizers=chosen, progress=lambda line: print(line, flush=True)
+    )
     print(format_table(rows))

@@ -102,18 +102,51 @@ def test_interleaved_ms_takes_one_sample_per_runner_per_round():
 def test_optim_bench_rows_on_a_tiny_case(monkeypatch):
     from jforeach import _bench_optim
 
-    monkeypatch.setattr(_bench_optim, "_cases", lambda quick: [("tiny", [30, 7, 100])])
+    case = _bench_optim.Case("tiny", [30, 7, 100], [(5, 6), (6, 5)])  # Muon: one wide, one tall
+    monkeypatch.setattr(_bench_optim, "_cases", lambda quick: [case])
     monkeypatch.setattr(_bench_optim, "TRIAD_FLOATS", 4096)
-    rows = _bench_optim.run_optim_bench(True, skip=("optax", "foreach=True"))
-    impls = [r["impl"] for r in rows]
-    expected = ["jforeach.optim.adam list, jit+donate", "jforeach.optim.adam Packed, jit+donate"]
-    if importlib.util.find_spec("torch") is not None:
-        expected.insert(0, "torch.optim.Adam(fused=True) cpu")
-    assert impls[:-1] == expected
-    assert impls[-1].startswith("bandwidth limit (7 floats/param @ ")
-    gbps = float(impls[-1].split("@ ")[1].split(" GB/s")[0])
-    # the label rounds the bandwidth to 0.1 GB/s
-    assert rows[-1]["ms"] * gbps == pytest.approx(7 * 4 * 137 / 1e6, abs=0.051 * rows[-1]["ms"])
-    assert all(r["ms"] > 0 for r in rows)
-    assert all(r["compile_s"] > 0 for r in rows if r["impl"].startswith("jforeach"))
-    assert "tiny" in _bench_optim.format_table(rows)
+    rows = _bench_optim.run_optim_bench(True, skip=("optax", "foreach=True"), optimizers=("adam", "muon"))
+    has_torch = importlib.util.find_spec("torch") is not None
+    for name, floats, torch_impl, numel in (
+        ("adam", 7, "torch.optim fused=True cpu", 137),
+        ("muon", 5, "torch.optim single-tensor cpu", 60),
+    ):
+        group = [r for r in rows if r["case"] == f"{name}: tiny"]
+        assert {r["optimizer"] for r in group} == {name}
+        impls = [r["impl"] for r in group]
+        expected = ["jforeach list, jit+donate"] if name == "adam" else []
+        expected.append("jforeach Packed, jit+donate")
+        if has_torch:
+            expected.insert(0, torch_impl)
+        assert impls[:-1] == expected
+        assert impls[-1].startswith(f"bandwidth limit ({floats} floats/param @ ")
+        gbps = float(impls[-1].split("@ ")[1].split(" GB/s")[0])
+        # the label rounds the bandwidth to 0.1 GB/s
+        assert group[-1]["ms"] * gbps == pytest.approx(floats * 4 * numel / 1e6, abs=0.051 * group[-1]["ms"])
+        assert all(r["ms"] > 0 for r in group)
+        assert all(r["compile_s"] > 0 for r in group if r["impl"].startswith("jforeach"))
+    table = _bench_optim.format_table(rows)
+    assert "muon: tiny" in table and "x torch" in table
+    with pytest.raises(ValueError, match="unknown optimizers"):
+        _bench_optim.run_optim_bench(True, optimizers=("lbfgs",))
+
+
+def test_optim_bench_covers_every_optimizer_with_torch_and_optax_counterparts():
+    # every jforeach.optim optimizer is in the section; torch's fused flag, and optax's
+    # counterparts, exist where the table says (checked without running a step)
+    import inspect
+
+    import jforeach.optim
+    from jforeach import _bench_optim
+
+    optimizers = {n for n in jforeach.optim.__all__ if n.islower() and callable(getattr(jforeach.optim, n))}
+    optimizers -= {"state_from_torch", "state_to_torch", "torch_order"}
+    assert set(_bench_optim.OPTIMIZERS) == optimizers
+    torch = pytest.importorskip("torch")
+    for name, spec in _bench_optim.OPTIMIZERS.items():
+        params = inspect.signature(getattr(torch.optim, spec.torch_name).__init__).parameters
+        assert ("fused" in params) == spec.fused, name
+        assert ("foreach" in params) == spec.foreach, name
+        getattr(jforeach.optim, name)(_bench_optim.LR, **spec.kwargs)
+        if spec.optax is not None:
+            assert isinstance(spec.optax(), _bench_optim.optax.GradientTransformation)
