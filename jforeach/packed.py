@@ -152,7 +152,9 @@ class Layout:
         """
         if isinstance(buffer, jax.core.Tracer):
             return jnp.asarray(_segment_ids_host(self, index))
-        return _segment_ids(self, index, buffer.sharding)
+        # an uncommitted buffer gets uncommitted ids, so the kernel may run on any device (inside
+        # jax.set_mesh as well); a committed one gets them where it lives
+        return _segment_ids(self, index, buffer.sharding if buffer.committed else None)
 
     # -- engine hooks ----------------------------------------------------------------------------
 

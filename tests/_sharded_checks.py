@@ -310,9 +310,13 @@ def check_todays_meshes_ops():
     want_reductions = reductions(plain)
     want_norm = jforeach.norm(plain)
     want_mul = jforeach.mul(plain, 2.0)
+    want_plain_scalarlist = jforeach.mul(plain, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unpack()
     nan_tree = {**tree, "w": np.full((13, 7), np.nan, np.float32)}
     for name, make_sharding, context in cases:
         with context():
+            if "set_mesh" in name:  # an unsharded Packed next to the mesh: its segment ids may go anywhere
+                got_plain = jforeach.mul(plain, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unpack()
+                _assert_exact(got_plain, want_plain_scalarlist, f"{name}: unsharded Packed, scalar list")
             sp = jforeach.pack(tree, sharding=make_sharding())
             sharding = sp.buffers[0].sharding
             assert sharding.spec == jax.sharding.PartitionSpec("data"), (name, sharding)
