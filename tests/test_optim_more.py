@@ -515,7 +515,7 @@ def test_muon_inject_hyperparams_under_jit_matches_torch_param_group_lr():
     )
 
 
-@pytest.mark.parametrize("shape", [(64, 96), (96, 32)])
+@pytest.mark.parametrize("shape", [(96, 32)])  # tall: transposed (the trajectories have both)
 def test_muon_newton_schulz_rounds_as_torch_bfloat16(shape):
     # torch's iteration is bfloat16 with float32 accumulation, every op one rounding of a float32
     # result. One iteration of jforeach's is torch's entry for entry, but where the libraries'
