@@ -726,9 +726,12 @@ def _buffer_labels(layout: Layout, spec: Any, fname: str) -> list[Any]:
     """Each buffer's label under ``spec`` (a label tree or callable for the unpacked tree)."""
     leaves = [jax.ShapeDtypeStruct(shape, dtype) for shape, dtype in zip(layout.shapes, layout.dtypes, strict=True)]
     per_tensor = _tensor_labels(spec, layout.treedef, leaves, fname, "labels")
-    out = []
+    out: list[Any] = []
     for gi, g in enumerate(layout.groups):
-        first = g.members[0] if g.members else None
+        if not g.members:
+            out.append(None)
+            continue
+        first = g.members[0]
         for m in g.members:
             if per_tensor[m] != per_tensor[first]:
                 paths = _paths(layout.treedef)
@@ -738,7 +741,7 @@ def _buffer_labels(layout: Layout, spec: Any, fname: str) -> list[Any]:
                     f"{jax.tree_util.keystr(paths[m])} is {per_tensor[m]!r}; pack with "
                     "`jforeach.pack(tree, group_by=<the same labels>)` so that every buffer holds one label"
                 )
-        out.append(per_tensor[first] if g.members else None)
+        out.append(per_tensor[first])
     return out
 
 
@@ -824,7 +827,8 @@ def _tensor_labels(spec: Any, treedef: Any, leaves: Sequence[Any], fname: str, n
     else:
         spec_def = jax.tree.structure(spec)
         try:
-            subtrees = spec_def.flatten_up_to(jax.tree.unflatten(treedef, list(range(treedef.num_leaves))))
+            index_tree = jax.tree.unflatten(treedef, list(range(treedef.num_leaves)))
+            subtrees = spec_def.flatten_up_to(index_tree)  # type: ignore[attr-defined]
         except (ValueError, TypeError) as e:
             raise ValueError(
                 f"`jforeach.{fname}`: {name} must have the structure of the tensors' tree (or a prefix of it), "
