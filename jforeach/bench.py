@@ -172,7 +172,10 @@ def _load_torch() -> tuple[ModuleType | None, str | None]:
     return torch, None
 
 
-def _load_optim_bench() -> tuple[Callable[[bool], list[dict[str, Any]]] | None, str | None]:
+QUICK_OPTIMIZERS = ("sgd", "adam", "adamw")  # --quick: the fused-vs-foreach-vs-Packed comparison only
+
+
+def _load_optim_bench() -> tuple[Callable[..., list[dict[str, Any]]] | None, str | None]:
     from jforeach._bench_optim import run_optim_bench
 
     return run_optim_bench, None
@@ -808,7 +811,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print("optimizer section ...", file=sys.stderr)
             try:
-                rows += [{"section": "optim", **row} for row in run_optim_bench(args.quick)]
+                optimizers = QUICK_OPTIMIZERS if args.quick else None
+                rows += [{"section": "optim", **row} for row in run_optim_bench(args.quick, optimizers=optimizers)]
             except Exception as e:  # keep the sweep's results
                 notes.append(f"optimizer benchmark failed ({type(e).__name__}: {e}): optimizer section skipped")
 
