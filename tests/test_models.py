@@ -12,6 +12,10 @@ same plain-tree training is run in float64, and the packed float32 losses must b
 than the plain float32 losses are, times 3, plus 2 ulps of the loss (the criterion of the optimizer
 tests, ``_check_against_reference`` in ``tests/test_optim.py``). The two float32 runs must also agree
 with each other within that same budget.
+
+Compile time: the nine blocks run in one ``lax.scan`` over their parameters, stacked inside the model
+(each block keeps arrays of its own, so the tree still has 150), and the steps compile with less LLVM
+optimization. Unrolled, one step's gradient took 33 s to compile on the 2-core VM.
 """
 
 from __future__ import annotations
