@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import jax
@@ -10,6 +11,7 @@ import numpy as np
 import optax
 
 from jforeach import _bench_train as bt
+from jforeach import bench
 
 _IMPLS = (bt.PER_LEAF, bt.FLATTEN, bt.PACKED_JFOREACH)
 # LLVM's optimization level halves XLA:CPU's compile time of these steps; it does not change their values
@@ -35,9 +37,19 @@ def _float64_losses(cfg: bt.Config, steps: int) -> list[float]:
     return losses
 
 
-def test_train_section_variants_give_the_same_losses():
+def test_train_section_variants_give_the_same_losses(tmp_path, monkeypatch, capsys):
     cfg = bt.TINY
-    rows = bt.run_train_bench(False, config=cfg, impls=_IMPLS, rounds=1, compiler_options=_FAST_COMPILE)
+    real = bt.run_train_bench
+
+    def tiny(quick, **kwargs):
+        return real(quick, config=cfg, impls=_IMPLS, rounds=1, compiler_options=_FAST_COMPILE, **kwargs)
+
+    # through the bench command, at the smallest size: the rows reach the table, bench.json and bench.png
+    monkeypatch.setattr(bt, "run_train_bench", tiny)
+    assert bench.main(["--ops", "train", "--out", str(tmp_path)]) == 0
+    assert bt.PACKED_JFOREACH in capsys.readouterr().out
+    assert (tmp_path / "bench.png").stat().st_size > 0
+    rows = [r for r in json.loads((tmp_path / "bench.json").read_text())["rows"] if r["section"] == "train"]
 
     assert [r["impl"] for r in rows] == list(_IMPLS)
     assert len(bt.init_params(cfg)) == cfg.num_arrays == rows[0]["arrays"] == 22
