@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import functools
+import json
 import pickle
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -12,7 +15,9 @@ import numpy as np
 import optax
 import pytest
 import torch
+from _multidevice import REPO, env_with_devices
 from _torch_ref import to_numpy, to_torch
+from jax.sharding import PartitionSpec as P
 from test_optim import _check_against_reference
 
 import jforeach
@@ -321,3 +326,52 @@ def test_grouped_packed_under_masked_keeps_its_groups():
     np.testing.assert_array_equal(tree["l1"]["weight"], 2 * _initial()["l1.weight"])
     again = pickle.loads(pickle.dumps(doubled))
     assert jax.tree.structure(again) == jax.tree.structure(doubled)
+
+
+_SHARDED = """
+import functools, json, jax, jax.numpy as jnp, numpy as np, optax, jforeach
+from jax.sharding import PartitionSpec as P
+rng = np.random.default_rng(0)
+tree = {"w": rng.normal(size=(5, 7)).astype(np.float32), "b": rng.normal(size=7).astype(np.float32),
+        "ln": {"scale": np.ones(3, np.float32)}}
+decay = lambda path, leaf: leaf.ndim >= 2
+def run(params):
+    tx = optax.multi_transform(
+        {True: jforeach.optim.adamw(lr=0.1, weight_decay=0.1), False: jforeach.optim.adamw(lr=0.2, weight_decay=0.0)},
+        param_labels=lambda p: jforeach.labels(p, decay))
+    state = tx.init(params)
+    @functools.partial(jax.jit, donate_argnums=(0, 1))
+    def step(p, s):
+        loss = lambda q: sum(jnp.sum(jnp.sin(x)) for x in jax.tree.leaves(
+            q.unpack() if isinstance(q, jforeach.Packed) else q))
+        u, s = tx.update(jax.grad(loss)(p), s, p)
+        return optax.apply_updates(p, u), s
+    for _ in range(3):
+        params, state = step(params, state)
+    return params
+want = run(jax.tree.map(jnp.asarray, tree))
+with jax.set_mesh(jax.make_mesh((8,), ("data",))):  # Explicit axes, jax's default
+    p = jforeach.pack(tree, group_by=decay, sharding=P("data"))
+    out = run(p)
+    specs = [str(b.sharding.spec) for b in out.buffers]
+    pieces = [b.addressable_shards[0].data.shape[0] * 8 == b.shape[0] for b in out.buffers]
+    got = out.unpack()
+rel = lambda a, b: float(np.max(np.abs(np.asarray(a) - np.asarray(b)) / np.abs(np.asarray(b))))
+diff = jax.tree.map(rel, got, want)
+print("RESULT", json.dumps({"labels": out.group_labels, "specs": specs, "pieces": pieces, "diff": diff}))
+"""
+
+
+def test_grouped_packed_sharded_over_8_devices():
+    """A grouped Packed sharded over 8 devices (an Explicit mesh) trains with per-group AdamW as the
+    plain tree does on one device, its buffers staying split over the devices."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _SHARDED], env=env_with_devices(8), capture_output=True, text=True, timeout=400, cwd=REPO
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
+    result = json.loads(lines[-1][len("RESULT ") :])
+    assert result["labels"] == [False, True]
+    assert result["specs"] == [str(P("data"))] * 2 and all(result["pieces"])
+    # elementwise AdamW on the same gradients: the same float32 operations, a few ulps at most
+    assert max(jax.tree.leaves(result["diff"])) <= 4 * np.finfo(np.float32).eps, result["diff"]
