@@ -69,16 +69,20 @@ def _leaf_name(tree: Any, index: int) -> str:
 def as_leaves(tree: Any, fname: str, what: str = "tensors", *, inplace: bool = False) -> tuple[list[jax.Array], Any]:
     """Flatten ``tree`` into JAX arrays, converting numpy arrays and Python numbers.
 
-    A ``None`` where an array is expected is an error (JAX's flatten would drop it as an empty
-    subtree). ``inplace``: numpy arrays will be updated in place (see :func:`write_back`), so they
-    must be writeable and of a dtype JAX computes in.
+    ``None`` as ``tensors`` itself, or as an entry of a list or tuple of tensors (torch's TensorList,
+    ``[a, None]``), is an error, as in torch. Deeper in a pytree (a dict value, a module's field, as
+    ``eqx.partition`` leaves them) ``None`` is an empty subtree, as everywhere in JAX.
+    ``inplace``: numpy arrays will be updated in place (see :func:`write_back`), so they must be
+    writeable and of a dtype JAX computes in.
     """
     if _holds_only_arrays(tree):
         return jax.tree.flatten(tree)  # the leaves are the entries: concrete arrays, nothing to convert
-    # None as a leaf, to find it (without None in the tree, the structure is the same)
-    leaves, treedef = jax.tree.flatten(tree, is_leaf=_is_none)
-    if any(map(_is_none, leaves)):
-        raise _prefixed(_reject_none(tree, what), fname)
+    if tree is None:
+        raise _prefixed(TypeError(f"{what} is None; expected an array or a tree of arrays"), fname)
+    if type(tree) in (list, tuple) and any(map(_is_none, tree)):
+        i = next(i for i, v in enumerate(tree) if v is None)
+        raise _prefixed(TypeError(f"{what}[{i}] is None; every entry must be an array or a number"), fname)
+    leaves, treedef = jax.tree.flatten(tree)
     if set(map(type, leaves)) <= _concrete() or all(map(isinstance, leaves, itertools.repeat(jax.Array))):
         return leaves, treedef
     for i, leaf in enumerate(leaves):
@@ -112,15 +116,6 @@ def _holds_only_arrays(tree: Any) -> bool:
 
 def _is_none(x: Any) -> bool:
     return x is None
-
-
-def _reject_none(tree: Any, what: str) -> TypeError:
-    """The error for a None in ``tree`` where an array is expected, naming its position."""
-    if tree is None:
-        return TypeError(f"{what} is None; expected an array or a tree of arrays")
-    paths = jax.tree_util.tree_flatten_with_path(tree, is_leaf=_is_none)[0]
-    path = next(keys for keys, leaf in paths if leaf is None)
-    return TypeError(f"{what}{jax.tree_util.keystr(path)} is None; every entry must be an array or a number")
 
 
 def _numpy_in_place_problem(array: np.ndarray, name: str) -> Exception | None:

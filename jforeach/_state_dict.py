@@ -110,6 +110,12 @@ class _Anatomy:
 
     def __init__(self, state: PyTree, fname: str):
         self.nodes = _nodes(state)
+        if any(isinstance(n, optax.transforms.PartitionState) for n in self.nodes):
+            raise ValueError(
+                f"{fname}: an optax.multi_transform state holds one optimizer state per label, each over part "
+                "of the parameters, where torch keeps one optimizer state; state_dicts convert for one optimizer "
+                "(with optax.masked parts, e.g. a masked weight decay), not for a multi_transform"
+            )
         candidates = [
             (node, name, value)
             for node in self.nodes

@@ -293,12 +293,6 @@ def test_masked_decay_after_clipping_is_torch_param_groups(packed):
             np.testing.assert_allclose(to_numpy(mine[key]), to_numpy(theirs[i][key]), rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=IndexError,
-    reason="jforeach/_state_dict.py does not recognize optax.multi_transform's PartitionState yet and fails "
-    "with an IndexError instead of a ValueError naming it",
-)
 def test_multi_transform_state_is_not_one_torch_optimizer():
     """A multi_transform state holds one optimizer state per label, each over part of the tree: torch
     keeps one; state_to_torch says so rather than writing a wrong state_dict."""
