@@ -23,7 +23,7 @@ the compile time. A second section measures the compile time of ``log1p_`` on a 
 of 10 and of 10,000 arrays; a third runs the optimizer benchmark
 (``jforeach/_bench_optim.py``) when it is importable; a fourth (``--ops train``) one full
 train step of a small transformer with optax per leaf, ``optax.flatten`` and a Packed
-(``jforeach/_bench_train.py``).
+(``jforeach/_bench_train.py``; ``--quick`` leaves it out unless ``--ops`` names it).
 
 The table is printed; ``bench.json`` (rows and machine) and ``bench.png`` (plots) are
 written to ``--out``.
@@ -720,9 +720,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--ops",
         type=_parse_ops,
-        default=list(ALL_OPS),
-        help=f"comma list among {','.join(ALL_OPS)} (default: all; adam is the optimizer section, "
-        "train the transformer train-step section)",
+        default=None,
+        help=f"comma list among {','.join(ALL_OPS)} (default: all, and with --quick all but train; adam is the "
+        "optimizer section, train the transformer train-step section, whose four compiles take minutes)",
     )
     parser.add_argument(
         "--sizes",
@@ -778,6 +778,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Elements per array in the compile section: odd, so that no buffer length of the sweep
     # is met again and a kernel cached by buffer shape cannot hide the compile.
     compile_size = 7 if args.quick else 37
+    if args.ops is None:  # the train section compiles for minutes: --quick leaves it out unless asked for
+        args.ops = [o for o in ALL_OPS if not (args.quick and o in TRAIN_OPS)]
     sweep_ops = [o for o in args.ops if o in SWEEP_OPS]
     notes: list[str] = []
 
