@@ -1078,6 +1078,30 @@ def _slice_in_program(layout: Layout, buffers: Sequence[Any]) -> list[Any]:
             # least any unpack moves; under grad, its transpose just keeps each device's piece.
             replicated = jax.sharding.NamedSharding(jax.typeof(buf).sharding.mesh, jax.sharding.PartitionSpec())
             buf = jax.sharding.reshard(buf, replicated)
-        for m, off, size in zip(g.members, g.offsets, g.sizes, strict=True):
-            leaves[m] = jax.lax.slice(buf, (off,), (off + size,)).reshape(layout.shapes[m])
+        # One split per buffer, not one slice per tensor: under grad a split transposes to one
+        # concatenate, while every slice transposes to a pad back to the whole buffer, so a loss that
+        # unpacks n tensors would build its gradient from n full-size buffers (on CPU a 150-tensor
+        # transformer step took 4.4x the per-leaf step; 2,000 small tensors took 2.2 s against 9 ms).
+        sizes, owners = _split_sizes(g)
+        for m, piece in zip(owners, jax.lax.split(buf, sizes), strict=True):
+            if m is not None:
+                leaves[m] = piece.reshape(layout.shapes[m])
     return leaves
+
+
+def _split_sizes(group: Group) -> tuple[list[int], list[int | None]]:
+    """The pieces a buffer splits into, in buffer order, and the tensor each holds (None: a gap or padding)."""
+    sizes: list[int] = []
+    owners: list[int | None] = []
+    end = 0
+    for off, m, size in sorted(zip(group.offsets, group.members, group.sizes, strict=True)):
+        if off > end:
+            sizes.append(off - end)
+            owners.append(None)
+        sizes.append(size)
+        owners.append(m)
+        end = off + size
+    if group.length > end:
+        sizes.append(group.length - end)
+        owners.append(None)
+    return sizes, owners
