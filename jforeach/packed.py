@@ -904,20 +904,30 @@ def pack(tree: Any, *, sharding: jax.sharding.Sharding | None = None, group_by: 
     layout = _layout_for(leaves, treedef, sharding, labels)
     if _engine._is_tracer(leaves):
         return Packed(_concat_in_program(layout, leaves), layout)
-    if not all(getattr(leaf, "is_fully_addressable", True) for leaf in leaves):
+    if jax.process_count() > 1 and not all(getattr(leaf, "is_fully_addressable", True) for leaf in leaves):
         # leaves spread over several processes: concatenated where they lie, never fetched to a host
         target = sharding if sharding is not None else _unpack_target([x for x in leaves if isinstance(x, jax.Array)])
         program = jax.jit(functools.partial(_concat_in_program, layout), out_shardings=target)
         return Packed(program(leaves), layout)
-    host = jax.device_get(leaves)
+    host = _on_host(leaves)
     host_buffers: list[np.ndarray] = []
     for g in layout.groups:
         buf = np.zeros(g.length, dtype=g.dtype)
         for m, off, size in zip(g.members, g.offsets, g.sizes, strict=True):
             buf[off : off + size] = np.asarray(host[m]).reshape(-1)
         host_buffers.append(buf)
+    del host
     target = sharding if sharding is not None else _common_device(leaves)
     return Packed(_owned(jax.device_put(host_buffers, target)), layout)
+
+
+def _on_host(leaves: Sequence[Any]) -> list[Any]:
+    """The leaves as numpy arrays. CPU arrays are read one by one (a view of their memory, about 9 us
+    each); other devices' by one batched ``jax.device_get`` (asynchronous copies, about 30 us each)."""
+    shardings = {leaf.sharding for leaf in leaves if isinstance(leaf, jax.Array)}
+    if all(d.platform == "cpu" for s in shardings for d in s.device_set):
+        return [np.asarray(leaf) for leaf in leaves]
+    return jax.device_get(list(leaves))
 
 
 def _owned(buffers: list[jax.Array]) -> list[jax.Array]:
