@@ -912,13 +912,21 @@ def pack(tree: Any, *, sharding: jax.sharding.Sharding | None = None, group_by: 
     host = _on_host(leaves)
     host_buffers: list[np.ndarray] = []
     for g in layout.groups:
-        buf = np.zeros(g.length, dtype=g.dtype)
+        buf = _aligned_zeros(g.length, g.dtype)
         for m, off, size in zip(g.members, g.offsets, g.sizes, strict=True):
             buf[off : off + size] = np.asarray(host[m]).reshape(-1)
         host_buffers.append(buf)
     del host
     target = sharding if sharding is not None else _common_device(leaves)
     return Packed(_owned(jax.device_put(host_buffers, target)), layout)
+
+
+def _aligned_zeros(n: int, dtype: np.dtype, align: int = 64) -> np.ndarray:
+    """Zeros at an ``align``-byte boundary: XLA:CPU then takes the memory as it is (device_put aliases
+    it) instead of copying it, so packing holds one host copy of the tree, not two."""
+    raw = np.zeros(n * dtype.itemsize + align, np.uint8)
+    start = -raw.ctypes.data % align
+    return raw[start : start + n * dtype.itemsize].view(dtype)
 
 
 def _on_host(leaves: Sequence[Any]) -> list[Any]:
