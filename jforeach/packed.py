@@ -933,7 +933,8 @@ def _on_host(leaves: Sequence[Any]) -> list[Any]:
     """The leaves as numpy arrays. CPU arrays are read one by one (a view of their memory, about 9 us
     each); other devices' by one batched ``jax.device_get`` (asynchronous copies, about 30 us each)."""
     shardings = {leaf.sharding for leaf in leaves if isinstance(leaf, jax.Array)}
-    if all(d.platform == "cpu" for s in shardings for d in s.device_set):
+    devices: set[jax.Device] = {d for s in shardings for d in s.device_set}
+    if all(d.platform == "cpu" for d in devices):
         return [np.asarray(leaf) for leaf in leaves]
     return jax.device_get(list(leaves))
 
