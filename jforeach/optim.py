@@ -14,77 +14,36 @@ schedule, called with the number of steps taken so far; boolean flags are keywor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
-import numpy as np
 import optax
 
 from jforeach import lr_scheduler as lr_scheduler
 from jforeach import swa_utils as swa_utils
 from jforeach import transforms
+from jforeach._optim_checks import _chain, _check, _check_betas, _check_non_negative, _learning_rate
+from jforeach._optim_more import AdadeltaState as AdadeltaState
+from jforeach._optim_more import AdafactorState as AdafactorState
+from jforeach._optim_more import AdamaxState as AdamaxState
+from jforeach._optim_more import AsgdState as AsgdState
+from jforeach._optim_more import MuonState as MuonState
+from jforeach._optim_more import NAdamState as NAdamState
+from jforeach._optim_more import RAdamState as RAdamState
+from jforeach._optim_more import RpropState as RpropState
+from jforeach._optim_more import adadelta as adadelta
+from jforeach._optim_more import adafactor as adafactor
+from jforeach._optim_more import adamax as adamax
+from jforeach._optim_more import asgd as asgd
+from jforeach._optim_more import muon as muon
+from jforeach._optim_more import nadam as nadam
+from jforeach._optim_more import radam as radam
+from jforeach._optim_more import rprop as rprop
+from jforeach._state_dict import state_from_torch as state_from_torch
+from jforeach._state_dict import state_to_torch as state_to_torch
+from jforeach._state_dict import torch_order as torch_order
 
 __all__ = ["adagrad", "adam", "adamw", "rmsprop", "sgd"]
-
-
-def _check(name: str, ok: Callable[[], Any], message: str) -> None:
-    """Raise ``ValueError(message)`` unless ``ok()``; a traced hyperparameter is not checked.
-
-    ``optax.inject_hyperparams`` rebuilds the optimizer inside ``update`` with its
-    hyperparameters as arrays, traced under ``jit``; their values were checked when ``init``
-    built it from the same values, concrete.
-    """
-    try:
-        passed = bool(ok())
-    except jax.errors.ConcretizationTypeError:
-        return
-    if not passed:
-        raise ValueError(f"`jforeach.optim.{name}`: {message}")
-
-
-def _check_non_negative(name: str, *, nan_passes: bool = False, **values: Any) -> None:
-    """torch's ``Invalid <what> value: <v>`` checks, in order (SGD's ``v < 0`` lets NaN pass)."""
-    for what, value in values.items():
-        ok = (lambda v=value: not v < 0.0) if nan_passes else (lambda v=value: 0.0 <= v)
-        _check(name, ok, f"Invalid {what} value: {value}")
-
-
-def _learning_rate(
-    name: str, lr: optax.ScalarOrSchedule, ok: Callable[[Any], Any] = lambda lr: 0.0 <= lr
-) -> optax.ScalarOrSchedule:
-    """``lr`` checked with torch's condition ``ok``; an array lr must hold one element, made 0-d.
-
-    (A shape-(1,) lr would otherwise broadcast every 0-d parameter to shape (1,).)
-    """
-    if callable(lr):
-        return lr
-    if isinstance(lr, jax.Array | np.ndarray) and lr.ndim:
-        if lr.size != 1:
-            raise ValueError(f"`jforeach.optim.{name}`: an array lr must hold one element, got shape {lr.shape}")
-        lr = lr.reshape(())
-    _check(name, lambda: ok(lr), f"Invalid learning rate: {lr}")
-    return lr
-
-
-def _check_betas(name: str, betas: Any) -> tuple[Any, float]:
-    """torch's beta checks; beta1 may also be a schedule of the step count (OneCycleLR's and
-    CyclicLR's ``cycle_momentum`` cycle ``betas[0]``: pass their ``.momentum``)."""
-    pair = tuple(betas) if isinstance(betas, Sequence | np.ndarray | jax.Array) and np.ndim(betas) == 1 else ()
-    if isinstance(betas, tuple | list) and len(betas) == 2 and callable(betas[0]):
-        pair = tuple(betas)
-    if len(pair) != 2:
-        raise ValueError(f"`jforeach.optim.{name}`: betas must be a pair (beta1, beta2), got {betas!r}")
-    beta1, beta2 = pair
-    if not callable(beta1):
-        _check(name, lambda: 0.0 <= beta1 < 1.0, f"Invalid beta parameter at index 0: {beta1}")
-        beta1 = float(beta1)
-    _check(name, lambda: 0.0 <= beta2 < 1.0, f"Invalid beta parameter at index 1: {beta2}")
-    return beta1, float(beta2)
-
-
-def _chain(*txs: optax.GradientTransformation | None) -> optax.GradientTransformation:
-    return optax.chain(*(tx for tx in txs if tx is not None))
 
 
 def sgd(
@@ -395,28 +354,6 @@ def _decayed_schedule(lr: optax.ScalarOrSchedule, lr_decay: float) -> optax.Scal
 
     return schedule
 
-
-# The rest of torch.optim's foreach optimizers, and torch state_dict conversion. Imported last:
-# _optim_more builds on the helpers above.
-from jforeach._optim_more import AdadeltaState as AdadeltaState  # noqa: E402
-from jforeach._optim_more import AdafactorState as AdafactorState  # noqa: E402
-from jforeach._optim_more import AdamaxState as AdamaxState  # noqa: E402
-from jforeach._optim_more import AsgdState as AsgdState  # noqa: E402
-from jforeach._optim_more import MuonState as MuonState  # noqa: E402
-from jforeach._optim_more import NAdamState as NAdamState  # noqa: E402
-from jforeach._optim_more import RAdamState as RAdamState  # noqa: E402
-from jforeach._optim_more import RpropState as RpropState  # noqa: E402
-from jforeach._optim_more import adadelta as adadelta  # noqa: E402
-from jforeach._optim_more import adafactor as adafactor  # noqa: E402
-from jforeach._optim_more import adamax as adamax  # noqa: E402
-from jforeach._optim_more import asgd as asgd  # noqa: E402
-from jforeach._optim_more import muon as muon  # noqa: E402
-from jforeach._optim_more import nadam as nadam  # noqa: E402
-from jforeach._optim_more import radam as radam  # noqa: E402
-from jforeach._optim_more import rprop as rprop  # noqa: E402
-from jforeach._state_dict import state_from_torch as state_from_torch  # noqa: E402
-from jforeach._state_dict import state_to_torch as state_to_torch  # noqa: E402
-from jforeach._state_dict import torch_order as torch_order  # noqa: E402
 
 __all__ += ["adadelta", "adafactor", "adamax", "asgd", "muon", "nadam", "radam", "rprop"]
 __all__ += ["state_from_torch", "state_to_torch", "torch_order"]

@@ -18,8 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-import jforeach
-from jforeach import _dtypes, _table, packed
+from jforeach import _dtypes, _ops, _table, packed
 
 __all__ = [
     "AdagradState",
@@ -164,7 +163,7 @@ def _scalar_dtype(tree: Any) -> Any:
     Else float32: a float64 scalar would widen the 0-d float32 tensors of a mixed tree (0-d
     operands promote with each other), where torch's Python-float scalars keep their dtypes.
     """
-    leaves = tree.buffers if isinstance(tree, jforeach.Packed) else jax.tree.leaves(tree)
+    leaves = tree.buffers if isinstance(tree, packed.Packed) else jax.tree.leaves(tree)
     floats = [leaf.dtype for leaf in leaves if jnp.issubdtype(leaf.dtype, jnp.floating)]
     return jnp.float64 if floats and all(d == jnp.float64 for d in floats) else jnp.float32
 
@@ -231,7 +230,7 @@ def log1p() -> optax.GradientTransformation:
         :func:`jforeach.log1p`, ``jax.numpy.log1p``, ``torch._foreach_log1p``.
     """
 
-    return optax.stateless(lambda updates, params: jforeach.log1p(updates))
+    return optax.stateless(lambda updates, params: _ops.log1p(updates))
 
 
 def symlog() -> optax.GradientTransformation:
@@ -259,7 +258,7 @@ def symlog() -> optax.GradientTransformation:
 
     def symlog_updates(updates: optax.Updates, params: optax.Params | None) -> optax.Updates:
         del params
-        return jforeach.mul(jforeach.sign(updates), jforeach.log1p(jforeach.abs(updates)))
+        return _ops.mul(_ops.sign(updates), _ops.log1p(_ops.abs(updates)))
 
     return optax.stateless(symlog_updates)
 
@@ -283,7 +282,7 @@ def negate() -> optax.GradientTransformation:
         :func:`jforeach.neg`, ``torch._foreach_neg``.
     """
 
-    return optax.stateless(lambda updates, params: jforeach.neg(updates))
+    return optax.stateless(lambda updates, params: _ops.neg(updates))
 
 
 # ---------------------------------------------------------------------------------------
@@ -332,7 +331,7 @@ def _norm_of_norms(norms: list[jax.Array], norm_type: float) -> jax.Array:
     """torch's ``vector_norm(stack(norms), norm_type)``: the norms are stacked in their promoted dtype."""
     dtype = jnp.result_type(*norms)
     stacked = jnp.concatenate([jnp.ravel(n).astype(dtype) for n in norms])
-    return jforeach.norm([stacked], norm_type)[0]
+    return _ops.norm([stacked], norm_type)[0]
 
 
 @jax.jit
@@ -362,8 +361,8 @@ def _total_norm(grads: Any, leaves: list[jax.Array], norm_type: float, fname: st
         if norm_type > 0:  # the norm of all elements: one pass per buffer
             return _packed_total_norm(grads, norm_type)
         # a sharded Packed pads its buffer of norms with zeros, which change non-positive orders
-        return _norm_of_norms(jax.tree.leaves(jforeach.norm(grads, norm_type).unpack()), norm_type)
-    return _norm_of_norms(jax.tree.leaves(jforeach.norm(leaves, norm_type)), norm_type)
+        return _norm_of_norms(jax.tree.leaves(_ops.norm(grads, norm_type).unpack()), norm_type)
+    return _norm_of_norms(jax.tree.leaves(_ops.norm(leaves, norm_type)), norm_type)
 
 
 class ClipByNormState(NamedTuple):
@@ -440,12 +439,12 @@ def clip_by_norm(
         leaves = jax.tree.leaves(updates)
         if not leaves:
             return updates, ClipByNormState(jnp.zeros((), jnp.float32))
-        if isinstance(updates, jforeach.Packed):
+        if isinstance(updates, packed.Packed):
             updates._check_alive("transforms.clip_by_norm", "updates")
         total_norm = _total_norm(updates, leaves, norm_type, "transforms.clip_by_norm")
         if error_if_nonfinite:
             _check_finite_norm(total_norm, norm_type, fname="transforms.clip_by_norm", what="updates", error=ValueError)
-        clipped = jforeach.mul(updates, _clip_coef(total_norm, max_norm))
+        clipped = _ops.mul(updates, _clip_coef(total_norm, max_norm))
         previous = getattr(state, "total_norm", None)  # keep the state's dtype: a scan carry must not change
         dtype = previous.dtype if previous is not None else total_norm.dtype
         return clipped, ClipByNormState(total_norm.astype(dtype))
@@ -487,7 +486,7 @@ def add_weight_decay(weight_decay: float) -> optax.GradientTransformation:
     def decayed(updates: optax.Updates, params: optax.Params | None) -> optax.Updates:
         if not _may_be_nonzero(weight_decay):
             return updates
-        return jforeach.add(updates, _require_params(params, "add_weight_decay"), alpha=weight_decay)
+        return _ops.add(updates, _require_params(params, "add_weight_decay"), alpha=weight_decay)
 
     return optax.stateless(decayed)
 
@@ -532,8 +531,8 @@ def add_decoupled_weight_decay(
             return updates, state
         decay = 1 - lr * weight_decay
         params = _require_params(params, "add_decoupled_weight_decay")
-        new_params = jforeach.add(jforeach.mul(params, decay), updates)
-        return jforeach.sub(new_params, params), state
+        new_params = _ops.add(_ops.mul(params, decay), updates)
+        return _ops.sub(new_params, params), state
 
     return optax.GradientTransformation(_schedule_state_init(learning_rate), update_fn)
 
@@ -566,7 +565,7 @@ def scale_by_learning_rate(learning_rate: optax.ScalarOrSchedule) -> optax.Gradi
     def update_fn(updates: optax.Updates, state: Any, params: optax.Params | None = None) -> tuple[optax.Updates, Any]:
         del params
         lr, state = _learning_rate_now(learning_rate, state)
-        return jforeach.mul(updates, -lr), state
+        return _ops.mul(updates, -lr), state
 
     return optax.GradientTransformation(_schedule_state_init(learning_rate), update_fn)
 
@@ -627,8 +626,8 @@ def trace(momentum: float, dampening: float = 0.0, *, nesterov: bool = False) ->
         decay = jnp.where(first, 0.0, momentum)
         alpha = jnp.where(first, 1.0, 1.0 - dampening)
         # torch: mul_(bufs, momentum); add_(bufs, grads, alpha=1 - dampening)
-        buffer = jforeach.add(jforeach.mul(state.momentum_buffer, decay), updates, alpha=alpha)
-        out = jforeach.add(updates, buffer, alpha=momentum) if nesterov else buffer
+        buffer = _ops.add(_ops.mul(state.momentum_buffer, decay), updates, alpha=alpha)
+        out = _ops.add(updates, buffer, alpha=momentum) if nesterov else buffer
         if array_momentum:  # torch's momentum == 0: the updates themselves
             out = jax.tree.map(lambda u, o: jnp.where(momentum == 0, u, o), updates, out)
         return out, MomentumState(count=count, momentum_buffer=buffer)
@@ -692,21 +691,21 @@ def _scale_by_adam(
         dtype = _scalar_dtype(updates)
         # a scheduled beta1 (torch's cycle_momentum): the value after state.count scheduler steps
         b1 = jnp.asarray(beta1(state.count), dtype) if callable(beta1) else beta1
-        exp_avg = jforeach.lerp(state.exp_avg, updates, 1 - b1)
-        exp_avg_sq = jforeach.addcmul(jforeach.mul(state.exp_avg_sq, beta2), updates, updates, 1 - beta2)
+        exp_avg = _ops.lerp(state.exp_avg, updates, 1 - b1)
+        exp_avg_sq = _ops.addcmul(_ops.mul(state.exp_avg_sq, beta2), updates, updates, 1 - beta2)
         bias_correction1 = _one_minus_pow(b1, count, dtype)
         bias_correction2_sqrt = jnp.sqrt(_one_minus_pow(beta2, count, dtype))
         # torch's step_size = (lr / bias_correction1) * -1; a direction is the lr = -1 update
         step_size = 1 / bias_correction1 if lr is None else jnp.asarray(-(lr / bias_correction1), dtype)
         if amsgrad:
-            max_exp_avg_sq = jforeach.maximum(state.max_exp_avg_sq, exp_avg_sq)
-            denom = jforeach.sqrt(max_exp_avg_sq)
+            max_exp_avg_sq = _ops.maximum(state.max_exp_avg_sq, exp_avg_sq)
+            denom = _ops.sqrt(max_exp_avg_sq)
         else:
             max_exp_avg_sq = None
-            denom = jforeach.sqrt(exp_avg_sq)
-        denom = jforeach.add(jforeach.div(denom, bias_correction2_sqrt), eps)
+            denom = _ops.sqrt(exp_avg_sq)
+        denom = _ops.add(_ops.div(denom, bias_correction2_sqrt), eps)
         # torch: addcdiv_(params, exp_avg, denom, step_size) = params + (step_size * exp_avg) / denom
-        out = jforeach.div(jforeach.mul(exp_avg, step_size), denom)
+        out = _ops.div(_ops.mul(exp_avg, step_size), denom)
         return out, AdamState(count, exp_avg, exp_avg_sq, max_exp_avg_sq)
 
     return _with_learning_rate(init_fn, step_fn, learning_rate)
@@ -756,17 +755,17 @@ def _scale_by_rms(
 
     def step_fn(updates: optax.Updates, state: RmsState, lr: Any) -> tuple[optax.Updates, RmsState]:
         # torch's _multi_tensor_rmsprop, op by op
-        square_avg = jforeach.addcmul(jforeach.mul(state.square_avg, alpha), updates, updates, 1 - alpha)
+        square_avg = _ops.addcmul(_ops.mul(state.square_avg, alpha), updates, updates, 1 - alpha)
         if centered:
-            grad_avg = jforeach.lerp(state.grad_avg, updates, 1 - alpha)
-            avg = jforeach.sqrt(jforeach.addcmul(square_avg, grad_avg, grad_avg, -1))
+            grad_avg = _ops.lerp(state.grad_avg, updates, 1 - alpha)
+            avg = _ops.sqrt(_ops.addcmul(square_avg, grad_avg, grad_avg, -1))
         else:
             grad_avg = None
-            avg = jforeach.sqrt(square_avg)
-        avg = jforeach.add(avg, eps)
+            avg = _ops.sqrt(square_avg)
+        avg = _ops.add(avg, eps)
         # torch: addcdiv_(params, grads, avg, value=-lr) = params + (-lr * grads) / avg
-        numerator = updates if lr is None else jforeach.mul(updates, -lr)
-        return jforeach.div(numerator, avg), RmsState(square_avg, grad_avg)
+        numerator = updates if lr is None else _ops.mul(updates, -lr)
+        return _ops.div(numerator, avg), RmsState(square_avg, grad_avg)
 
     return _with_learning_rate(init_fn, step_fn, learning_rate)
 
@@ -806,10 +805,10 @@ def _scale_by_adagrad(
 
     def step_fn(updates: optax.Updates, state: AdagradState, lr: Any) -> tuple[optax.Updates, AdagradState]:
         # torch's _multi_tensor_adagrad, op by op
-        state_sum = jforeach.addcmul(state.sum, updates, updates, 1)
-        std = jforeach.add(jforeach.sqrt(state_sum), eps)
+        state_sum = _ops.addcmul(state.sum, updates, updates, 1)
+        std = _ops.add(_ops.sqrt(state_sum), eps)
         # torch: numerator = mul(grads, minus_clr); addcdiv_(params, numerator, std)
-        numerator = updates if lr is None else jforeach.mul(updates, -lr)
-        return jforeach.div(numerator, std), AdagradState(sum=state_sum)
+        numerator = updates if lr is None else _ops.mul(updates, -lr)
+        return _ops.div(numerator, std), AdagradState(sum=state_sum)
 
     return _with_learning_rate(init_fn, step_fn, learning_rate)
