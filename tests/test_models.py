@@ -117,6 +117,16 @@ def _compare(losses_packed, losses_plain, losses_64):
     return err_packed, err_plain
 
 
+def _train_and_compare(params, loss_fn, tx):
+    """Trains plain float32, packed float32 and plain float64 from ``params``; checks them with :func:`_compare`."""
+    copy = functools.partial(jax.tree.map, jnp.copy)
+    plain = _train(copy(params), loss_fn, tx, packed=False)
+    packed = _train(copy(params), loss_fn, tx, packed=True)
+    reference = _train(_as_float64(params), loss_fn, tx, packed=False)
+    err_packed, err_plain = _compare(packed, plain, reference)
+    print(f"losses {plain[0]:.6f} -> {plain[-1]:.6f}; from float64: packed {err_packed:.2e}, plain {err_plain:.2e}")
+
+
 # -- flax nnx -----------------------------------------------------------------------------------------
 
 
@@ -173,12 +183,7 @@ def test_flax_nnx_transformer_on_packed_params():
         jforeach.optim.adam(lr=LR),
         optax.masked(jforeach.transforms.add_decoupled_weight_decay(0.1, LR), lambda p: jforeach.labels(p, decay)),
     )
-    copy = functools.partial(jax.tree.map, jnp.copy)
-    plain = _train(copy(params), loss_fn, tx, packed=False)
-    packed = _train(copy(params), loss_fn, tx, packed=True)
-    reference = _train(_as_float64(params), loss_fn, tx, packed=False)
-    err_packed, err_plain = _compare(packed, plain, reference)
-    print(f"losses {plain[0]:.6f} -> {plain[-1]:.6f}; from float64: packed {err_packed:.2e}, plain {err_plain:.2e}")
+    _train_and_compare(params, loss_fn, tx)
 
 
 # -- equinox ------------------------------------------------------------------------------------------
@@ -261,9 +266,4 @@ def test_equinox_transformer_on_packed_params():
         optax.clip_by_global_norm(1.0),
         optax.adamw(LR, weight_decay=0.1, mask=lambda p: jforeach.labels(p, decay)),
     )
-    copy = functools.partial(jax.tree.map, jnp.copy)
-    plain = _train(copy(params), loss_fn, tx, packed=False)
-    packed = _train(copy(params), loss_fn, tx, packed=True)
-    reference = _train(_as_float64(params), loss_fn, tx, packed=False)
-    err_packed, err_plain = _compare(packed, plain, reference)
-    print(f"losses {plain[0]:.6f} -> {plain[-1]:.6f}; from float64: packed {err_packed:.2e}, plain {err_plain:.2e}")
+    _train_and_compare(params, loss_fn, tx)

@@ -83,16 +83,21 @@ CONFIGS = [
 ]
 
 
-def _run_torch(name, kwargs, params, noise, schedule=None, dtype=torch.float32):
-    """torch.optim's trajectory in ``dtype`` from the (float32) start and noise: params, states, step."""
-    tparams = [torch.tensor(p).to(dtype) for p in params]
-    opt = TORCH[name](tparams, **kwargs, foreach=True)
+def _step_torch(opt, tparams, noise, schedule, dtype):
+    """torch's steps on ``tparams``: the gradient of the quadratic plus each step's noise, lr from ``schedule``."""
     for k, step_noise in enumerate(noise):
         if schedule is not None:
             opt.param_groups[0]["lr"] = float(schedule(k))
         for p, n in zip(tparams, step_noise, strict=True):
             p.grad = CURVATURE * p + torch.tensor(n).to(dtype)
         opt.step()
+
+
+def _run_torch(name, kwargs, params, noise, schedule=None, dtype=torch.float32):
+    """torch.optim's trajectory in ``dtype`` from the (float32) start and noise: params, states, step."""
+    tparams = [torch.tensor(p).to(dtype) for p in params]
+    opt = TORCH[name](tparams, **kwargs, foreach=True)
+    _step_torch(opt, tparams, noise, schedule, dtype)
     states = {key: [_numpy_or_none(opt.state[p].get(key)) for p in tparams] for key in STATE_KEYS[name]}
     steps = {float(opt.state[p]["step"]) for p in tparams}
     return [p.numpy() for p in tparams], states, steps
@@ -447,12 +452,7 @@ def _run_torch_muon(kwargs, params, noise, dtype, *, exact=False, schedule=None)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny matrices: a second OpenMP thread only waits (5x slower on a busy VM)
     try:
-        for k, step_noise in enumerate(noise):
-            if schedule is not None:
-                opt.param_groups[0]["lr"] = float(schedule(k))
-            for p, n in zip(tparams, step_noise, strict=True):
-                p.grad = CURVATURE * p + torch.tensor(n).to(dtype)
-            opt.step()
+        _step_torch(opt, tparams, noise, schedule, dtype)
     finally:
         torch.set_num_threads(threads)
         patch.undo()
