@@ -18,21 +18,29 @@ TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 TIMEOUT_S = 400  # a loaded 2-core machine runs these checks several times slower
 MARKER = "__CHECK_RESULTS__ "
+# LLVM's optimization level 0 more than halves XLA:CPU's compile time of the checks' many small programs
+# (each sharded reduction compiles one branch per piece); the sharded and the unsharded programs they
+# compare are compiled alike in the one process
+FAST_COMPILE = "--xla_backend_optimization_level=0"
 
 
-def env_with_devices(count: int) -> dict[str, str]:
+def env_with_devices(count: int, xla_flags: str = "") -> dict[str, str]:
     env = dict(os.environ)
-    env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={count}".strip()
+    flags = f"{env.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={count} {xla_flags}"
+    env["XLA_FLAGS"] = flags.strip()
     env["JAX_PLATFORMS"] = "cpu"
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     return env
 
 
-def run_checks(names: list[str], devices: int = 8) -> dict[str, str]:
-    """Run ``_sharded_checks.check_NAME`` for each name in one process; returns name -> "ok" or the error."""
+def run_checks(names: list[str], devices: int = 8, xla_flags: str = "") -> dict[str, str]:
+    """Run ``_sharded_checks.check_NAME`` for each name in one process; returns name -> "ok" or the error.
+
+    ``xla_flags`` are added to ``XLA_FLAGS`` (e.g. :data:`FAST_COMPILE`).
+    """
     proc = subprocess.run(
         [sys.executable, str(TESTS / "_sharded_checks.py"), *names],
-        env=env_with_devices(devices),
+        env=env_with_devices(devices, xla_flags),
         capture_output=True,
         text=True,
         timeout=TIMEOUT_S,

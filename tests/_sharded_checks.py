@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 import time
 import traceback
@@ -478,6 +479,322 @@ def check_todays_meshes_shard_map():
     else:
         raise AssertionError("unpack of a piece inside shard_map must raise")
     del jnp
+
+
+# ------------------------------------------------------------------------------------------------
+# 2-D meshes (test_mesh_2d.py)
+
+_COLLECTIVE = r"(all-gather|all-reduce|all-to-all|collective-permute|reduce-scatter)[-.\w]*\("
+
+
+def _meshes_2d():
+    """Every way to lay a buffer on a (4, 2) mesh of Explicit or Auto axes: split over both axes (8
+    pieces), over 'data' only (4 pieces, replicated over 'model'), fully replicated (1 piece), and a
+    bare P under jax.set_mesh. Returns (name, sharding factory, context, pieces, full) tuples and the
+    two meshes; ``full`` marks the cases that run every check (each spec once, axis types alternating),
+    the others run the cheap ones (each sharded reduction compiles one branch per piece)."""
+    import contextlib
+
+    import jax
+    from jax.sharding import AxisType, NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    explicit = jax.make_mesh((4, 2), ("data", "model"))
+    assert explicit.axis_types == (AxisType.Explicit, AxisType.Explicit), explicit.axis_types  # jax's default
+    auto = jax.make_mesh((4, 2), ("data", "model"), axis_types=(AxisType.Auto, AxisType.Auto))
+    both, data, whole = P(("data", "model")), P("data"), P()
+    null = contextlib.nullcontext
+    cases = [
+        (f"{kind} {spec}", lambda m=mesh, s=spec: NamedSharding(m, s), null, pieces, full)
+        for kind, mesh, fulls in (("explicit", explicit, (both, whole)), ("auto", auto, (data,)))
+        for spec, pieces in ((both, 8), (data, 4), (whole, 1))
+        for full in [spec in fulls]
+    ]
+    cases.append(("explicit set_mesh+P(('data','model'))", lambda: both, lambda: jax.set_mesh(explicit), 8, False))
+    cases.append(("auto set_mesh+P('data')", lambda: data, lambda: jax.set_mesh(auto), 4, False))
+    return cases, explicit, auto
+
+
+def _tree_2d():
+    """Sizes 91, 5, 24, 3: one float32 buffer of 123 elements, padded to 128 for 8 pieces and to 124
+    for 4 (the 1-D checks cover several dtypes; one buffer keeps these programs small)."""
+    tree = _odd_tree()
+    return {"w": tree["w"], "b": tree["b"][0], "c": tree["c"], "d": tree["d"]}
+
+
+def _assert_pieces(p, pieces, what):
+    """Each of the 8 devices holds 1/pieces of every buffer, the part its mesh coordinates select
+    (devices that differ only along the other axis hold the same part)."""
+    for buf in p.buffers:
+        shards = buf.addressable_shards
+        assert len(shards) == 8, (what, len(shards))
+        assert buf.shape[0] % pieces == 0, (what, buf.shape)
+        assert {s.data.shape for s in shards} == {(buf.shape[0] // pieces,)}, (what, [s.data.shape for s in shards])
+        assert len({s.index[0].start or 0 for s in shards}) == pieces, (what, [s.index for s in shards])
+        whole = np.asarray(buf)
+        for s in shards:
+            np.testing.assert_array_equal(np.asarray(s.data), whole[s.index], err_msg=what)
+
+
+def _assert_ulps(got, want, ulps, what):
+    """The same structure, shapes and dtypes, and float32 values at most ``ulps`` units in the last
+    place apart (0, and any other dtype: bit-equal)."""
+    import jax
+
+    assert jax.tree.structure(got) == jax.tree.structure(want), (what, jax.tree.structure(got))
+    for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        assert g.shape == w.shape and g.dtype == w.dtype, (what, g.shape, w.shape, g.dtype, w.dtype)
+        g, w = np.asarray(g), np.asarray(w)
+        if ulps == 0 or g.dtype != np.float32:
+            np.testing.assert_array_equal(g, w, err_msg=what)
+            continue
+        steps = np.abs(g.view(np.int32).astype(np.int64) - w.view(np.int32).astype(np.int64))
+        assert (np.signbit(g) == np.signbit(w)).all() and steps.max(initial=0) <= ulps, (what, steps.max(), g, w)
+
+
+def _comms(compiled) -> set[str]:
+    return set(re.findall(_COLLECTIVE, compiled.as_text()))
+
+
+def check_mesh_2d_ops():
+    """Every op family, unpack, grad through unpack and the reductions on a (4, 2) mesh, equal to the
+    unsharded Packed; the results stay split as packed and reductions gather no buffer."""
+    import jax
+    import jax.numpy as jnp
+
+    import jforeach
+
+    cases, _, _ = _meshes_2d()
+    tree = _tree_2d()
+    plain = jforeach.pack(tree)
+    scalars = [1.0, 2.0, 3.0, 4.0]
+
+    def loss(t):
+        return sum(jnp.sum(jnp.asarray(x, jnp.float32) ** 2 * (i + 1)) for i, x in enumerate(jax.tree.leaves(t)))
+
+    def cheap(p):
+        return {
+            "mul scalarlist": jforeach.mul(p, scalars),
+            "grad": jax.grad(lambda q: loss(q.unpack()))(p),
+        }
+
+    def everything(p):  # one program: unary, binary (Packed, scalar, scalar list), ternary, ...
+        return {
+            **cheap(p),
+            "log1p": jforeach.log1p(p),
+            "add list alpha": jforeach.add(p, jforeach.exp(p), alpha=0.5),
+            "mul scalar": jforeach.mul(p, 3.0),
+            "addcmul": jforeach.addcmul(p, p, jforeach.abs(p), value=0.25),
+            "addcdiv scalarlist": jforeach.addcdiv(p, p, jforeach.exp(p), [0.5, 1.0, 1.5, 2.0]),
+            "lerp": jforeach.lerp(p, jforeach.neg(p), 0.3),
+            "pow": jforeach.pow(p, 2.0),
+            "clamp_min": jforeach.clamp_min(p, 1.0),
+            "zeros": jforeach.zero_(jforeach.clone(p)),
+        }
+
+    def reductions(p):  # the three ways pieces combine: a sum, a max, a min (every order: the 1-D checks)
+        return {"norm": jforeach.norm(p), "max": jforeach.max(p), "norm -inf": jforeach.norm(p, float("-inf"))}
+
+    def ulps(what):  # XLA simplifies the two programs apart: addcdiv's value times quotient may round twice more
+        return 2 if what.startswith("addcdiv") else 0
+
+    want = jax.jit(everything)(plain)
+    want_reductions = reductions(plain)
+    want_mul = jforeach.mul(plain, 2.0)
+    for name, make_sharding, context, pieces, full in cases:
+        with context():
+            sp = jforeach.pack(tree, sharding=make_sharding())
+            sharding = sp.buffers[0].sharding
+            assert sp.layout.sharding.is_equivalent_to(sharding, 1) and len(sp.buffers) == 1, (name, sharding)
+            assert sp.buffers[0].shape == ({8: 128, 4: 124, 1: 123}[pieces],), (name, sp)
+            _assert_pieces(sp, pieces, f"{name}: pack")
+            _assert_exact(sp.unpack(), plain.unpack(), f"{name}: unpack")
+            _assert_exact(jax.jit(lambda p: p.unpack())(sp), plain.unpack(), f"{name}: unpack in jit")
+            got = jax.jit(everything if full else cheap)(sp)
+            for what in got:
+                assert got[what].layout is sp.layout, (name, what)
+                _assert_kept(got[what], sharding, f"{name}: {what}")
+                _assert_pieces(got[what], pieces, f"{name}: {what}")
+                _assert_ulps(got[what].unpack(), want[what].unpack(), ulps(what), f"{name}: {what}")
+                assert not np.asarray(got[what].buffers[0])[123:].any(), (name, what)  # the padding stays zero
+            if not full:
+                _assert_tree_equal(jforeach.norm(sp).unpack(), want_reductions["norm"].unpack(), rtol=4e-7)
+                continue
+            compiled = jax.jit(reductions).lower(sp).compile()
+            if pieces > 1:  # each device reduces its piece; one number per tensor crosses devices
+                assert "all-gather" not in _comms(compiled) and "all-reduce" in _comms(compiled), (name, compiled)
+            else:  # every device holds the whole buffer: nothing to combine
+                assert not _comms(compiled), (name, _comms(compiled))
+            reduced = compiled(sp)
+            for what in want_reductions:  # a max or min is exact; a sum of squares in another order
+                _assert_tree_equal(reduced[what].unpack(), want_reductions[what].unpack(), rtol=4e-7 * (what == "norm"))
+            # in place: donated, the same device memory, still split as packed
+            old = sp.buffers[0]
+            pointers = [s.data.unsafe_buffer_pointer() for s in old.addressable_shards]
+            jforeach.mul_(sp, 2.0)
+            assert old.is_deleted(), name
+            assert [s.data.unsafe_buffer_pointer() for s in sp.buffers[0].addressable_shards] == pointers, name
+            _assert_pieces(sp, pieces, f"{name}: mul_")
+            _assert_exact(sp.unpack(), want_mul.unpack(), f"{name}: mul_")
+
+
+def _committed(state, mesh):
+    """``state`` with its uncommitted leaves (optax's step count, made by ``jnp.zeros``) replicated on
+    ``mesh``, where a step's output puts them: else the second step compiles again (a JAX rule, for
+    any tree: committed and uncommitted arguments compile apart)."""
+    import jax
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    replicated = NamedSharding(mesh, PartitionSpec())
+    return jax.tree.map(lambda x: x if x.committed else jax.device_put(x, replicated), state)
+
+
+def check_mesh_2d_optimizers():
+    """jforeach.optim.adamw and optax.adamw in a donated jitted step on a (4, 2) mesh: one compile,
+    parameters and moments split as packed, the update moves no buffer, the unsharded step's values."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    import jforeach
+
+    cases, _, _ = _meshes_2d()
+    cases = {name: case for name, *case in cases}
+    tree = _tree_2d()
+
+    def loss(t):
+        return sum(jnp.sum(jnp.sin(x) * (i + 1)) for i, x in enumerate(jax.tree.leaves(t)))
+
+    runs = (
+        (
+            "jforeach.optim.adamw",
+            jforeach.optim.adamw(lr=1e-2, weight_decay=0.1),
+            ("explicit P(('data', 'model'),)", "auto P('data',)"),
+        ),
+        (
+            "optax.adamw",
+            optax.adamw(1e-2, weight_decay=0.1),
+            ("auto P(('data', 'model'),)", "explicit P()"),
+        ),
+    )
+
+    def make_step(opt):  # a new function each time: jax.jit's compile cache is per function
+
+        def step(p, state):
+            g = jax.grad(lambda q: loss(q.unpack()))(p)
+            updates, state = opt.update(g, state, p)
+            return optax.apply_updates(p, updates), state
+
+        return step
+
+    for opt_name, opt, names in runs:
+        plain = jforeach.pack(tree)
+        plain_state = opt.init(plain)
+        plain_step = jax.jit(make_step(opt))
+        for _ in range(3):
+            plain, plain_state = plain_step(plain, plain_state)
+        for name in names:
+            what = f"{name}: {opt_name}"
+            make_sharding, context, pieces, _ = cases[name]
+            with context():
+                donated = jax.jit(make_step(opt), donate_argnums=(0, 1))
+                sp = jforeach.pack(tree, sharding=make_sharding())
+                sharding = sp.buffers[0].sharding
+                state = _committed(opt.init(sp), sharding.mesh)
+                for _ in range(3):
+                    old = sp.buffers[0]
+                    sp, state = donated(sp, state)
+                    assert old.is_deleted(), what
+                assert donated._cache_size() == 1, (what, donated._cache_size())  # the step compiled once
+                _assert_kept(sp, sharding, what)
+                _assert_pieces(sp, pieces, what)
+                moments = [x for x in jax.tree.leaves(state) if x.shape == sp.buffers[0].shape]
+                assert len(moments) == 2, what
+                for leaf in moments:  # split as the parameters (ZeRO-style)
+                    assert leaf.sharding.is_equivalent_to(sharding, 1), (what, leaf.sharding)
+                    assert {s.data.shape for s in leaf.addressable_shards} == {(leaf.shape[0] // pieces,)}, what
+                # the same arithmetic; XLA fuses the sharded program's pieces on their own (FMA placement)
+                _assert_tree_equal(sp.unpack(), plain.unpack(), rtol=4e-7, atol=1e-8)
+                if name == "explicit P(('data', 'model'),)":  # the update itself moves no buffer between devices
+                    compiled = jax.jit(opt.update).lower(jforeach.cos(sp), state, sp).compile()
+                    assert not _comms(compiled) - {"all-reduce"}, (what, _comms(compiled))
+
+
+def check_mesh_2d_shard_map():
+    """jax.shard_map over functions of a Packed on a (4, 2) mesh: elementwise ops and an AdamW update
+    on each device's piece; per-tensor reductions reduce the piece and add one all-reduce over the
+    buffer's axes; a Packed passed whole (P()) is reduced on every device; a Packed passed with
+    another spec than its own raises a clear error."""
+    import jax
+    import optax
+    from jax.sharding import NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    import jforeach
+
+    _, explicit, auto = _meshes_2d()
+    tree = _tree_2d()
+    plain = jforeach.pack(tree)
+    scalar_spec = jax.tree.map(lambda _: P(), jforeach.norm(plain))
+
+    def body(p):
+        q = jforeach.addcmul(jforeach.log1p(jforeach.abs(p)), p, p, value=0.5)
+        q = jforeach.add(jforeach.mul(q, [1.0, 2.0, 3.0, 4.0]), 1.0)  # the padding stays zero
+        return q, jforeach.norm(p), jforeach.max(q)
+
+    want = jax.jit(body)(plain)
+    both = P(("data", "model"))
+    for mesh, spec, pieces in ((explicit, both, 8), (auto, P("data"), 4)):
+        what = f"{mesh.axis_types[0]} {spec}"
+        sp = jforeach.pack(tree, sharding=NamedSharding(mesh, spec))
+        pspec = jax.tree.map(lambda _, s=spec: s, sp)
+        mapped = jax.shard_map(body, mesh=mesh, in_specs=(pspec,), out_specs=(pspec, scalar_spec, scalar_spec))
+        compiled = jax.jit(mapped).lower(sp).compile()
+        assert "all-reduce" in _comms(compiled) and "all-gather" not in _comms(compiled), (what, _comms(compiled))
+        got = compiled(sp)
+        _assert_kept(got[0], sp.buffers[0].sharding, what)
+        _assert_pieces(got[0], pieces, what)
+        _assert_exact(got[0].unpack(), want[0].unpack(), f"{what}: elementwise")
+        assert not np.asarray(got[0].buffers[0])[123:].any(), what
+        _assert_tree_equal(got[1].unpack(), want[1].unpack(), rtol=4e-7)  # a sum of squares in another order
+        _assert_exact(got[2].unpack(), want[2].unpack(), f"{what}: max")
+
+    # an optimizer update on each device's piece, split over both axes
+    sp = jforeach.pack(tree, sharding=NamedSharding(explicit, both))
+    pspec = jax.tree.map(lambda _: both, sp)
+    opt = jforeach.optim.adamw(lr=1e-2)
+    state = opt.init(sp)
+    state_spec = jax.tree.map(lambda x: both if x.shape == sp.buffers[0].shape else P(), state)
+
+    def update(g, s, p):
+        updates, s = opt.update(g, s, p)
+        return optax.apply_updates(p, updates), s
+
+    mapped = jax.shard_map(update, mesh=explicit, in_specs=(pspec, state_spec, pspec), out_specs=(pspec, state_spec))
+    new, _ = jax.jit(mapped)(jforeach.cos(sp), state, sp)
+    _assert_pieces(new, 8, "shard_map adamw")
+    ref, _ = jax.jit(update)(jforeach.cos(plain), opt.init(plain), plain)
+    _assert_tree_equal(new.unpack(), ref.unpack(), rtol=2.5e-7)  # FMA placement
+
+    # passed whole (on Auto axes shard_map gathers it; Explicit ones take only the array's own spec):
+    # every device holds the whole buffer and reduces it alone
+    sp = jforeach.pack(tree, sharding=NamedSharding(auto, both))
+    whole = jax.tree.map(lambda _: P(), sp)
+    got = jax.jit(jax.shard_map(lambda p: jforeach.norm(p), mesh=auto, in_specs=(whole,), out_specs=scalar_spec))(sp)
+    _assert_tree_equal(got.unpack(), want[1].unpack(), rtol=4e-7)
+
+    # passed with another spec (pieces over 'data' of a buffer split over both axes): a clear error
+    data = jax.tree.map(lambda _: P("data"), sp)
+    for name, fn in (("norm", jforeach.norm), ("log1p", jforeach.log1p)):
+        out_specs = scalar_spec if name == "norm" else data
+        try:
+            jax.jit(jax.shard_map(fn, mesh=auto, in_specs=(data,), out_specs=out_specs))(sp)
+        except ValueError as e:
+            message = str(e)
+            assert message.startswith(f"`jforeach.{name}`: a buffer of 128 elements arrived as a piece of 32"), e
+            assert "in_specs=P(('data', 'model'),)" in message, e
+        else:
+            raise AssertionError(f"{name} of a piece cut by another spec must raise")
 
 
 def main(names: list[str]) -> None:
