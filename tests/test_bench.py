@@ -1,19 +1,29 @@
 """`python -m jforeach bench` on a tiny configuration: rows, json, png; no timings."""
 
+import ast
 import importlib.util
 import json
+import pathlib
+import subprocess
+import sys
 
+import jax
+import numpy as np
 import pytest
 
 from jforeach import bench
+from jforeach.bench import _table, _timing, ops, percall
+from jforeach.bench import optim as bench_optim
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _expected_impls() -> set[str]:
-    impls = {bench.FOR_LOOP, bench.MAP, bench.JIT_TREE_MAP, bench.FLAT, bench.JF_LIST, bench.JF_PACKED}
+    impls = {ops.FOR_LOOP, ops.MAP, ops.JIT_TREE_MAP, ops.FLAT, ops.JF_LIST, ops.JF_PACKED}
     if importlib.util.find_spec("torch") is not None:
-        impls |= {bench.TORCH_FOREACH, bench.TORCH_LOOP}
+        impls |= {ops.TORCH_FOREACH, ops.TORCH_LOOP}
     return impls
 
 
@@ -32,22 +42,22 @@ def test_bench_writes_rows_json_and_png(tmp_path, capsys):
         for row in rows.values():
             assert row["ms"] > 0
             assert row["n"] == 20 and row["s"] == 100
-        assert rows[bench.FLAT]["vs_limit"] == pytest.approx(1.0)
-        assert rows[bench.JIT_TREE_MAP]["compile_s"] >= 0
+        assert rows[ops.FLAT]["vs_limit"] == pytest.approx(1.0)
+        assert rows[ops.JIT_TREE_MAP]["compile_s"] >= 0
 
-    if bench.JF_LIST in expected:
+    if ops.JF_LIST in expected:
         assert [t["case"] for t in result["targets"]] == ["log1p_ 20x100", "norm 20x100"]
         assert result["targets"][0]["list/jit(tree_map)"] > 0
 
     compile_rows = [r for r in result["rows"] if r["section"] == "compile"]
-    if bench.JF_PACKED in expected:
+    if ops.JF_PACKED in expected:
         assert [r["n"] for r in compile_rows] == [3, 30]
         assert all(r["compile_s"] >= 0 and r["pack_s"] > 0 for r in compile_rows)
     else:
         assert compile_rows == []
 
     table = capsys.readouterr().out
-    assert "log1p_ 20x100" in table and bench.FLAT in table
+    assert "log1p_ 20x100" in table and ops.FLAT in table
     assert (tmp_path / "bench.png").read_bytes().startswith(_PNG_SIGNATURE)
 
 
@@ -64,7 +74,7 @@ def test_format_table_aligns_columns():
         {"case": "c", "impl": "flat kernel", "ms": 1.0, "vs_limit": 1.0, "compile_s": 0.5},
         {"case": "c", "impl": "x", "ms": 12.25, "vs_limit": 12.25, "compile_s": None},
     ]
-    lines = bench._format_table(rows, torch_column=False).splitlines()
+    lines = _table.rows_table(rows, torch_column=False).splitlines()
     ms_end = lines[0].index(" ms") + 3
     assert lines[2][:ms_end].endswith(" 1.000")
     assert lines[3][:ms_end].endswith(" 12.250")
@@ -79,36 +89,48 @@ def test_bench_without_the_bench_extra_says_what_to_install(monkeypatch, capsys)
 
 
 def test_resnet_like_sizes_sum_to_the_total():
-    from jforeach import _bench_optim
-
-    sizes = _bench_optim._resnet_like_sizes(26_800_000)
+    sizes = bench_optim._resnet_like_sizes(26_800_000)
     assert len(sizes) == 161 and sum(sizes) == 26_800_000 and min(sizes) >= 1
-    assert sizes == _bench_optim._resnet_like_sizes(26_800_000)  # fixed seed
+    assert sizes == bench_optim._resnet_like_sizes(26_800_000)  # fixed seed
 
 
-def test_interleaved_ms_takes_one_sample_per_runner_per_round():
-    from jforeach import _bench_optim
-
+def test_interleaved_takes_one_sample_per_runner_per_round():
     calls: list[tuple[str, int]] = []
     runners = {name: (lambda steps, name=name: calls.append((name, steps))) for name in ("a", "b")}
-    samples = _bench_optim._interleaved_ms(runners, rounds=3, sample_s=0.0)
-    assert {name: len(ms) for name, ms in samples.items()} == {"a": 3, "b": 3}
-    assert all(ms >= 0 for values in samples.values() for ms in values)
+    timings = _timing.interleaved(runners, rounds=3, sample_s=0.0)
+    assert {name: len(t.samples_s) for name, t in timings.items()} == {"a": 3, "b": 3}
+    assert all(s >= 0 for t in timings.values() for s in t.samples_s)
+    assert all(t.burst == 1 and t.calls == 3 and t.first_s >= 0 for t in timings.values())
     # warm-up: two single steps and one burst each, then the rounds alternate a, b
     assert calls[:6] == [("a", 1)] * 3 + [("b", 1)] * 3
     assert calls[6:] == [("a", 1), ("b", 1)] * 3
 
 
-def test_optim_bench_rows_on_a_tiny_case(monkeypatch):
-    from jforeach import _bench_optim
+def test_interleaved_sizes_bursts_to_the_sample_time():
+    import time
 
-    case = _bench_optim.Case("tiny", [30, 7, 100], [(5, 6), (6, 5)])  # Muon: one wide, one tall
-    monkeypatch.setattr(_bench_optim, "_cases", lambda quick: [case])
-    monkeypatch.setattr(_bench_optim, "TRIAD_FLOATS", 4096)
-    rows = _bench_optim.run_optim_bench(True, skip=("optax", "foreach=True"), optimizers=("adam",))
+    calls: list[int] = []
+
+    def run(steps: int) -> None:
+        calls.append(steps)
+        time.sleep(0.002 * steps)
+
+    timing = _timing.interleaved({"a": run}, rounds=2, sample_s=1.0, max_burst=5)["a"]
+    # hundreds of steps of 2 ms (or somewhat more on a busy machine) fill a second: capped at 5;
+    # each sample is seconds per step
+    assert timing.burst == 5 and calls == [1, 1, 5, 5, 5]
+    assert all(0.002 <= s < 0.2 for s in timing.samples_s)
+    assert timing.median_s == pytest.approx(np.median(timing.samples_s))
+
+
+def test_optim_bench_rows_on_a_tiny_case(monkeypatch):
+    case = bench_optim.Case("tiny", [30, 7, 100], [(5, 6), (6, 5)])  # Muon: one wide, one tall
+    monkeypatch.setattr(bench_optim, "_cases", lambda quick: [case])
+    monkeypatch.setattr(bench_optim, "TRIAD_FLOATS", 4096)
+    rows = bench_optim.run_optim_bench(True, skip=("optax", "foreach=True"), optimizers=("adam",))
     # Muon's rows without running it (its compile and torch's bfloat16 products are the slow part):
     # its matrices set the limit, and its implementations are labelled as the others'
-    rows += _bench_optim.run_optim_bench(True, skip=("torch", "jforeach", "optax"), optimizers=("muon",))
+    rows += bench_optim.run_optim_bench(True, skip=("torch", "jforeach", "optax"), optimizers=("muon",))
     has_torch = importlib.util.find_spec("torch") is not None
     for name, floats, numel in (("adam", 7, 137), ("muon", 5, 60)):
         group = [r for r in rows if r["case"] == f"{name}: tiny"]
@@ -127,12 +149,19 @@ def test_optim_bench_rows_on_a_tiny_case(monkeypatch):
         assert group[-1]["ms"] * gbps == pytest.approx(floats * 4 * numel / 1e6, abs=0.051 * group[-1]["ms"])
         assert all(r["ms"] > 0 for r in group)
         assert all(r["compile_s"] > 0 for r in group if r["impl"].startswith("jforeach"))
-    muon = [label for label, _ in _bench_optim._impls("muon", _bench_optim.OPTIMIZERS["muon"], "cpu")]
+    muon = [label for label, _ in bench_optim._impls("muon", bench_optim.OPTIMIZERS["muon"], "cpu")]
     assert muon == ["torch.optim single-tensor cpu", "optax per leaf, jit+donate", "jforeach Packed, jit+donate"]
-    table = _bench_optim.format_table(rows)
+    rows = [{"section": "optim", **r} for r in rows]
+    _table.add_ratios(rows)
+    table = _table.rows_table(rows, torch_column=True)
     assert "muon: tiny" in table and "x torch" in table
+    for row in rows:  # over the case's bandwidth limit, and over torch's fused step where the case has one
+        group = [r for r in rows if r["case"] == row["case"]]
+        assert row["vs_limit"] == pytest.approx(row["ms"] / group[-1]["ms"])
+        fused = [r for r in group if r["impl"] == "torch.optim fused=True cpu"]
+        assert row["vs_torch"] == (pytest.approx(row["ms"] / fused[0]["ms"]) if fused else None)
     with pytest.raises(ValueError, match="unknown optimizers"):
-        _bench_optim.run_optim_bench(True, optimizers=("lbfgs",))
+        bench_optim.run_optim_bench(True, optimizers=("lbfgs",))
 
 
 def test_optim_bench_covers_every_optimizer_with_torch_and_optax_counterparts():
@@ -141,16 +170,159 @@ def test_optim_bench_covers_every_optimizer_with_torch_and_optax_counterparts():
     import inspect
 
     import jforeach.optim
-    from jforeach import _bench_optim
 
     optimizers = {n for n in jforeach.optim.__all__ if n.islower() and callable(getattr(jforeach.optim, n))}
     optimizers -= {"state_from_torch", "state_to_torch", "torch_order"}
-    assert set(_bench_optim.OPTIMIZERS) == optimizers
+    assert set(bench_optim.OPTIMIZERS) == optimizers
     torch = pytest.importorskip("torch")
-    for name, spec in _bench_optim.OPTIMIZERS.items():
+    for name, spec in bench_optim.OPTIMIZERS.items():
         params = inspect.signature(getattr(torch.optim, spec.torch_name).__init__).parameters
         assert ("fused" in params) == spec.fused, name
         assert ("foreach" in params) == spec.foreach, name
-        getattr(jforeach.optim, name)(_bench_optim.LR, **spec.kwargs)
+        getattr(jforeach.optim, name)(bench_optim.LR, **spec.kwargs)
         if spec.optax is not None:
-            assert isinstance(spec.optax(), _bench_optim.optax.GradientTransformation)
+            assert isinstance(spec.optax(), bench_optim.optax.GradientTransformation)
+
+
+# ----------------------------------------------------------------------
+# The per-call section.
+
+_TINY = percall.Size(packed_tensors=6, tensor_floats=4, list_arrays=3, big=(7, 5))
+_CASE_NAMES = [c.name for c in percall._cases()]
+# the same op written in numpy (torch's arithmetic: addcmul is self + value * t1 * t2)
+_NUMPY = {
+    "log1p_": lambda x: np.log1p(x),
+    "mul_ Scalar": lambda x: x * np.float32(0.5),
+    "mul_ ScalarList": lambda x, s: x * s,
+    "add_ TensorList": lambda x, o: x + o,
+    "add_ TensorList alpha": lambda x, o: x + np.float32(0.5) * o,
+    "addcmul_ value": lambda x, q, r: x + np.float32(0.5) * q * r,
+    "addcmul_ ScalarList": lambda x, q, r, s: x + s * q * r,
+    "mul_ Tensor": lambda x, t: x * t,
+}
+
+
+@pytest.mark.parametrize("packed", [True, False], ids=["Packed", "list"])
+@pytest.mark.parametrize("name", _CASE_NAMES)
+def test_percall_calls_compute_what_numpy_does(name, packed):
+    # one call of each side of a case against numpy on the same data: the two sides time the same arithmetic
+    case = next(c for c in percall._cases() if c.name == name)
+    n, s = (6, 4) if packed else (3, 4)
+    pair = percall._steps(case, n, s, packed)
+    operands = [
+        percall._data(n, s, 1 + i) if kind == "tensors" else np.float32(0.5) for i, kind in enumerate(case.operands)
+    ]
+    want = _NUMPY[name](percall._data(n, s, 0), *operands).ravel()
+    before = pair.values()
+    pair.jforeach()
+    pair.bare()
+    got, bare = pair.values()
+    assert not np.allclose(before[0], want)  # the call changed the values
+    # float32 throughout: the products and sums round as numpy's (XLA may contract a + b * c into one
+    # rounding: 1 ulp); XLA's and numpy's float32 log1p differ by up to 2 ulp
+    maxulp = 2 if name == "log1p_" else 1
+    np.testing.assert_array_max_ulp(got, want.astype(np.float32), maxulp=maxulp)
+    np.testing.assert_array_max_ulp(bare, want.astype(np.float32), maxulp=maxulp)
+    np.testing.assert_array_equal(got, bare)  # the same kernel arithmetic on both sides
+
+
+def test_percall_target_is_the_ratio_or_the_microseconds_whichever_is_larger():
+    assert percall.met(11.0, 10.0, 1.15, 5.0)  # 1.10x
+    assert percall.met(14.9, 10.0, 1.15, 5.0)  # 1.49x, but 4.9 us over
+    assert not percall.met(15.1, 10.0, 1.15, 5.0)
+    assert percall.met(114.0, 100.0, 1.15, 5.0)  # 14 us over, but 1.14x
+    assert not percall.met(116.0, 100.0, 1.15, 5.0)
+    assert percall.met(1049.0, 1000.0, 1.05, 0.0) and not percall.met(1051.0, 1000.0, 1.05, 0.0)
+
+
+def test_percall_section_through_the_bench_command(tmp_path, monkeypatch, capsys):
+    real = percall.run_percall_bench
+
+    def tiny(quick, **kwargs):  # the smallest sizes, 5 ms per case: the rows are checked, not their timings
+        return real(quick, size=_TINY, budget_s=0.005, **kwargs)
+
+    monkeypatch.setattr(percall, "run_percall_bench", tiny)
+    monkeypatch.setattr(bench, "_load_torch", lambda: (None, "torch: not used by the per-call section"))
+    flag = jax.config.values["jax_cpu_enable_async_dispatch"]
+    assert bench.main(["--ops", "percall", "--out", str(tmp_path)]) == 0
+    assert jax.config.values["jax_cpu_enable_async_dispatch"] == flag  # restored
+    out = capsys.readouterr().out
+    assert "per-call cost" in out and "jforeach us" in out and "bare us" in out
+    result = json.loads((tmp_path / "bench.json").read_text())
+    rows = result["rows"]
+    names = [f"{c} on a Packed of 6 x 4" for c in _CASE_NAMES] + [f"{c} on a list of 3 x 4" for c in _CASE_NAMES]
+    assert [r["case"] for r in rows] == [*names, "log1p_ on a list of 7 x 5"]  # no other section ran
+    for row in rows:
+        assert row["section"] == "percall"
+        assert row["jforeach_us"] > 0 and row["bare_us"] > 0 and row["pairs"] >= 3
+        assert row["ratio"] == pytest.approx(row["jforeach_us"] / row["bare_us"])
+        assert row["met"] == percall.met(row["jforeach_us"], row["bare_us"], row["target_ratio"], row["target_us"])
+        # both chains ran the same calls from the same data
+        assert row["max_rel_diff"] <= 2 * np.finfo(np.float32).eps, row["case"]
+        assert f"{row['ratio']:.2f}" in out
+    assert [(r["target_ratio"], r["target_us"]) for r in rows] == [(1.15, 5.0)] * 16 + [(1.05, 0.0)]
+    assert (tmp_path / "bench.png").read_bytes().startswith(_PNG_SIGNATURE)
+
+
+def test_percall_table_says_whether_each_target_is_met():
+    rows = [
+        {"case": "a", "jforeach_us": 12.0, "bare_us": 10.0, "ratio": 1.2, "target_ratio": 1.15, "target_us": 5.0},
+        {"case": "big", "jforeach_us": 211.0, "bare_us": 200.0, "ratio": 1.055, "target_ratio": 1.05, "target_us": 0.0},
+    ]
+    for r in rows:
+        r["met"] = percall.met(r["jforeach_us"], r["bare_us"], r["target_ratio"], r["target_us"])
+    lines = percall.table(rows).splitlines()
+    assert lines[0].split() == ["case", "jforeach", "us", "bare", "us", "ratio", "target"]
+    assert lines[2].split()[1:4] == ["12.0", "10.0", "1.20"] and lines[2].endswith("1.15x or +5 us: met")
+    assert lines[3].endswith("1.05x: missed")
+    assert len(lines) == 4
+
+
+# ----------------------------------------------------------------------
+# The subpackage's place in the package.
+
+
+def _imported_names(path: pathlib.Path) -> set[str]:
+    """Every module path ``path`` imports, relative ones with their leading dots."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = "." * node.level + (node.module or "")
+            names.add(base)
+            names |= {(base + "." if node.module else base) + a.name for a in node.names}
+        elif isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+    return names
+
+
+def test_no_other_module_imports_the_bench():
+    # the bench belongs to the command line (python -m jforeach bench): the library never imports it
+    for path in sorted((REPO / "jforeach").glob("*.py")):
+        if path.name != "__main__.py":
+            bench_imports = {n for n in _imported_names(path) if n.split(".")[-1] == "bench" or ".bench." in n}
+            assert not bench_imports, path
+
+
+def test_percall_uses_only_the_public_api():
+    # the per-call path is being rewritten elsewhere in the package: the benchmark goes through what users call
+    path = REPO / "jforeach" / "bench" / "percall.py"
+    assert {n for n in _imported_names(path) if n.startswith("jforeach")} == {"jforeach"}
+    tree = ast.parse(path.read_text())
+    used = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and getattr(n.value, "id", "") == "jforeach"}
+    assert "pack" in used and not {a for a in used if a.startswith("_")}
+
+
+def test_the_bench_has_no_doctests_and_pytest_does_not_collect_it():
+    for path in (REPO / "jforeach" / "bench").glob("*.py"):
+        assert ">>>" not in path.read_text(), path
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-n", "0", "jforeach"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert collected.returncode == 0, collected.stdout + collected.stderr
+    ids = collected.stdout.splitlines()
+    assert any(i.startswith("jforeach/packed.py::") for i in ids)  # the package's doctests are collected
+    assert not any("bench" in i for i in ids)

@@ -10,8 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jforeach import _bench_train as bt
 from jforeach import bench
+from jforeach.bench import train as bt
 
 _IMPLS = (bt.PER_LEAF, bt.FLATTEN, bt.PACKED_JFOREACH)
 # LLVM's optimization level halves XLA:CPU's compile time of these steps; it does not change their values

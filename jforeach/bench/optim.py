@@ -17,17 +17,15 @@ one) a sample is a burst of steps launched back to back for about 20 ms and wait
 once, so that the time per step is the device's, not the launch latency's.
 
 ``run_optim_bench(quick)`` returns rows ``{"case", "optimizer", "impl", "ms", "compile_s"}``
-(``case`` is ``"<optimizer>: <case>"``); run the module for a table:
-``python -m jforeach._bench_optim [--quick] [--optimizers adam,muon]``.
+(``case`` is ``"<optimizer>: <case>"``); ``python -m jforeach bench --ops adam [--quick]
+[--optimizers all|adam,muon] [--cases ...] [--skip ...]`` prints them as a table.
 """
 
 from __future__ import annotations
 
-import argparse
 import gc
 import importlib.util
 import math
-import statistics
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -40,15 +38,14 @@ import optax
 import jforeach
 import jforeach.optim
 
+from ._timing import Runner, interleaved
+
 LR = 1e-3
 RESNET50_TENSORS = 161
 RESNET50_FLOATS = 26_800_000
 TRIAD_FLOATS = 1 << 25  # 128 MiB per array: out of a CPU's L3 and of a GPU's L2
 
 MUON_MATRIX = (64, 64)  # the N x 4096 case's tensors, as Muon's matrices
-
-# A runner takes the number of steps to launch back to back and returns once they are done.
-Runner = Callable[[int], None]
 
 
 class Optimizer(NamedTuple):
@@ -187,29 +184,6 @@ def _triad_runner(n: int) -> Runner:
     return run
 
 
-def _interleaved_ms(runners: dict[str, Runner], rounds: int, sample_s: float) -> dict[str, list[float]]:
-    """Per-step milliseconds of every runner, one sample each per round, in turn.
-
-    A sample is a burst of steps lasting about ``sample_s`` seconds (at least one step),
-    sized from a timed warm-up step: on a GPU a burst of a few short steps would time the
-    launch latency and the clock ramp-up of an idle device, not the steps.
-    """
-    bursts: dict[str, int] = {}
-    for name, run in runners.items():  # warm up: first-call costs stay out of the samples
-        run(1)
-        start = time.perf_counter()
-        run(1)
-        bursts[name] = max(1, min(1000, int(sample_s / max(time.perf_counter() - start, 1e-9))))
-        run(bursts[name])
-    samples: dict[str, list[float]] = {name: [] for name in runners}
-    for _ in range(rounds):
-        for name, run in runners.items():
-            start = time.perf_counter()
-            run(bursts[name])
-            samples[name].append(1e3 * (time.perf_counter() - start) / bursts[name])
-    return samples
-
-
 def _impls(name: str, spec: Optimizer, device: str | None) -> list[tuple[str, Any]]:
     """(label, how to build it) of every implementation of one optimizer.
 
@@ -291,11 +265,11 @@ def run_optim_bench(
                     runners[impl], compile_s[impl] = _jax_runner(how[1](), shapes, packed=how[2])
                     say(f"{label}: {impl} compiled in {compile_s[impl]:.2f} s")
             runners["triad"] = _triad_runner(TRIAD_FLOATS)
-            samples = _interleaved_ms(runners, rounds, sample_s)
-            triad_ms = sorted(samples.pop("triad"))[rounds // 10]
+            timings = interleaved(runners, rounds, sample_s)
+            triad_ms = 1e3 * sorted(timings.pop("triad").samples_s)[rounds // 10]
             gbps = 3 * 4 * TRIAD_FLOATS / triad_ms / 1e6
-            for impl, ms in samples.items():
-                median = statistics.median(ms)
+            for impl, timing in timings.items():
+                median = 1e3 * timing.median_s
                 rows.append(
                     {"case": label, "optimizer": name, "impl": impl, "ms": median, "compile_s": compile_s.get(impl)}
                 )
@@ -316,61 +290,3 @@ def run_optim_bench(
             del runners
             gc.collect()
     return rows
-
-
-def format_table(rows: list[dict]) -> str:
-    """The rows as an aligned table, with each row's time over its case's limit and over torch's
-    fused step (foreach, or single-tensor, where torch has no fused one)."""
-    header = ("case", "impl", "ms", "x limit", "x torch", "compile s")
-    by_case: dict[str, list[dict]] = {}
-    for r in rows:
-        by_case.setdefault(r["case"], []).append(r)
-
-    def reference(group: list[dict], *words: str) -> float | None:
-        for word in words:
-            for r in group:
-                if word in r["impl"]:
-                    return r["ms"]
-        return None
-
-    body = []
-    for group in by_case.values():
-        limit = reference(group, "bandwidth limit")
-        torch_ms = reference(group, "fused=True", "foreach=True", "single-tensor")  # torch's fastest kind
-        for r in group:
-            ms = r["ms"]
-            body.append(
-                (
-                    r["case"],
-                    r["impl"],
-                    f"{ms:.3f}" if ms < 1 else f"{ms:.2f}" if ms < 10 else f"{ms:.1f}",
-                    f"{ms / limit:.2f}" if limit else "",
-                    f"{ms / torch_ms:.2f}" if torch_ms else "",
-                    "" if r["compile_s"] is None else f"{r['compile_s']:.2f}",
-                )
-            )
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
-    lines = [
-        "  ".join(
-            cell.rjust(w) if i >= 2 else cell.ljust(w) for i, (cell, w) in enumerate(zip(line, widths, strict=True))
-        )
-        for line in [header, *body]
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="10x smaller cases")
-    parser.add_argument("--cases", default="", help="only the cases whose name contains this")
-    parser.add_argument("--skip", default="", help="comma list: leave out implementations whose name contains one")
-    parser.add_argument("--optimizers", default="", help=f"comma list among {','.join(OPTIMIZERS)} (default: all)")
-    args = parser.parse_args()
-    print(f"jax {jax.__version__} on {jax.devices()[0].device_kind}", flush=True)
-    skip = tuple(k for k in args.skip.split(",") if k)
-    chosen = tuple(k for k in args.optimizers.split(",") if k) or None
-    rows = run_optim_bench(
-        args.quick, cases=args.cases, skip=skip, optimizers=chosen, progress=lambda line: print(line, flush=True)
-    )
-    print(format_table(rows))

@@ -13,20 +13,18 @@ the backward pass and an AdamW update, jitted with the parameters and the optimi
 
 Every variant starts from the same parameters and trains on the same batch, so their losses agree
 step by step (``tests/test_bench_train.py`` checks it). The implementations are timed in interleaved
-rounds with ``_bench_optim``'s timer; ``compile_s`` is trace + lower + compile of the step
+rounds with the bench's one timer; ``compile_s`` is trace + lower + compile of the step
 (``lower_s`` the trace and lowering alone).
 
 ``run_train_bench(quick)`` returns rows ``{"case", "impl", "ms", "compile_s", "lower_s", "losses"}``;
-run the module for a table: ``python -m jforeach._bench_train [--quick | --tiny]``.
+``python -m jforeach bench --ops train [--quick]`` prints them as a table.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import gc
 import math
-import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -38,7 +36,8 @@ import optax
 
 import jforeach
 import jforeach.optim
-from jforeach._bench_optim import Runner, _interleaved_ms, format_table
+
+from ._timing import Runner, interleaved
 
 LR = 1e-3
 WEIGHT_DECAY = 1e-2
@@ -267,10 +266,10 @@ def run_train_bench(
         variants[impl].run(CHECK_STEPS, record=True)
         say(f"{case}: {impl} compiled in {variants[impl].compile_s:.2f} s (lowered in {variants[impl].lower_s:.2f} s)")
     runners: dict[str, Runner] = {impl: v.run for impl, v in variants.items()}
-    samples = _interleaved_ms(runners, rounds, 0.02 if jax.default_backend() == "gpu" else 0.0)
+    timings = interleaved(runners, rounds, 0.02 if jax.default_backend() == "gpu" else 0.0)
     rows = []
     for impl, v in variants.items():
-        ms = statistics.median(samples[impl])
+        ms = 1e3 * timings[impl].median_s
         rows.append(
             {
                 "case": case,
@@ -286,23 +285,3 @@ def run_train_bench(
     del variants, runners
     gc.collect()
     return rows
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="the d=64 model")
-    size.add_argument("--tiny", action="store_true", help="the tests' 1-block model")
-    parser.add_argument("--rounds", type=int, default=None, help="timed rounds")
-    parser.add_argument("--skip", default="", help="comma list: leave out implementations whose name contains one")
-    args = parser.parse_args()
-    print(f"jax {jax.__version__} on {jax.devices()[0].device_kind}", flush=True)
-    skip = tuple(k for k in args.skip.split(",") if k)
-    rows = run_train_bench(
-        args.quick,
-        config=TINY if args.tiny else None,
-        impls=tuple(i for i in IMPLS if not any(k in i for k in skip)),
-        rounds=args.rounds,
-        progress=lambda line: print(line, flush=True),
-    )
-    print(format_table(rows))
