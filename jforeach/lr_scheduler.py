@@ -96,6 +96,7 @@ class _Schedule:
     _name = "LRScheduler"
     _settles_at: int | None = None  # the step after which _torch_lr(k, lr_in) == lr_in, if any
     lr: float
+    momentum: Any = None  # the cycled momentum (CyclicLR, OneCycleLR and composites of them)
 
     def __call__(self, count: Any) -> Any:
         """The learning rate after ``count`` scheduler steps (a float for an int, else an array)."""
@@ -825,6 +826,9 @@ class CyclicLR(_Schedule):
     def _jx(self, k: jax.Array) -> jax.Array:
         return self._value_jx(k, momentum=False)
 
+    def _torch_lr(self, k: int, lr_in: float) -> float:  # closed form: the lr it finds is ignored
+        return self._value(k, momentum=False)
+
 
 class OneCycleLR(_Schedule):
     """The 1cycle policy, as ``torch.optim.lr_scheduler.OneCycleLR``.
@@ -923,6 +927,8 @@ class OneCycleLR(_Schedule):
                 (float(pct_start * n) - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
                 (n - 1, "max_lr", "min_lr", "base_momentum", "max_momentum"),
             ]
+        # torch writes these into the param group and reads them back at every step
+        self._group_lrs, self._group_moms, self._phase_keys = lrs, moms, phases
         self._phases = [(end, lrs[a], lrs[b], moms[c], moms[d]) for end, a, b, c, d in phases]
         self.cycle_momentum = cycle_momentum
         self.momentum = _Momentum(self) if cycle_momentum else None
@@ -969,8 +975,81 @@ class OneCycleLR(_Schedule):
     def _jx(self, k: jax.Array) -> jax.Array:
         return self._value_jx(k, momentum=False)
 
+    def _torch_lr(self, k: int, lr_in: float) -> float:  # closed form: the lr it finds is ignored
+        return self._value(k, momentum=False)
 
-_UNCHAINABLE = (CyclicLR, OneCycleLR)
+    def _with_group(self, lrs: dict[str, float], moms: dict[str, float]) -> OneCycleLR:
+        """This schedule reading other values from the param group (another scheduler wrote them)."""
+        if lrs == self._group_lrs and moms == self._group_moms:
+            return self
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone._group_lrs, clone._group_moms = lrs, moms
+        clone._phases = [(end, lrs[a], lrs[b], moms[c], moms[d]) for end, a, b, c, d in self._phase_keys]
+        clone.momentum = _Momentum(clone) if self.cycle_momentum else None
+        return clone
+
+
+_CYCLIC = (CyclicLR, OneCycleLR)
+
+
+def _cycles_momentum(s: Any) -> bool:
+    return isinstance(s, _CYCLIC) and s.cycle_momentum
+
+
+class _Construction:
+    """What torch's param group holds once ``schedulers`` were constructed, in this order, on it.
+
+    torch's schedulers share the optimizer's param group: ``initial_lr`` is set by the first
+    scheduler constructed (``setdefault``; ``CyclicLR`` first sets the lr to its ``base_lr``) and
+    overwritten by every ``OneCycleLR``, which also writes ``max_lr`` and ``min_lr``; every
+    scheduler that cycles the momentum writes ``max_momentum`` and ``base_momentum``. A scheduler's
+    base lr is the ``initial_lr`` at its construction, and ``OneCycleLR`` reads its values back from
+    the group at each step, so it runs with the last writer's. Each constructor also takes a step,
+    whose momentum is the last one written before the schedulers step.
+
+    Attributes:
+        bases: torch's base lr of each scheduler (None for the cyclic ones, which have their own).
+        initial_lr: the group's ``initial_lr`` after the constructions (SequentialLR restarts from it).
+        stepping: the schedulers as they step after the constructions (a ``OneCycleLR`` with the
+            group's values).
+        construction_lr: the lr a ``CyclicLR``'s constructor sets, by index: the group's
+            ``initial_lr`` (torch's constructor steps before it sets its own ``base_lrs``).
+        momentum_at_construction: the momentum the constructors left, or None if none cycles it.
+    """
+
+    def __init__(self, lr: float, schedulers: Sequence[_Schedule]) -> None:
+        initial: float | None = None
+        lrs: dict[str, float] | None = None
+        moms: dict[str, float] | None = None
+        self.bases: list[float | None] = []
+        self.construction_lr: dict[int, float] = {}
+        self.momentum_at_construction: float | None = None
+        for s in schedulers:
+            if isinstance(s, OneCycleLR):
+                lrs, initial = s._group_lrs, s._group_lrs["initial_lr"]
+                self.bases.append(None)
+            elif isinstance(s, CyclicLR):
+                initial = s.base_lr if initial is None else initial
+                self.bases.append(None)
+                # its constructor's step runs before it replaces its base_lrs (the group's initial_lr)
+                self.construction_lr[len(self.bases) - 1] = initial
+            else:
+                initial = lr if initial is None else initial
+                self.bases.append(initial)
+            if _cycles_momentum(s):
+                if isinstance(s, OneCycleLR):
+                    moms = s._group_moms
+                else:
+                    moms = {"max_momentum": s.max_momentum, "base_momentum": s.base_momentum}  # type: ignore[attr-defined]
+                self.momentum_at_construction = s.momentum(0)
+        self.initial_lr = lr if initial is None else initial
+        self.stepping: list[_Schedule] = [
+            s._with_group(lrs or s._group_lrs, moms if moms is not None and s.cycle_momentum else s._group_moms)
+            if isinstance(s, OneCycleLR)
+            else s
+            for s in schedulers
+        ]
 
 
 def _check_members(name: str, schedulers: Sequence[Any], lr: float | None) -> float:
@@ -986,15 +1065,20 @@ def _check_members(name: str, schedulers: Sequence[Any], lr: float | None) -> fl
             )
         if not isinstance(s, _Schedule) or isinstance(s, SequentialLR | ChainedScheduler):
             raise _fail(name, f"the scheduler at index {i} is not a jforeach scheduler: {s!r}", TypeError)
-        if isinstance(s, _UNCHAINABLE):
-            raise _fail(
-                name,
-                f"the scheduler at index {i} is a {s._name}, which rewrites the optimizer's initial lr in "
-                "torch; it is not supported in a composite scheduler",
-            )
-        if s.lr != base:
-            raise _fail(name, f"the scheduler at index {i} has lr={s.lr}, but the optimizer's lr is {base}")
-    return _as_lr(name, base)
+    lr = _as_lr(name, base)
+    construction = _Construction(lr, schedulers)
+    for i, (s, expected) in enumerate(zip(schedulers, construction.bases, strict=True)):
+        if expected is not None and s.lr != expected:
+            why = "the optimizer's lr"
+            if expected != lr:
+                one_cycles = [j for j in range(i) if isinstance(schedulers[j], OneCycleLR)]
+                j = one_cycles[-1] if one_cycles else 0
+                why = (
+                    f"its base lr in torch, the param group's initial_lr, which the {schedulers[j]._name} at "
+                    f"index {j} set before it was constructed"
+                )
+            raise _fail(name, f"the scheduler at index {i} has lr={s.lr}, but {why} is {expected}")
+    return lr
 
 
 class SequentialLR(_Schedule):
@@ -1005,17 +1089,31 @@ class SequentialLR(_Schedule):
     schedule reproduces that, including the restart values that differ from the scheduler's own
     value at 0 (``MultiplicativeLR`` and ``SWALR`` restart from the current lr).
 
+    ``CyclicLR`` and ``OneCycleLR`` work as in torch, where the schedulers share the optimizer's
+    param group and ``schedulers`` are taken as constructed in list order: torch's SequentialLR
+    starts from the group's ``initial_lr``, which a ``OneCycleLR`` overwrites (with ``max_lr /
+    div_factor``) and a ``CyclicLR`` constructed first sets to its ``base_lr``; a scheduler
+    constructed after them has that ``initial_lr`` as its base lr, so build it with that ``lr``
+    (a ``ValueError`` says which); a ``OneCycleLR`` reads its lrs and momenta back from the group,
+    so it runs its own phases with the last constructed one's values. If a member cycles the
+    momentum, ``.momentum`` is the optimizer's momentum (or ``betas[0]``) torch leaves after each
+    count: set by the cycling scheduler during its segment, kept as it was left elsewhere. Past a
+    ``OneCycleLR``'s ``total_steps`` within its segment torch raises, and so do int counts from
+    there on (array counts give NaN).
+
     Args:
-        lr: the optimizer's learning rate; every scheduler must have been built with it.
-        schedulers: jforeach schedules (not ``CyclicLR``, ``OneCycleLR`` or composites).
+        lr: the optimizer's learning rate; every scheduler must have been built with it (or with
+            torch's base lr, see above).
+        schedulers: jforeach schedules (not composites or ``ReduceLROnPlateau``), in the order
+            torch constructed them.
         milestones: the counts at which to switch, sorted; one fewer than ``schedulers``.
 
     Returns:
-        A schedule ``count -> lr``.
+        A schedule ``count -> lr``, with a ``.momentum`` schedule (None if no member cycles it).
 
     Raises:
         ValueError: no schedulers, a wrong number of milestones (torch's checks), a scheduler built
-            with another lr, or a ``ReduceLROnPlateau``, ``CyclicLR`` or ``OneCycleLR``.
+            with another lr than torch's base lr for it, or a ``ReduceLROnPlateau``.
         TypeError: an entry that is not a jforeach scheduler.
 
     Examples:
@@ -1042,11 +1140,17 @@ class SequentialLR(_Schedule):
                 f"to be equal to {len(milestones)}",
             )
         self.milestones = [int(m) for m in milestones]
-        self._segments: list[tuple[int, _Schedule]] = [(0, schedulers[0])]
-        for m, s in zip(self.milestones, schedulers[1:], strict=True):
+        construction = _Construction(self.lr, schedulers)
+        stepping = construction.stepping
+        # torch resets the lr to the group's initial_lr and steps the scheduler of count 0 from it
+        first = stepping[0]._restarted(stepping[0]._torch_lr(0, construction.initial_lr))
+        self._segments: list[tuple[int, _Schedule]] = [(0, first)]
+        for m, s in zip(self.milestones, stepping[1:], strict=True):
             if m > 0:  # a milestone at 0 makes its scheduler the one that took torch's initial step
-                s = s._restarted(s._epoch0(self._py(m - 1)))
+                s = _restart_after(self, s, m)
             self._segments.append((max(m, 0), s))
+        self._momentum_start = construction.momentum_at_construction
+        self.momentum = _SequentialMomentum(self) if self._momentum_start is not None else None
 
     def _py(self, k: int) -> float:
         start, s = self._segments[bisect.bisect_right(self.milestones, k)]
@@ -1058,6 +1162,100 @@ class SequentialLR(_Schedule):
         return jnp.select([index == i for i in range(len(values))], values, jnp.nan)
 
 
+class _Raises(_Schedule):
+    """A segment torch never reaches: an earlier scheduler raised (``OneCycleLR`` past its steps)."""
+
+    def __init__(self, error: ValueError) -> None:
+        self.lr, self._error = math.nan, error
+
+    def _py(self, k: int) -> float:
+        raise ValueError(str(self._error))
+
+    def _jx(self, k: jax.Array) -> jax.Array:
+        return jnp.full(k.shape, jnp.nan, _float_dtype())
+
+    def _torch_lr(self, k: int, lr_in: float) -> float:
+        return self._py(k)
+
+
+def _restart_after(owner: SequentialLR, s: _Schedule, m: int) -> _Schedule:
+    """``s`` as torch's ``_update_lr(0)`` restarts it at milestone ``m`` (from the lr at ``m - 1``)."""
+    if isinstance(s, _CYCLIC):  # closed form: the lr it finds does not matter
+        return s
+    try:
+        before = owner._py(m - 1)
+    except ValueError:  # torch raised at the first step past a OneCycleLR's total_steps
+        start, prev = owner._segments[bisect.bisect_right(owner.milestones, m - 1)]
+        if isinstance(prev, _Raises):
+            return prev
+        try:
+            owner._py(start + prev.total_steps + 1)  # type: ignore[attr-defined]
+        except ValueError as error:
+            return _Raises(error)
+        raise
+    return s._restarted(s._epoch0(before))
+
+
+class _SequentialMomentum:
+    """The momentum of a :class:`SequentialLR` with a scheduler that cycles it.
+
+    A segment whose scheduler cycles the momentum sets it at each of its steps (its own count from
+    the milestone, as the lr); in another segment the momentum stays as the last such step left it,
+    or as the schedulers' constructors left it before any.
+    """
+
+    def __init__(self, owner: SequentialLR) -> None:
+        self._owner = owner
+
+    def _segment(self, k: int) -> tuple[int, _Schedule]:
+        owner = self._owner
+        return owner._segments[bisect.bisect_right(owner.milestones, k)]
+
+    def __call__(self, count: Any) -> Any:
+        """The momentum after ``count`` scheduler steps (a float for an int, else an array)."""
+        owner = self._owner
+        if isinstance(count, int | np.integer) and not isinstance(count, bool):
+            k = int(count)
+            if k < 0:
+                raise _fail(owner._name, f"count must be non-negative, got {k}")
+            return self._py(k)
+        k_array = jnp.asarray(count)
+        if not jnp.issubdtype(k_array.dtype, jnp.integer):
+            raise _fail(owner._name, f"count must be an integer, got dtype {k_array.dtype}", TypeError)
+        return self._jx(k_array)
+
+    def _py(self, k: int) -> float:
+        start, s = self._segment(k)
+        if _cycles_momentum(s):
+            return s.momentum(k - start)
+        if start == 0:
+            return self._owner._momentum_start  # type: ignore[return-value]
+        return self._py(start - 1)
+
+    def _jx(self, k: jax.Array) -> jax.Array:
+        owner = self._owner
+        index = jnp.searchsorted(jnp.asarray(owner.milestones, k.dtype), k, side="right")
+        values = []
+        for j, (start, s) in enumerate(owner._segments):
+            if _cycles_momentum(s):
+                values.append(s.momentum(jnp.maximum(k - start, 0)))
+            else:
+                values.append(jnp.broadcast_to(self._carried_jx(j, k.dtype), k.shape))
+        return jnp.select([index == i for i in range(len(values))], values, jnp.nan)
+
+    def _carried_jx(self, j: int, dtype: Any) -> jax.Array:
+        """The momentum segment ``j`` (whose scheduler does not cycle it) starts with and keeps."""
+        owner = self._owner
+        start = owner._segments[j][0]
+        if start == 0:
+            return jnp.asarray(owner._momentum_start, _float_dtype())
+        i = bisect.bisect_right(owner.milestones, start - 1)
+        prev_start, prev = owner._segments[i]
+        if _cycles_momentum(prev):
+            return jnp.asarray(prev.momentum(jnp.asarray(start - 1 - prev_start, dtype)), _float_dtype())
+        return self._carried_jx(i, dtype)
+
+
 class ChainedScheduler(_Schedule):
     """Steps every scheduler of ``schedulers`` at each step, as ``torch.optim.lr_scheduler.ChainedScheduler``.
 
@@ -1066,18 +1264,26 @@ class ChainedScheduler(_Schedule):
     scheduler leaves the lr unchanged (then constant), or up to ``horizon`` steps. Past
     ``horizon`` an int count raises ``ValueError`` and an array count gives NaN.
 
+    ``CyclicLR`` and ``OneCycleLR`` set the lr in closed form at each step (the schedulers after
+    them act on it), with the param-group rules :class:`SequentialLR` describes: a scheduler
+    constructed after a ``OneCycleLR``, or after a first ``CyclicLR``, has the group's
+    ``initial_lr`` as its base lr and must be built with it. If a member cycles the momentum,
+    ``.momentum`` is what the last such member sets at each step (at count 0, what the
+    constructors left). Past a ``OneCycleLR``'s ``total_steps`` torch raises: an int count does
+    too, with torch's message, an array count gives NaN.
+
     Args:
-        schedulers: jforeach schedules built with the same ``lr`` (not ``CyclicLR``,
-            ``OneCycleLR`` or composites), in the order torch constructed them.
+        schedulers: jforeach schedules built with the same ``lr`` (or torch's base lr, above; not
+            composites or ``ReduceLROnPlateau``), in the order torch constructed them.
         lr: the optimizer's learning rate (default: the first scheduler's).
         horizon: the number of steps tabulated when some scheduler never settles (jforeach only).
 
     Returns:
-        A schedule ``count -> lr``.
+        A schedule ``count -> lr``, with a ``.momentum`` schedule (None if no member cycles it).
 
     Raises:
-        ValueError: no schedulers (torch's check), schedulers built with different lrs, or a
-            ``ReduceLROnPlateau``, ``CyclicLR`` or ``OneCycleLR``.
+        ValueError: no schedulers (torch's check), a scheduler built with another lr than torch's
+            base lr for it, or a ``ReduceLROnPlateau``.
         TypeError: an entry that is not a jforeach scheduler.
 
     Examples:
@@ -1098,25 +1304,66 @@ class ChainedScheduler(_Schedule):
         self.lr = _check_members(self._name, schedulers, None if lr is None else _as_lr(self._name, lr))
         _check_int(self._name, "horizon", horizon, 1)
         self.schedulers = list(schedulers)
+        construction = _Construction(self.lr, self.schedulers)
         settle = [s._settles_at for s in self.schedulers]
         self._settled = all(t is not None for t in settle)
         self.horizon = max(max(t for t in settle if t is not None), 0) + 1 if self._settled else int(horizon)  # type: ignore[type-var]
+        # the constructors take step 0, each on the lr the previous one left; the later steps run
+        # after every constructor wrote the param group (a OneCycleLR reads the last writer's values)
         value, self._table = self.lr, []
+        self._error: ValueError | None = None
         for k in range(self.horizon):
-            for s in self.schedulers:
-                value = s._torch_lr(k, value)
+            try:
+                for i, s in enumerate(self.schedulers if k == 0 else construction.stepping):
+                    if k == 0 and isinstance(s, CyclicLR):
+                        value = construction.construction_lr[i]
+                    else:
+                        value = s._torch_lr(k, value)
+            except ValueError as error:  # torch's OneCycleLR past its total_steps
+                self._error, self.horizon = error, k
+                break
             self._table.append(value)
+        self._momentum_writer = next((s for s in reversed(construction.stepping) if _cycles_momentum(s)), None)
+        self._momentum_start = construction.momentum_at_construction
+        self.momentum = _ChainedMomentum(self) if self._momentum_writer is not None else None
 
     def _py(self, k: int) -> float:
         if k < self.horizon:
             return self._table[k]
+        if self._error is not None:
+            raise ValueError(str(self._error))  # torch's, at the first step past a OneCycleLR's total_steps
         if self._settled:
             return self._table[-1]
         raise _fail(self._name, f"count {k} is past horizon={self.horizon}; build it with a larger horizon")
 
     def _jx(self, k: jax.Array) -> jax.Array:
         value = _lookup(self._table, k)
-        return value if self._settled else jnp.where(k < self.horizon, value, jnp.nan)
+        return value if self._settled and self._error is None else jnp.where(k < self.horizon, value, jnp.nan)
+
+
+class _ChainedMomentum:
+    """The momentum of a :class:`ChainedScheduler`: the last scheduler that cycles it sets it at each step."""
+
+    def __init__(self, owner: ChainedScheduler) -> None:
+        self._owner = owner
+
+    def __call__(self, count: Any) -> Any:
+        """The momentum after ``count`` scheduler steps (a float for an int, else an array)."""
+        owner, writer = self._owner, self._owner._momentum_writer
+        assert writer is not None and writer.momentum is not None
+        if isinstance(count, int | np.integer) and not isinstance(count, bool):
+            k = int(count)
+            if k < 0:
+                raise _fail(owner._name, f"count must be non-negative, got {k}")
+            if k >= owner.horizon:
+                owner._py(k)  # raises past the horizon, or where a OneCycleLR ran out of steps
+            return owner._momentum_start if k == 0 else writer.momentum(k)
+        k_array = jnp.asarray(count)
+        if not jnp.issubdtype(k_array.dtype, jnp.integer):
+            raise _fail(owner._name, f"count must be an integer, got dtype {k_array.dtype}", TypeError)
+        start = jnp.asarray(owner._momentum_start, _float_dtype())
+        value = jnp.where(k_array == 0, start, writer.momentum(k_array))
+        return jnp.where(k_array < owner.horizon, value, jnp.nan) if not owner._settled else value
 
 
 class ReduceLROnPlateauState(NamedTuple):

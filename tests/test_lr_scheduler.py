@@ -15,6 +15,7 @@ schedulers). A jforeach schedule at count ``k`` must give torch's value after ``
 from __future__ import annotations
 
 import math
+import re
 import warnings
 
 import jax
@@ -367,6 +368,148 @@ def test_chained_scheduler_horizon():
     assert np.isnan(float(bounded(jnp.asarray(50)))) and float(bounded(jnp.asarray(49))) == bounded(49)
 
 
+# CyclicLR and OneCycleLR in composites. torch's schedulers share the param group: CyclicLR sets
+# the lr to its base_lr (so initial_lr, when it is constructed first), OneCycleLR overwrites
+# initial_lr, max_lr, min_lr (and both the momentum bounds), reads them back at every step, and a
+# scheduler constructed after them takes that initial_lr as its base lr (hence lr=0.02 =
+# max_lr / div_factor below). The momentum is whatever the last cycling scheduler's step wrote.
+CYCLIC_COMPOSITES = {
+    "seq-linear-cyclic-sgd": (
+        lambda: [jls.LinearLR(LR, 0.1, total_iters=10), jls.CyclicLR(LR, 0.01, 0.1, step_size_up=15)],
+        lambda o: [TLS.LinearLR(o, 0.1, total_iters=10), TLS.CyclicLR(o, 0.01, 0.1, step_size_up=15)],
+        [20],
+        False,
+    ),
+    "seq-constant-onecycle-adam": (  # SequentialLR restarts ConstantLR from OneCycleLR's initial_lr
+        lambda: [jls.ConstantLR(LR, 0.5, 10), jls.OneCycleLR(LR, 0.5, 300)],
+        lambda o: [TLS.ConstantLR(o, 0.5, 10), TLS.OneCycleLR(o, 0.5, 300)],
+        [30],
+        True,
+    ),
+    "seq-onecycle-exponential-adam": (
+        lambda: [jls.OneCycleLR(LR, 0.5, 100), jls.ExponentialLR(0.02, 0.98)],
+        lambda o: [TLS.OneCycleLR(o, 0.5, 100), TLS.ExponentialLR(o, 0.98)],
+        [100],
+        True,
+    ),
+    "seq-cyclic-first-steplr-sgd": (  # CyclicLR first: initial_lr is its base_lr; the momentum stays
+        lambda: [jls.CyclicLR(LR, 0.01, 0.1, 10, mode="triangular2"), jls.StepLR(0.01, 20, 0.5)],
+        lambda o: [TLS.CyclicLR(o, 0.01, 0.1, 10, mode="triangular2"), TLS.StepLR(o, 20, 0.5)],
+        [55],
+        False,
+    ),
+    "seq-two-onecycles-adam": (  # the first runs its own phases with the second's lrs and momenta
+        lambda: [jls.OneCycleLR(LR, 0.2, 50), jls.OneCycleLR(LR, 0.05, 200, 0.3, three_phase=True, **MOMS)],
+        lambda o: [TLS.OneCycleLR(o, 0.2, 50), TLS.OneCycleLR(o, 0.05, 200, 0.3, three_phase=True, **MOMS)],
+        [50],
+        True,
+    ),
+    "seq-step-cyclic-step-sgd": (  # the momentum before, during and after the cyclic segment
+        lambda: [jls.StepLR(LR, 7), jls.CyclicLR(LR, 0.02, 0.2, 6, 9, **MOMS), jls.StepLR(LR, 11, 0.7)],
+        lambda o: [TLS.StepLR(o, 7), TLS.CyclicLR(o, 0.02, 0.2, 6, 9, **MOMS), TLS.StepLR(o, 11, 0.7)],
+        [40, 120],
+        False,
+    ),
+    "chained-cyclic-exponential-sgd": (
+        lambda: [jls.CyclicLR(LR, 0.01, 0.1, 7, 13), jls.ExponentialLR(0.01, 0.99)],
+        lambda o: [TLS.CyclicLR(o, 0.01, 0.1, 7, 13), TLS.ExponentialLR(o, 0.99)],
+        None,
+        False,
+    ),
+    "chained-exponential-cyclic-no-momentum-adam": (  # CyclicLR's first step uses the group's initial_lr
+        lambda: [jls.ExponentialLR(LR, 0.99), jls.CyclicLR(LR, 0.01, 0.1, 9, cycle_momentum=False)],
+        lambda o: [TLS.ExponentialLR(o, 0.99), TLS.CyclicLR(o, 0.01, 0.1, 9, cycle_momentum=False)],
+        None,
+        True,
+    ),
+    "chained-onecycle-cyclic-adam": (  # the last one that cycles the momentum sets it
+        lambda: [jls.OneCycleLR(LR, 0.4, 300, anneal_strategy="linear"), jls.CyclicLR(LR, 0.01, 0.05, 20, **MOMS)],
+        lambda o: [TLS.OneCycleLR(o, 0.4, 300, anneal_strategy="linear"), TLS.CyclicLR(o, 0.01, 0.05, 20, **MOMS)],
+        None,
+        True,
+    ),
+}
+MOMS = {"base_momentum": 0.8, "max_momentum": 0.9}
+
+
+def _composite(milestones, members):
+    return jls.ChainedScheduler(members) if milestones is None else jls.SequentialLR(LR, members, milestones)
+
+
+def _torch_composite(milestones, members):
+    return (
+        TLS.ChainedScheduler(members)
+        if milestones is None
+        else TLS.SequentialLR(members[0].optimizer, members, milestones)
+    )
+
+
+@pytest.mark.parametrize("case", sorted(CYCLIC_COMPOSITES))
+def test_cyclic_schedulers_in_composites_match_torch_with_their_momentum(case):
+    make_jf, make_torch, milestones, adam = CYCLIC_COMPOSITES[case]
+    lrs, moms = torch_values(lambda o: _torch_composite(milestones, make_torch(o)), adam=adam)
+    sched = _composite(milestones, make_jf())
+    assert_schedule_matches(sched, lrs, context=case)
+    if sched.momentum is None:  # no member cycles it: torch's stays the optimizer's
+        assert set(moms) == {0.9}, case
+    else:
+        assert len(set(moms)) > 10, case
+        assert_schedule_matches(sched.momentum, moms, context=f"{case}: momentum")
+
+
+def test_onecycle_in_a_composite_raises_where_torch_steps_past_its_total_steps():
+    def torch_steps(milestones, make):
+        p = torch.nn.Parameter(torch.zeros(1))
+        opt = torch.optim.SGD([p], lr=LR, momentum=0.9)
+        sched, lrs = _torch_composite(milestones, make(opt)), []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            for _ in range(N):
+                lrs.append(sched.get_last_lr()[0])
+                opt.step()
+                try:
+                    sched.step()
+                except ValueError as error:
+                    return np.array(lrs), len(lrs), str(error)
+        raise AssertionError("torch did not raise")
+
+    cases = [
+        (
+            [60],
+            lambda: [jls.OneCycleLR(LR, 0.3, 40), jls.StepLR(0.012, 5)],
+            lambda o: [TLS.OneCycleLR(o, 0.3, 40), TLS.StepLR(o, 5)],
+        ),
+        (
+            None,
+            lambda: [jls.OneCycleLR(LR, 0.4, 120), jls.ConstantLR(0.016, 0.5, 30)],
+            lambda o: [TLS.OneCycleLR(o, 0.4, 120), TLS.ConstantLR(o, 0.5, 30)],
+        ),
+    ]
+    for milestones, make_jf, make_torch in cases:
+        lrs, fails_at, message = torch_steps(milestones, make_torch)
+        sched = _composite(milestones, make_jf())
+        assert_schedule_matches(sched, lrs, context=str(milestones))
+        for k in (fails_at, fails_at + 30):  # torch's first error, from the step that failed
+            with pytest.raises(ValueError, match=f"`: {re.escape(message)}$"):
+                sched(k)
+            assert np.isnan(float(sched(jnp.asarray(k))))
+            if sched.momentum is not None:
+                assert np.isnan(float(sched.momentum(jnp.asarray(k))))
+
+
+def test_a_scheduler_after_onecycle_or_a_first_cyclic_must_have_torchs_base_lr():
+    with pytest.raises(
+        ValueError, match=r"index 1 has lr=0.1, but its base lr in torch, .*OneCycleLR at index 0.* is 0.02"
+    ):
+        jls.SequentialLR(LR, [jls.OneCycleLR(LR, 0.5, 100), jls.ExponentialLR(LR, 0.98)], [100])
+    with pytest.raises(
+        ValueError, match=r"index 1 has lr=0.1, but its base lr in torch, .*CyclicLR at index 0.* is 0.01"
+    ):
+        jls.ChainedScheduler([jls.CyclicLR(LR, 0.01, 0.1, 7), jls.ExponentialLR(LR, 0.99)])
+    with pytest.raises(ValueError, match=r"index 0 has lr=0.2, but the optimizer's lr is 0.1"):
+        jls.SequentialLR(LR, [jls.StepLR(0.2, 3), jls.OneCycleLR(LR, 0.5, 100)], [10])
+
+
 def test_optax_inject_hyperparams_reproduces_torch_sgd_with_onecycle():
     """SGD with OneCycleLR(cycle_momentum=True): lr and momentum both scheduled, 60 steps, vs torch."""
     steps, target, curvature = 60, np.array([1.0, -2.0, 0.5, 3.0]), np.array([0.5, 1.0, 2.0, 3.0])
@@ -605,7 +748,6 @@ def test_bad_configurations_raise_like_torch(index):
         (lambda: jls.CyclicLR(LR, 0.01, 0.1, 0, 0), "must be nonzero"),
         (lambda: jls.SequentialLR(LR, [jls.ExponentialLR(0.2, 0.9)], []), "has lr=0.2, but the optimizer's lr is 0.1"),
         (lambda: jls.ChainedScheduler([jls.StepLR(LR, 3), jls.StepLR(0.3, 3)]), "index 1 has lr=0.3"),
-        (lambda: jls.ChainedScheduler([jls.OneCycleLR(LR, 1.0, 10)]), "OneCycleLR, which rewrites"),
     ],
 )
 def test_configurations_torch_fails_on_later_raise_at_construction(make, message):
