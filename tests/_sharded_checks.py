@@ -491,8 +491,8 @@ def _meshes_2d():
     """Every way to lay a buffer on a (4, 2) mesh of Explicit or Auto axes: split over both axes (8
     pieces), over 'data' only (4 pieces, replicated over 'model'), fully replicated (1 piece), and a
     bare P under jax.set_mesh. Returns (name, sharding factory, context, pieces, full) tuples and the
-    two meshes; ``full`` marks the cases that run every check (each spec once, axis types alternating),
-    the others run the cheap ones (each sharded reduction compiles one branch per piece)."""
+    two meshes; ``full`` marks the cases that run every check (a split spec on each axis type), the
+    others run the cheap ones (each sharded reduction compiles one branch per piece: seconds)."""
     import contextlib
 
     import jax
@@ -506,7 +506,7 @@ def _meshes_2d():
     null = contextlib.nullcontext
     cases = [
         (f"{kind} {spec}", lambda m=mesh, s=spec: NamedSharding(m, s), null, pieces, full)
-        for kind, mesh, fulls in (("explicit", explicit, (both, whole)), ("auto", auto, (data,)))
+        for kind, mesh, fulls in (("explicit", explicit, (both,)), ("auto", auto, (data,)))
         for spec, pieces in ((both, 8), (data, 4), (whole, 1))
         for full in [spec in fulls]
     ]
@@ -592,8 +592,8 @@ def check_mesh_2d_ops():
             "zeros": jforeach.zero_(jforeach.clone(p)),
         }
 
-    def reductions(p):  # the three ways pieces combine: a sum, a max, a min (every order: the 1-D checks)
-        return {"norm": jforeach.norm(p), "max": jforeach.max(p), "norm -inf": jforeach.norm(p, float("-inf"))}
+    def reductions(p):  # pieces combined by a sum and by a max (a min, every order: the 1-D checks, shard_map)
+        return {"norm": jforeach.norm(p), "max": jforeach.max(p)}
 
     def ulps(what):  # XLA simplifies the two programs apart: addcdiv's value times quotient may round twice more
         return 2 if what.startswith("addcdiv") else 0
@@ -609,22 +609,21 @@ def check_mesh_2d_ops():
             assert sp.buffers[0].shape == ({8: 128, 4: 124, 1: 123}[pieces],), (name, sp)
             _assert_pieces(sp, pieces, f"{name}: pack")
             _assert_exact(sp.unpack(), plain.unpack(), f"{name}: unpack")
-            _assert_exact(jax.jit(lambda p: p.unpack())(sp), plain.unpack(), f"{name}: unpack in jit")
-            got = jax.jit(everything if full else cheap)(sp)
+            got, unpacked = jax.jit(lambda p, f=everything if full else cheap: (f(p), p.unpack()))(sp)
+            _assert_exact(unpacked, plain.unpack(), f"{name}: unpack in jit")
             for what in got:
                 assert got[what].layout is sp.layout, (name, what)
                 _assert_kept(got[what], sharding, f"{name}: {what}")
                 _assert_pieces(got[what], pieces, f"{name}: {what}")
                 _assert_ulps(got[what].unpack(), want[what].unpack(), ulps(what), f"{name}: {what}")
                 assert not np.asarray(got[what].buffers[0])[123:].any(), (name, what)  # the padding stays zero
-            if not full:
+            if name in ("explicit P('data',)", "explicit P()"):  # the engine's own kernel, outside jit
                 _assert_tree_equal(jforeach.norm(sp).unpack(), want_reductions["norm"].unpack(), rtol=4e-7)
+            if not full:
                 continue
             compiled = jax.jit(reductions).lower(sp).compile()
-            if pieces > 1:  # each device reduces its piece; one number per tensor crosses devices
-                assert "all-gather" not in _comms(compiled) and "all-reduce" in _comms(compiled), (name, compiled)
-            else:  # every device holds the whole buffer: nothing to combine
-                assert not _comms(compiled), (name, _comms(compiled))
+            # each device reduces its piece; one number per tensor crosses devices
+            assert "all-gather" not in _comms(compiled) and "all-reduce" in _comms(compiled), (name, compiled)
             reduced = compiled(sp)
             for what in want_reductions:  # a max or min is exact; a sum of squares in another order
                 _assert_tree_equal(reduced[what].unpack(), want_reductions[what].unpack(), rtol=4e-7 * (what == "norm"))
@@ -795,6 +794,186 @@ def check_mesh_2d_shard_map():
             assert "in_specs=P(('data', 'model'),)" in message, e
         else:
             raise AssertionError(f"{name} of a piece cut by another spec must raise")
+
+
+# ------------------------------------------------------------------------------------------------
+# Checkpoints of sharded buffers (test_sharded_checkpoints.py)
+
+
+def _concrete_target(abstract, mesh):
+    """``jax.eval_shape``'s tree with shardings on ``mesh``, for orbax to place the arrays by.
+
+    Under sharding in types, eval_shape's shardings are on an AbstractMesh, which orbax cannot place
+    (``_device_assignment is not implemented for jax.sharding.AbstractMesh``); a leaf without a spec
+    (optax's step count, made uncommitted by ``jnp.zeros``) goes replicated, where a step puts it.
+    """
+    import jax
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    def concrete(x):
+        spec = getattr(x.sharding, "spec", PartitionSpec())
+        return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=NamedSharding(mesh, spec))
+
+    return jax.tree.map(concrete, abstract)
+
+
+def _checkpoint_run(tx):
+    """(fresh, make_step): a fresh sharded Packed with its optimizer state, and a donated train step."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+    from jax.sharding import NamedSharding
+
+    import jforeach
+
+    tree = _tree_2d()
+
+    def fresh(mesh, spec, commit=True):
+        p = jforeach.pack(tree, sharding=NamedSharding(mesh, spec))
+        state = tx.init(p)
+        return p, (_committed(state, mesh) if commit else state)
+
+    def loss(t):
+        return sum(jnp.sum(jnp.sin(x) * (i + 1)) for i, x in enumerate(jax.tree.leaves(t)))
+
+    def make_step():  # a new function each time: its own compile cache, whose compiles are counted
+        def step(p, state):
+            updates, state = tx.update(jax.grad(lambda q: loss(q.unpack()))(p), state, p)
+            return optax.apply_updates(p, updates), state
+
+        return jax.jit(step, donate_argnums=(0, 1))
+
+    return fresh, make_step
+
+
+def _bits(tree):
+    """Bit patterns of every leaf, to compare restored values exactly."""
+    import jax
+
+    return [np.asarray(leaf).tobytes() for leaf in jax.tree.leaves(tree)]
+
+
+def _shardings_equal(got, want, what):
+    import jax
+
+    for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        assert g.committed and g.sharding.is_equivalent_to(w.sharding, g.ndim), (what, g.sharding, w.sharding)
+
+
+def check_sharded_checkpoint_round_trips():
+    """orbax save/restore of a Packed sharded over 8 devices and its AdamW state (jforeach's and
+    optax's): with a target, bit-exact, the same shardings and layout, the train step not compiled
+    again; without one, bare buffers with their saved shardings, which the target's structure rebuilds."""
+    import tempfile
+
+    import jax
+    import optax
+    import orbax.checkpoint as ocp
+    from jax.sharding import PartitionSpec as P
+
+    import jforeach
+
+    mesh = jax.make_mesh((8,), ("data",))
+    checkpointer = ocp.StandardCheckpointer()
+    txs = (("jforeach.optim.adamw", jforeach.optim.adamw(1e-2, weight_decay=0.1)), ("optax.adamw", optax.adamw(1e-2)))
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, (name, tx) in enumerate(txs):
+            fresh, make_step = _checkpoint_run(tx)
+            step = make_step()
+            p, s = fresh(mesh, P("data"))
+            for _ in range(2):
+                p, s = step(p, s)
+            path = f"{tmp}/{k}"
+            checkpointer.save(path, (p, s))
+            checkpointer.wait_until_finished()
+            saved, like = _bits((p, s)), jax.tree.map(lambda x: x, (p, s))
+
+            target = _concrete_target(jax.eval_shape(lambda fresh=fresh: fresh(mesh, P("data"), commit=False)), mesh)
+            restored = checkpointer.restore(path, target)
+            assert isinstance(restored[0], jforeach.Packed) and restored[0].layout is p.layout, name
+            assert jax.tree.structure(restored) == jax.tree.structure((p, s)), name
+            assert _bits(restored) == saved, name
+            _shardings_equal(restored, like, name)
+            _assert_pieces(restored[0], 8, name)
+            # the step compiled before the checkpoint runs the restored state: the same next step
+            want = _bits(step(p, s))
+            assert _bits(step(*restored)) == want and step._cache_size() == 1, (name, step._cache_size())
+
+            if k:
+                continue
+            # without a target: orbax's metadata knows lists, dicts and arrays, and the arrays' shardings
+            raw = checkpointer.restore(path)
+            assert isinstance(raw[0], list) and not isinstance(raw[0], jforeach.Packed), type(raw[0])
+            leaves = jax.tree.leaves(raw)
+            assert [np.asarray(b).tobytes() for b in leaves] == saved
+            _shardings_equal(leaves, jax.tree.leaves(like), "without a target")
+            rebuilt = jax.tree.unflatten(jax.tree.structure(like), leaves)
+            assert rebuilt[0].layout is like[0].layout
+            assert _bits(step(*rebuilt)) == want and step._cache_size() == 1, step._cache_size()
+
+
+def check_sharded_checkpoint_onto_another_mesh():
+    """Saved on 8 devices in 1-D, restored onto a (4, 2) mesh: split over both axes the buffers have
+    the saved lengths and orbax places them as the target asks; over 'data' only (4 pieces: less
+    padding) orbax refuses the length unless told ``strict=False``, which cuts the zero padding."""
+    import tempfile
+
+    import jax
+    import orbax.checkpoint as ocp
+    from jax.sharding import PartitionSpec as P
+
+    import jforeach
+
+    tx = jforeach.optim.adamw(1e-2, weight_decay=0.1)
+    fresh, make_step = _checkpoint_run(tx)
+    line, grid = jax.make_mesh((8,), ("data",)), jax.make_mesh((4, 2), ("data", "model"))
+    checkpointer = ocp.StandardCheckpointer()
+    with tempfile.TemporaryDirectory() as tmp:
+        step = make_step()
+        p, s = fresh(line, P("data"))
+        for _ in range(2):
+            p, s = step(p, s)
+        checkpointer.save(f"{tmp}/ckpt", (p, s))
+        checkpointer.wait_until_finished()
+        saved = _bits((p, s))
+        tensors = jax.tree.map(np.asarray, _unpacked((p, s)))
+        p_next, _ = step(p, s)
+
+        both = P(("data", "model"))
+        grid_step = make_step()
+        grid_step(*fresh(grid, both))  # a loop on the new mesh: its step compiled before the restore
+        target = _concrete_target(jax.eval_shape(lambda: fresh(grid, both, commit=False)), grid)
+        restored = checkpointer.restore(f"{tmp}/ckpt", target)
+        assert restored[0].layout is target[0].layout and restored[0].layout.sharding.mesh == grid
+        assert _bits(restored) == saved  # the same buffer lengths, the same bits
+        _shardings_equal(restored, target, "onto (4, 2)")
+        _assert_pieces(restored[0], 8, "onto (4, 2)")
+        got, _ = grid_step(*restored)
+        assert grid_step._cache_size() == 1, grid_step._cache_size()
+        _assert_tree_equal(got.unpack(), p_next.unpack(), rtol=4e-7, atol=1e-8)  # the 1-D mesh's next step
+
+        target = _concrete_target(jax.eval_shape(lambda: fresh(grid, P("data"), commit=False)), grid)
+        try:
+            checkpointer.restore(f"{tmp}/ckpt", target)
+        except ValueError as e:
+            assert "(124,) is not compatible with the stored shape: (128,)" in str(e), e
+        else:
+            raise AssertionError("orbax must refuse a buffer of another length")
+        restored = checkpointer.restore(f"{tmp}/ckpt", target, strict=False)
+        _shardings_equal(restored, target, "onto (4, 2) over 'data'")
+        _assert_pieces(restored[0], 4, "onto (4, 2) over 'data'")
+        _assert_exact(_unpacked(restored), tensors, "strict=False")  # every tensor bit-exact: only padding was cut
+        assert not np.asarray(restored[0].buffers[0])[123:].any()
+
+
+def _unpacked(tree):
+    """``tree`` with every Packed in it unpacked: the tensors, without the buffers' padding."""
+    import jax
+
+    import jforeach
+
+    packed = lambda x: isinstance(x, jforeach.Packed)  # noqa: E731
+    return jax.tree.map(lambda x: x.unpack() if packed(x) else x, tree, is_leaf=packed)
 
 
 def main(names: list[str]) -> None:
