@@ -915,7 +915,8 @@ def check_sharded_checkpoint_round_trips():
 def check_sharded_checkpoint_onto_another_mesh():
     """Saved on 8 devices in 1-D, restored onto a (4, 2) mesh: split over both axes the buffers have
     the saved lengths and orbax places them as the target asks; over 'data' only (4 pieces: less
-    padding) orbax refuses the length unless told ``strict=False``, which cuts the zero padding."""
+    padding) orbax refuses the length unless told ``strict=False``, which cuts the zero padding (and
+    pads it again on the way back)."""
     import tempfile
 
     import jax
@@ -964,6 +965,13 @@ def check_sharded_checkpoint_onto_another_mesh():
         _assert_pieces(restored[0], 4, "onto (4, 2) over 'data'")
         _assert_exact(_unpacked(restored), tensors, "strict=False")  # every tensor bit-exact: only padding was cut
         assert not np.asarray(restored[0].buffers[0])[123:].any()
+        # and back: saved with 124 elements, restored onto 8 pieces of 16, zero-padded
+        checkpointer.save(f"{tmp}/short", restored)
+        checkpointer.wait_until_finished()
+        target = _concrete_target(jax.eval_shape(lambda: fresh(line, P("data"), commit=False)), line)
+        back = checkpointer.restore(f"{tmp}/short", target, strict=False)
+        assert back[0].layout is p.layout and _bits(back) == saved, "strict=False, padded back"
+        _shardings_equal(back, target, "strict=False, padded back")
 
 
 def _unpacked(tree):
