@@ -69,6 +69,14 @@ def test_bench_rejects_bad_arguments(capsys):
     assert "nope" in capsys.readouterr().err
 
 
+def test_bench_optimizer_options(capsys):
+    assert bench._parse_optimizers("all") == list(bench_optim.OPTIMIZERS)
+    assert bench._parse_optimizers("adam, muon") == ["adam", "muon"]
+    with pytest.raises(SystemExit):
+        bench.main(["--optimizers", "adam,lbfgs"])
+    assert "lbfgs" in capsys.readouterr().err
+
+
 def test_format_table_aligns_columns():
     rows = [
         {"case": "c", "impl": "flat kernel", "ms": 1.0, "vs_limit": 1.0, "compile_s": 0.5},

@@ -126,8 +126,8 @@ def _steps(case: _Case, n: int, s: int, packed: bool) -> _Pair:
     xs: Any = [jnp.asarray(row) for row in tensors]
     if packed:
         xs = jforeach.pack(xs)
-        if len(xs.buffers) != 1:
-            raise RuntimeError(f"a Packed of one dtype has one buffer, not {len(xs.buffers)}")
+        if [b.shape for b in xs.buffers] != [(n * s,)]:  # one unpadded buffer, as on one device
+            raise RuntimeError(f"a Packed of {n} x {s} floats has buffers {[b.shape for b in xs.buffers]}")
     jf_args: list[Any] = []  # jforeach's operands: a Packed or list; numbers as a Python list; a 0-d array
     bare_args: list[Any] = []  # the bare call's: the buffers or arrays; the numbers as one array; the 0-d array
     for kind, data in zip(case.operands, ops, strict=True):
@@ -150,7 +150,7 @@ def _steps(case: _Case, n: int, s: int, packed: bool) -> _Pair:
                 if kind == "tensors":
                     args.append(o[i])
                 elif kind == "scalars":  # Packed: tensor j holds elements [j*s, (j+1)*s) of the one buffer
-                    args.append(jnp.repeat(o, s, total_repeat_length=b.shape[0]) if packed else o[i])
+                    args.append(jnp.broadcast_to(o[:, None], (n, s)).reshape(b.shape) if packed else o[i])
                 else:
                     args.append(o)
             out.append(case.kernel(b, *args))
@@ -215,7 +215,7 @@ def run_percall_bench(
     """Times every case's jforeach call against its bare jitted call.
 
     Args:
-      quick: A shorter timing budget per case (0.4 s instead of 1.5 s; the big list: 3 pairs
+      quick: A shorter timing budget per case (0.3 s instead of 1 s; the big list: 3 pairs
         at least, instead of 5).
       size: The sizes of the cases (default: ``FULL``; the tests' are small).
       budget_s: The timing budget per case, overriding ``quick``'s.
@@ -228,7 +228,7 @@ def run_percall_bench(
       ``max_rel_diff`` (the two chains' largest relative difference at the end) and ``async_dispatch``
       (whether JAX's CPU dispatch was asynchronous during the run, None off the CPU).
     """
-    budget = budget_s if budget_s is not None else (0.4 if quick else 1.5)
+    budget = budget_s if budget_s is not None else (0.3 if quick else 1.0)
     say = progress or (lambda line: None)
     previous = jax.config.values["jax_cpu_enable_async_dispatch"]
     async_dispatch = _cpu_async_dispatch()
@@ -247,8 +247,13 @@ def run_percall_bench(
     rows = []
     try:
         for row in plan:
+            start = time.perf_counter()
             rows.append(_measure(row, budget, async_dispatch))
-            say(f"{row.case}: jforeach {rows[-1]['jforeach_us']:.1f} us, bare {rows[-1]['bare_us']:.1f} us")
+            r = rows[-1]
+            say(
+                f"{row.case}: jforeach {r['jforeach_us']:.1f} us, bare {r['bare_us']:.1f} us "
+                f"({r['pairs']} pairs, {time.perf_counter() - start:.1f} s with setup and compiles)"
+            )
     finally:
         jax.config.update("jax_cpu_enable_async_dispatch", previous)
     return rows
