@@ -589,7 +589,11 @@ def check_mesh_2d_ops():
             "lerp": jforeach.lerp(p, jforeach.neg(p), 0.3),
             "pow": jforeach.pow(p, 2.0),
             "clamp_min": jforeach.clamp_min(p, 1.0),
+            "maximum list": jforeach.maximum(p, jforeach.neg(p)),
+            "mul tensor": jforeach.mul(p, jnp.asarray(2.5, jnp.float32)),
+            "pow number": jforeach.pow(2.0, p),
             "zeros": jforeach.zero_(jforeach.clone(p)),
+            "copy_": jforeach.copy_(jforeach.clone(p), jforeach.sqrt(jforeach.abs(p))),
         }
 
     def reductions(p):  # pieces combined by a sum and by a max (a min, every order: the 1-D checks, shard_map)
@@ -673,7 +677,7 @@ def check_mesh_2d_optimizers():
         (
             "optax.adamw",
             optax.adamw(1e-2, weight_decay=0.1),
-            ("auto P(('data', 'model'),)", "explicit P()"),
+            ("explicit P('data',)",),
         ),
     )
 
