@@ -69,6 +69,10 @@ def test_bench_rejects_bad_arguments(capsys):
     assert "nope" in capsys.readouterr().err
 
 
+def test_every_sweep_op_has_a_row():
+    assert set(bench.SWEEP_OPS) == set(ops._OPS)
+
+
 def test_bench_optimizer_options(capsys):
     assert bench._parse_optimizers("all") == list(bench_optim.OPTIMIZERS)
     assert bench._parse_optimizers("adam, muon") == ["adam", "muon"]

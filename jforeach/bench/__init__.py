@@ -34,7 +34,7 @@ from typing import Any
 
 __all__ = ["main"]
 
-SWEEP_OPS = ("log1p", "add", "addcmul", "norm")
+SWEEP_OPS = ("log1p", "add", "addcmul", "norm")  # the rows of ops._OPS
 OPTIM_OPS = ("adam",)
 TRAIN_OPS = ("train",)
 PERCALL_OPS = ("percall",)

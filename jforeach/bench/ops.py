@@ -41,7 +41,6 @@ from ._timing import Runner, Timing, interleaved
 
 FULL_SIZES = ((1000, 1000), (10000, 100), (10, 1_000_000))
 QUICK_SIZES = ((100, 1000), (1000, 100), (10, 10_000))
-SWEEP_OPS = ("log1p", "add", "addcmul", "norm")
 COMPILE_NS = (10, 10_000)
 
 FOR_LOOP = "for-loop jnp"
