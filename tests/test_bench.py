@@ -3,6 +3,7 @@
 import ast
 import importlib.util
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -273,7 +274,21 @@ def test_percall_section_through_the_bench_command(tmp_path, monkeypatch, capsys
         assert row["max_rel_diff"] <= 2 * np.finfo(np.float32).eps, row["case"]
         assert f"{row['ratio']:.2f}" in out
     assert [(r["target_ratio"], r["target_us"]) for r in rows] == [(1.15, 5.0)] * 16 + [(1.05, 0.0)]
+    # this process's CPU client was created before the bench ran, under the flag's default value
+    assert {r["async_dispatch"] for r in rows} == {flag if jax.default_backend() == "cpu" else None}
     assert (tmp_path / "bench.png").read_bytes().startswith(_PNG_SIGNATURE)
+
+
+def test_percall_in_a_fresh_process_creates_a_synchronous_cpu_client():
+    code = (
+        "import jax\n"
+        "from jforeach.bench import percall\n"
+        "print(percall.synchronous_dispatch(), jax.config.values['jax_cpu_enable_async_dispatch'])\n"
+    )
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False"]
 
 
 def test_percall_table_says_whether_each_target_is_met():

@@ -196,8 +196,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     notes: list[str] = []
     dispatch_flag = jax.config.values["jax_cpu_enable_async_dispatch"]
     if "percall" in args.ops:
-        # read when JAX creates its CPU client, so it is set before the first JAX call of the run
-        jax.config.update("jax_cpu_enable_async_dispatch", False)
+        from .percall import synchronous_dispatch
+
+        # the flag is read when JAX creates its CPU client: it is set before the run's first JAX call
+        synchronous_dispatch()
         if len(args.ops) > 1:
             notes.append("percall made JAX's CPU dispatch synchronous for every section of this run")
     try:

@@ -231,7 +231,7 @@ def run_percall_bench(
     budget = budget_s if budget_s is not None else (0.3 if quick else 1.0)
     say = progress or (lambda line: None)
     previous = jax.config.values["jax_cpu_enable_async_dispatch"]
-    async_dispatch = _cpu_async_dispatch()
+    async_dispatch = synchronous_dispatch()
     size = size or FULL
     n, s = size.packed_tensors, size.tensor_floats
     plan: list[_Row] = []
@@ -299,22 +299,28 @@ def _repeat(step: _Step, calls: int) -> None:
         step()
 
 
-def _cpu_async_dispatch() -> bool | None:
+_UNKNOWN = object()
+_client_async: Any = _UNKNOWN  # how the CPU client dispatches, once known
+
+
+def synchronous_dispatch() -> bool | None:
     """Sets ``jax_cpu_enable_async_dispatch`` to False; returns whether CPU dispatch is asynchronous.
 
-    JAX reads the flag when it creates its CPU client: if no backend exists yet, the client this
-    run creates is synchronous; if one does, it dispatches as the flag said when it was created
-    (``python -m jforeach bench`` sets it first), taken here as the flag's current value.
-    None off the CPU.
+    JAX reads the flag when it creates its CPU client. The first call finds out which client the
+    process has: none yet (the one this run creates is synchronous), or one created under the
+    flag's current value; later calls return what the first found. None off the CPU.
     """
-    from jax._src import xla_bridge  # backends_are_initialized has no public spelling
+    global _client_async
+    if _client_async is _UNKNOWN:
+        try:  # backends_are_initialized has no public spelling
+            from jax._src.xla_bridge import backends_are_initialized
 
-    created = xla_bridge.backends_are_initialized()
-    was = bool(jax.config.values["jax_cpu_enable_async_dispatch"])
+            created = backends_are_initialized()
+        except (ImportError, AttributeError):  # another jax: assume the client exists
+            created = True
+        _client_async = bool(jax.config.values["jax_cpu_enable_async_dispatch"]) and created
     jax.config.update("jax_cpu_enable_async_dispatch", False)
-    if jax.default_backend() != "cpu":
-        return None
-    return was if created else False
+    return _client_async if jax.default_backend() == "cpu" else None
 
 
 def table(rows: Sequence[dict[str, Any]]) -> str:
