@@ -400,6 +400,35 @@ def _check_factors(
     return init_scale, growth_factor, backoff_factor, growth_interval
 
 
+_HYPERPARAM_STATES = (optax.InjectHyperparamsState, optax.InjectStatefulHyperparamsState)
+
+
+def _schedules_advanced(kept: Any, stepped: Any) -> Any:
+    """The state ``kept`` with the counters of its schedules taken from ``stepped``.
+
+    ``stepped`` is the state after the update that is skipped. A schedule's counter is a
+    ``optax.ScaleByScheduleState`` (the learning-rate schedule of a ``jforeach.optim`` optimizer,
+    of ``optax.scale_by_learning_rate`` and ``optax.scale_by_schedule``) or the ``count``,
+    ``hyperparams`` and ``hyperparams_states`` of an ``optax.inject_hyperparams`` state (the
+    schedules' values for this step, as torch's ``get_last_lr()``). Everything else, the optimizer's
+    own step counts (``AdamState.count``, ``optax.ScaleByAdamState.count``: torch's ``step``, which
+    its bias corrections read) included, is ``kept``.
+    """
+    if isinstance(kept, optax.ScaleByScheduleState):
+        return stepped
+    if isinstance(kept, _HYPERPARAM_STATES):
+        changes = {name: getattr(stepped, name) for name in ("count", "hyperparams", "hyperparams_states")}
+        changes = {name: value for name, value in changes.items() if name in kept._fields}
+        return kept._replace(**changes, inner_state=_schedules_advanced(kept.inner_state, stepped.inner_state))
+    if isinstance(kept, tuple) and hasattr(kept, "_fields"):
+        return type(kept)(*(_schedules_advanced(a, b) for a, b in zip(kept, stepped, strict=True)))
+    if isinstance(kept, tuple | list):
+        return type(kept)(_schedules_advanced(a, b) for a, b in zip(kept, stepped, strict=True))
+    if isinstance(kept, dict):
+        return type(kept)((key, _schedules_advanced(value, stepped[key])) for key, value in kept.items())
+    return kept
+
+
 def grad_scaler(
     tx: optax.GradientTransformation,
     init_scale: float = 2.0**16,
@@ -417,9 +446,19 @@ def grad_scaler(
        float64) with :func:`non_finite_check_and_unscale_`'s arithmetic, checking them for inf and
        NaN before unscaling;
     2. if one is found, skips the step: the updates are zeros and the inner state is unchanged
-       (``optimizer.step()`` is not called); otherwise runs ``tx.update`` on the unscaled gradients;
+       (``optimizer.step()`` is not called) but for the counters of its schedules, which advance,
+       as torch's ``scheduler.step()`` still runs after a skipped step; otherwise runs
+       ``tx.update`` on the unscaled gradients;
     3. updates the scale with :func:`update_scale_` (backoff on inf/NaN, growth after
        ``growth_interval`` successful steps in a row).
+
+    On a skipped step the schedules' counters advance: every ``optax.ScaleByScheduleState`` (a
+    ``jforeach.optim`` optimizer's ``lr=schedule``, ``optax.scale_by_learning_rate`` and
+    ``optax.scale_by_schedule``) and the ``count`` and ``hyperparams`` of an
+    ``optax.inject_hyperparams`` state inside ``tx``, so ``lr=lr_scheduler.OneCycleLR(...)`` (and a
+    cycled ``betas[0]``) follows torch's ``scheduler.step()`` calls. The optimizer's own step counts,
+    which torch's bias corrections (and Adagrad's ``lr_decay``) read, do not: ``AdamState.count``,
+    ``optax.ScaleByAdamState.count`` and the like stay, as torch's ``step`` does.
 
     ``update`` takes the gradients as values and returns new ones; nothing the caller holds is
     modified. Inside ``jax.jit`` the skip is a ``jax.lax.cond`` (the inner update runs only on
@@ -498,8 +537,11 @@ def grad_scaler(
             return tx.update(unscaled, state.inner_state, params)
 
         def skip() -> tuple[optax.Updates, optax.OptState]:
-            shapes = jax.eval_shape(step)[0]
-            return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes), state.inner_state
+            # torch skips optimizer.step() but the user's scheduler.step() still runs: the schedules'
+            # counters advance, the rest of the state is kept (inside jit, XLA drops the dead math)
+            stepped_updates, stepped_state = step()
+            zeros = jax.tree.map(jnp.zeros_like, stepped_updates)
+            return zeros, _schedules_advanced(state.inner_state, stepped_state)
 
         if isinstance(finite, jax.core.Tracer):
             new_updates, inner_state = jax.lax.cond(finite, step, skip)

@@ -14,9 +14,10 @@ schedule, called with the number of steps taken so far; boolean flags are keywor
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import optax
 
 from jforeach import lr_scheduler as lr_scheduler
@@ -339,20 +340,49 @@ def adagrad(
         transforms.negate() if maximize else None,
         transforms.add_weight_decay(weight_decay) if transforms._may_be_nonzero(weight_decay) else None,
         # torch: addcdiv_(params, grads * -clr, std), the learning rate rounded into the numerator
-        transforms._scale_by_adagrad(initial_accumulator_value, eps, _decayed_schedule(lr, lr_decay)),
+        transforms._scale_by_adagrad(initial_accumulator_value, eps, lr)
+        if not transforms._may_be_nonzero(lr_decay)
+        else _scale_by_decayed_adagrad(initial_accumulator_value, eps, lr, lr_decay),
     )
 
 
-def _decayed_schedule(lr: optax.ScalarOrSchedule, lr_decay: float) -> optax.ScalarOrSchedule:
-    """torch Adagrad's ``lr / (1 + (step - 1) * lr_decay)`` as a schedule of the count."""
-    if not transforms._may_be_nonzero(lr_decay):
-        return lr
+class AdagradStepState(NamedTuple):
+    """torch Adagrad's ``step``, which its ``lr_decay`` reads (kept apart from an lr schedule's count).
 
-    def schedule(count: jax.Array) -> Any:
-        base = lr(count) if callable(lr) else lr
-        return base / (1 + count * lr_decay)
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import jforeach
+        >>> jforeach.optim.adagrad(lr_decay=0.1).init([jnp.zeros(2)])[0][0]
+        AdagradStepState(count=Array(0, dtype=int32))
+    """
 
-    return schedule
+    count: jax.Array  # type: ignore[assignment]  # shadows tuple.count, as optax's states do
+
+
+def _scale_by_decayed_adagrad(
+    initial_accumulator_value: float, eps: float, lr: optax.ScalarOrSchedule, lr_decay: float
+) -> optax.GradientTransformation:
+    """torch's Adagrad step with ``clr = lr / (1 + (step - 1) * lr_decay)``.
+
+    ``step`` is Adagrad's own count and ``lr`` a schedule of the scheduler's: two counters, which
+    differ once ``amp.grad_scaler`` skips a step (the schedule's advances, Adagrad's does not).
+    """
+    adagrad = transforms._scale_by_adagrad(initial_accumulator_value, eps, 1.0)
+    lr_init = transforms._schedule_state_init(lr)
+
+    def init_fn(params: optax.Params) -> tuple[Any, Any, Any]:
+        return AdagradStepState(count=jnp.zeros([], jnp.int32)), adagrad.init(params)[0], lr_init(params)
+
+    def update_fn(updates: optax.Updates, state: Any, params: optax.Params | None = None) -> tuple[Any, Any]:
+        del params
+        step, adagrad_state, lr_state = state
+        base, lr_state = transforms._learning_rate_now(lr, lr_state)
+        clr = base / (1 + step.count * lr_decay)
+        decayed = transforms._scale_by_adagrad(initial_accumulator_value, eps, clr)
+        updates, (adagrad_state, _) = decayed.update(updates, (adagrad_state, optax.EmptyState()))
+        return updates, (AdagradStepState(optax.safe_int32_increment(step.count)), adagrad_state, lr_state)
+
+    return optax.GradientTransformation(init_fn, update_fn)
 
 
 __all__ += ["adadelta", "adafactor", "adamax", "asgd", "muon", "nadam", "radam", "rprop"]

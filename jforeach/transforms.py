@@ -676,6 +676,13 @@ def _scale_by_adam(
 ) -> optax.GradientTransformation:
     """:func:`scale_by_adam`; with a learning rate, torch's whole Adam step (see :func:`_with_learning_rate`)."""
     beta1, beta2 = betas
+    lr_and_beta1: Any = learning_rate
+    if callable(beta1) and learning_rate is not None:
+        # a cycled beta1 is a schedule of the scheduler's steps, as the lr is, not of Adam's step
+        # (they differ once amp.grad_scaler skips a step): both are read from the lr's counter
+        def lr_and_beta1(count: jax.Array) -> tuple[Any, Any]:
+            lr = learning_rate(count) if callable(learning_rate) else learning_rate
+            return lr, beta1(count)
 
     def init_fn(params: optax.Params) -> AdamState:
         return AdamState(
@@ -689,8 +696,12 @@ def _scale_by_adam(
         # torch's _multi_tensor_adam, op by op
         count = optax.safe_int32_increment(state.count)
         dtype = _scalar_dtype(updates)
-        # a scheduled beta1 (torch's cycle_momentum): the value after state.count scheduler steps
-        b1 = jnp.asarray(beta1(state.count), dtype) if callable(beta1) else beta1
+        # a scheduled beta1 (torch's cycle_momentum): its value after as many scheduler steps
+        b1: Any
+        if callable(beta1) and lr is not None:
+            lr, b1 = lr[0], jnp.asarray(lr[1], dtype)
+        else:
+            b1 = jnp.asarray(beta1(state.count), dtype) if callable(beta1) else beta1
         exp_avg = _ops.lerp(state.exp_avg, updates, 1 - b1)
         exp_avg_sq = _ops.addcmul(_ops.mul(state.exp_avg_sq, beta2), updates, updates, 1 - beta2)
         bias_correction1 = _one_minus_pow(b1, count, dtype)
@@ -708,7 +719,7 @@ def _scale_by_adam(
         out = _ops.div(_ops.mul(exp_avg, step_size), denom)
         return out, AdamState(count, exp_avg, exp_avg_sq, max_exp_avg_sq)
 
-    return _with_learning_rate(init_fn, step_fn, learning_rate)
+    return _with_learning_rate(init_fn, step_fn, lr_and_beta1)
 
 
 def scale_by_rms(alpha: float = 0.99, eps: float = 1e-8, *, centered: bool = False) -> optax.GradientTransformation:

@@ -266,17 +266,21 @@ def _inject_at(step):
     return list(PARAM_SHAPES)[step % len(PARAM_SHAPES)], INJECT[step]
 
 
-def _torch_run(opt_name, dtype, scaler_kw, seed=0):
+def _torch_run(opt_name, dtype, scaler_kw, seed=0, make=None, log=None):
+    """torch's loop; ``make(params) -> (optimizer, scheduler)`` replaces the plain optimizer, and
+    ``log`` collects the lr (and beta1) each step used."""
     init, weights, centers = _problem(seed)
     tdtype = {np.float32: torch.float32, np.float64: torch.float64}[dtype]
     params = {k: torch.tensor(v, dtype=tdtype, requires_grad=True) for k, v in init.items()}
     weights = {k: torch.tensor(v, dtype=tdtype) for k, v in weights.items()}
     centers = {k: torch.tensor(v, dtype=tdtype) for k, v in centers.items()}
-    opt = (
-        torch.optim.SGD(params.values(), lr=0.01, momentum=0.9, foreach=True)
-        if opt_name == "sgd"
-        else torch.optim.Adam(params.values(), lr=0.05, foreach=True)
-    )
+    sched = None
+    if make is not None:
+        opt, sched = make(list(params.values()))
+    elif opt_name == "sgd":
+        opt = torch.optim.SGD(params.values(), lr=0.01, momentum=0.9, foreach=True)
+    else:
+        opt = torch.optim.Adam(params.values(), lr=0.05, foreach=True)
     scaler = torch.amp.GradScaler("cpu", **scaler_kw)
     scales, skipped = [], []
     for step in range(STEPS):
@@ -284,19 +288,25 @@ def _torch_run(opt_name, dtype, scaler_kw, seed=0):
         scaler.scale(_loss(params, weights, centers, torch)).backward()
         if (bad := _inject_at(step)) is not None:
             params[bad[0]].grad.view(-1)[0] = bad[1]
+        if log is not None:
+            log.append((opt.param_groups[0]["lr"], opt.param_groups[0].get("betas", (None,))[0]))
         scaler.step(opt)
         skipped.append(sum(v.item() for v in scaler._found_inf_per_device(opt).values()) > 0)
         scaler.update()
+        if sched is not None:
+            sched.step()  # every iteration, skipped or not, as a torch training loop does
         scales.append(np.float32(scaler.get_scale()))
     return {k: p.detach().numpy() for k, p in params.items()}, scales, skipped
 
 
-def _jax_run(opt_name, dtype, scaler_kw, packed, seed=0):
+def _jax_run(opt_name, dtype, scaler_kw, packed, seed=0, inner=None, states=None):
+    """jforeach's loop; ``inner`` replaces the plain optimizer, ``states`` collects each step's state."""
     init, weights, centers = _problem(seed)
     params = {k: jnp.asarray(v, dtype) for k, v in init.items()}
     weights = {k: jnp.asarray(v, dtype) for k, v in weights.items()}
     centers = {k: jnp.asarray(v, dtype) for k, v in centers.items()}
-    inner = jforeach.optim.sgd(lr=0.01, momentum=0.9) if opt_name == "sgd" else jforeach.optim.adam(lr=0.05)
+    if inner is None:
+        inner = jforeach.optim.sgd(lr=0.01, momentum=0.9) if opt_name == "sgd" else jforeach.optim.adam(lr=0.05)
     tx = amp.grad_scaler(inner, **scaler_kw)
     if packed:
         params = jforeach.pack(params)
@@ -332,6 +342,8 @@ def _jax_run(opt_name, dtype, scaler_kw, packed, seed=0):
         bad = _inject_at(k)
         which, value = (-1, 0.0) if bad is None else (names.index(bad[0]), bad[1])
         params, state = step(params, state, which, value)
+        if states is not None:
+            states.append(jax.tree.map(np.asarray, state))
         scales.append(np.asarray(state.scale))
         skipped.append(bool(state.found_inf))
     out = params.unpack() if packed else params
@@ -548,3 +560,82 @@ def test_grad_scaler_disabled_skips_validation_as_torch():
 def test_grad_scaler_rejects_a_non_transformation():
     with pytest.raises(TypeError, match=r"`jforeach\.amp\.grad_scaler`: tx must be an optax\.GradientTransformation"):
         amp.grad_scaler(lambda g: g)
+
+
+# -- a skipped step and the schedules: torch's scheduler.step() runs, optimizer.step() does not ---------
+
+
+def _scheduled(name):
+    """(torch's optimizer and scheduler over params, jforeach's optimizer) for a config ``name``."""
+    lr_scheduler = jforeach.optim.lr_scheduler
+    if name == "adamw-steplr":
+
+        def make(params):
+            opt = torch.optim.AdamW(params, lr=0.05, weight_decay=0.1, foreach=True)
+            return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=5, gamma=0.7)
+
+        return make, jforeach.optim.adamw(lr=lr_scheduler.StepLR(0.05, step_size=5, gamma=0.7), weight_decay=0.1)
+    if name == "adam-onecycle-betas":
+
+        def make(params):
+            opt = torch.optim.Adam(params, lr=0.05, foreach=True)
+            return opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=STEPS, pct_start=0.25)
+
+        sched = lr_scheduler.OneCycleLR(0.05, max_lr=0.1, total_steps=STEPS, pct_start=0.25)
+        return make, jforeach.optim.adam(lr=sched, betas=(sched.momentum, 0.999))
+    if name == "adagrad-lr-decay-exponential":
+
+        def make(params):
+            opt = torch.optim.Adagrad(params, lr=0.1, lr_decay=0.05, foreach=True)
+            return opt, torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.97)
+
+        return make, jforeach.optim.adagrad(lr=lr_scheduler.ExponentialLR(0.1, gamma=0.97), lr_decay=0.05)
+    assert name == "inject-adamw-onecycle"
+
+    def make(params):
+        opt = torch.optim.AdamW(params, lr=0.05, weight_decay=0.1, foreach=True)
+        return opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=STEPS, cycle_momentum=False)
+
+    sched = lr_scheduler.OneCycleLR(0.05, max_lr=0.1, total_steps=STEPS, cycle_momentum=False)
+    return make, optax.inject_hyperparams(jforeach.optim.adamw)(lr=sched, weight_decay=0.1)
+
+
+SCHEDULED = ["adamw-steplr", "adam-onecycle-betas", "adagrad-lr-decay-exponential", "inject-adamw-onecycle"]
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["pytree", "packed"])
+@pytest.mark.parametrize("name", SCHEDULED)
+def test_grad_scaler_skips_keep_the_optimizer_step_and_advance_the_schedule_as_torch(name, packed):
+    from test_optim import _check_against_reference
+
+    kw = SCALER_CONFIGS[0]
+    make, inner = _scheduled(name)
+    log32, log64 = [], []
+    t32, t_scales, t_skipped = _torch_run("", np.float32, kw, make=make, log=log32)
+    t64, _, t64_skipped = _torch_run("", np.float64, kw, make=make, log=log64)
+    states = []
+    j32, j_scales, j_skipped = _jax_run("", np.float32, kw, packed, inner=inner, states=states)
+    assert j_skipped == t_skipped == t64_skipped and sum(t_skipped) == len(INJECT)
+    np.testing.assert_array_equal(np.array(j_scales), np.array(t_scales))
+    init = _problem()[0]
+    # jforeach float32 no further from torch's float64 run than torch float32, times K (over all the
+    # parameters at once: one 0-d parameter alone can land within an ulp of float64 by luck)
+    flat = [np.concatenate([np.ravel(run[k]) for k in sorted(t64)]) for run in (j32, t32, t64, init)]
+    _check_against_reference(f"{name}: parameters", *flat[:3], start=flat[3])
+    # the counters: every update call advances the schedule's, only the steps that ran the optimizer's
+    taken = np.cumsum([not s for s in t_skipped])
+    schedules = (optax.ScaleByScheduleState, optax.InjectHyperparamsState, optax.InjectStatefulHyperparamsState)
+    for k, state in enumerate(states):
+        schedule_counts = {int(n.count) for n in _nodes_of(state, lambda n: isinstance(n, schedules))}
+        assert schedule_counts == {k + 1}, (k, schedule_counts)
+        steps = [
+            int(n.count) for n in _nodes_of(state, lambda n: type(n).__name__ in ("AdamState", "AdagradStepState"))
+        ]
+        assert steps == [taken[k]], (k, steps)
+    if name.startswith("inject"):  # the lr of every step, skipped ones too, is torch's
+        lrs = [float(s.inner_state.hyperparams["lr"]) for s in states]
+        np.testing.assert_allclose(lrs, [lr for lr, _ in log64], rtol=1e-12)
+
+
+def _nodes_of(state, pick):
+    return [n for n in jax.tree.leaves(state, is_leaf=pick) if pick(n)]
