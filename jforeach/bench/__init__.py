@@ -229,7 +229,8 @@ def _run(args: argparse.Namespace, notes: list[str]) -> int:
         notes.append(_busy("start", load_start, cpus))
     import jforeach
 
-    torch, why = _load_torch()
+    # torch runs in the sweep and the optimizer section only (its import takes seconds)
+    torch, why = _load_torch() if sweep_ops or "adam" in args.ops else (None, None)
     if why:
         notes.append(why)
     env: dict[str, Any] = {"jforeach": jforeach, "torch": torch, "torch_device": "cpu"}
