@@ -13,6 +13,10 @@ that way, whatever the optimizer, wherever it sits in an ``optax.chain``, ``inje
 another wrapper; nothing here imports torch (tensors are read duck-typed, and :func:`state_to_torch`
 imports torch only when it makes tensors itself).
 
+torch's ``param_groups`` are the labels of an ``optax.multi_transform`` state: each label's state
+converts with that label's groups (its masked trees, or a grouped Packed's buffers, hold only its
+parameters).
+
 Known limit: with a single parameter of shape ``()``, another jforeach state's 0-d field (a clipping
 total norm) cannot be told from a parameter-shaped one and is taken for torch state.
 
@@ -76,7 +80,7 @@ def _nodes(state: PyTree) -> list[Any]:
     out: list[Any] = []
 
     def visit(node: Any) -> None:
-        if isinstance(node, _packed.Packed) or node is None:
+        if isinstance(node, _packed.Packed | optax.MaskedNode) or node is None:
             return
         if _is_namedtuple(node):
             out.append(node)
@@ -263,7 +267,12 @@ def _groups(state_dict: Any, fname: str, name: str = "state_dict") -> tuple[list
 
 
 def state_from_torch(
-    state: PyTree, state_dict: Mapping[str, Any], order: Sequence[int] | None = None, *, step: int | None = None
+    state: PyTree,
+    state_dict: Mapping[str, Any],
+    order: Sequence[int] | None = None,
+    *,
+    step: int | None = None,
+    labels: Sequence[Any] | None = None,
 ) -> PyTree:
     """Fills a jforeach optimizer state from a ``torch.optim`` optimizer's ``state_dict()``.
 
@@ -293,6 +302,16 @@ def state_from_torch(
             ``i`` (see :func:`torch_order`); ``None`` means the same order.
         step: the step count for an optimizer whose torch state has none (SGD); where torch has
             steps it must agree with them.
+        labels: for an ``optax.multi_transform`` state, the label of each of torch's
+            ``param_groups`` (several groups may share one); ``None`` infers them from the leaves each
+            label's state holds.
+
+    torch's ``param_groups`` are optax's ``multi_transform`` labels: for such a state (on a plain
+    tree, or on a ``jforeach.pack(..., group_by=...)`` Packed) each label's state is filled from its
+    groups' parameters, with that label's optimizer (each may be another ``jforeach.optim``
+    optimizer or configuration, as torch's groups have other hyperparameters). ``order`` then
+    lists the leaves in torch's numbering, which runs group by group:
+    ``torch_order([names of group 0..., names of group 1...], params)``.
 
     Returns:
         A state with the template's structure, dtypes, shardings and layouts; other transforms'
@@ -301,8 +320,9 @@ def state_from_torch(
     Raises:
         ValueError: when the number of parameters, a shape, or a parameter's state keys do not fit
             the template (the message names torch's parameter index and the jforeach leaf path), for
-            a torch key the template has no field for, for parameters at different steps, or for a
-            ``None`` momentum buffer beside others with dampening.
+            a torch key the template has no field for, for parameters at different steps, for a
+            ``None`` momentum buffer beside others with dampening, or for param groups that do not
+            hold the parameters of the ``multi_transform`` labels they are given (or inferred) to.
         TypeError: for a ``state_dict`` without ``state`` and ``param_groups``.
 
     Examples:
@@ -327,6 +347,17 @@ def state_from_torch(
     """
     if not isinstance(state_dict, Mapping) or "state" not in state_dict or "param_groups" not in state_dict:
         raise TypeError(f"{_FROM}: state_dict must be a torch optimizer's state_dict(): 'state' and 'param_groups'")
+    if _partition(state, _FROM) is not None:
+        return _from_torch_partitioned(state, state_dict, order, step, labels)
+    if labels is not None:
+        raise ValueError(f"{_FROM}: labels= is for an optax.multi_transform state, and this state holds none")
+    return _from_torch_one(state, state_dict, order, step)
+
+
+def _from_torch_one(
+    state: PyTree, state_dict: Mapping[str, Any], order: Sequence[int] | None, step: int | None
+) -> PyTree:
+    """:func:`state_from_torch` for one optimizer state (no ``multi_transform``)."""
     groups, indices = _groups(state_dict, _FROM)
     torch_state = state_dict["state"]
     if not isinstance(torch_state, Mapping):
@@ -540,6 +571,191 @@ def _hyperparams_from_groups(hyperparams: Mapping[str, Any], groups: Sequence[Ma
 
 
 # ---------------------------------------------------------------------------------------
+# parameter groups: an optax.multi_transform state, one optimizer state per label
+
+
+def _partition(state: PyTree, fname: str) -> Any:
+    """The state's ``optax.multi_transform`` state, or None."""
+    found = [n for n in _nodes(state) if isinstance(n, optax.transforms.PartitionState)]
+    if len(found) > 1:
+        raise ValueError(
+            f"{fname}: the state holds {len(found)} optax.multi_transform states; a torch state_dict is one "
+            "optimizer's, whose param_groups are one multi_transform's labels"
+        )
+    return found[0] if found else None
+
+
+def _walk(node: Any, leaf: Callable[[Any], Any]) -> Any:
+    """``node`` rebuilt with ``leaf(x)`` for every Packed, MaskedNode, array or other leaf."""
+    if isinstance(node, _packed.Packed | optax.MaskedNode) or node is None:
+        return leaf(node)
+    if _is_namedtuple(node):
+        return type(node)(*(_walk(child, leaf) for child in node))
+    if isinstance(node, tuple | list):
+        return type(node)(_walk(child, leaf) for child in node)
+    if isinstance(node, dict):
+        return type(node)((key, _walk(child, leaf)) for key, child in node.items())
+    return leaf(node)
+
+
+def _as_trees(state: PyTree) -> PyTree:
+    """The state with each (masked) Packed as its tree, other labels' tensors ``MaskedNode()``."""
+    return _walk(state, lambda x: x.unpack() if isinstance(x, _packed.Packed) else x)
+
+
+def _as_packed(template: Any, trees: Any) -> Any:
+    """``trees`` (from :func:`_as_trees`) with each Packed of ``template`` packed again in its layout."""
+    if isinstance(template, _packed.Packed):
+        return _fill(template, trees)
+    if _is_namedtuple(template) or isinstance(template, tuple | list):
+        children = [_as_packed(a, b) for a, b in zip(template, trees, strict=True)]
+        return type(template)(*children) if _is_namedtuple(template) else type(template)(children)
+    if isinstance(template, dict):
+        return type(template)((key, _as_packed(value, trees[key])) for key, value in template.items())
+    return trees
+
+
+def _fill(template: _packed.Packed, tree: Any) -> _packed.Packed:
+    """A Packed of ``template``'s layout (a label's buffers only) holding the arrays of ``tree``."""
+    tensors = jax.tree.leaves(tree, is_leaf=lambda x: isinstance(x, optax.MaskedNode))
+    buffers = []
+    for group, buffer in zip(template.layout.groups, template.buffers, strict=True):
+        host = np.zeros(group.length, group.dtype)
+        for member, offset, size in zip(group.members, group.offsets, group.sizes, strict=True):
+            host[offset : offset + size] = np.ravel(np.asarray(jax.device_get(tensors[member]), group.dtype))
+        buffers.append(jax.device_put(host, _placement(buffer)))
+    return jax.tree.unflatten(jax.tree.structure(template), _packed._owned(buffers))
+
+
+def _label_leaves(inner: PyTree, fname: str) -> list[int] | None:
+    """The leaf indices (in the whole tree) a label's state holds, or None if it keeps no per-parameter state."""
+    anatomy = _Anatomy(inner, fname)
+    if not anatomy.per_param:
+        return None
+    node, field = anatomy.fields[sorted(anatomy.per_param)[0]]
+    tensors = jax.tree.leaves(getattr(node, field), is_leaf=lambda x: isinstance(x, optax.MaskedNode))
+    return [j for j, x in enumerate(tensors) if not isinstance(x, optax.MaskedNode)]
+
+
+def _plan(
+    partition: Any,
+    groups: Sequence[Mapping[str, Any]],
+    indices: Sequence[int],
+    order: Sequence[int] | None,
+    labels: Sequence[Any] | None,
+    fname: str,
+) -> list[tuple[Any, list[int], list[int]]]:
+    """For each label: torch's param groups it holds, and ``order`` within its own leaves."""
+    order = _check_order(order, len(indices), fname)
+    position = {index: k for k, index in enumerate(indices)}
+    group_leaves = [[order[position[int(i)]] for i in g["params"]] for g in groups]
+    names = list(partition.inner_states)
+    masks = {label: _label_leaves(_as_trees(partition.inner_states[label]), fname) for label in names}
+    if labels is None:
+        chosen = []
+        known = {label: set(mask) for label, mask in masks.items() if mask is not None}
+        unknown = [label for label in names if label not in known]
+        for g, leaves in enumerate(group_leaves):
+            fits = [label for label in names if label in known and set(leaves) <= known[label]]
+            if len(fits) == 1 or (not fits and len(unknown) == 1):
+                chosen.append(fits[0] if fits else unknown[0])
+                continue
+            raise ValueError(
+                f"{fname}: torch's param_groups[{g}] (jforeach leaves {leaves}) fits "
+                f"{'no' if not fits else 'more than one'} optax.multi_transform label's state "
+                f"({ {label: masks[label] for label in names} }); pass labels=, the label of each param group"
+            )
+        labels = chosen
+    labels = list(labels)
+    if len(labels) != len(groups) or any(label not in partition.inner_states for label in labels):
+        raise ValueError(
+            f"{fname}: labels must name one of the multi_transform labels {names} for each of torch's "
+            f"{len(groups)} param_groups, got {labels}"
+        )
+    plan = []
+    for label in names:
+        numbers = [g for g, named in enumerate(labels) if named == label]
+        leaves = [leaf for g in numbers for leaf in group_leaves[g]]
+        ordered = sorted(leaves)
+        if masks[label] is not None and ordered != masks[label]:
+            raise ValueError(
+                f"{fname}: the multi_transform label {label!r} holds the jforeach leaves {masks[label]}, but "
+                f"torch's param_groups {numbers} (with order) hold {ordered}"
+            )
+        plan.append((label, numbers, [ordered.index(leaf) for leaf in leaves]))
+    return plan
+
+
+def _replace(state: PyTree, old: Any, new: Any) -> PyTree:
+    if state is old:
+        return new
+    if isinstance(state, _packed.Packed) or state is None:
+        return state
+    if _is_namedtuple(state):
+        return type(state)(*(_replace(child, old, new) for child in state))
+    if isinstance(state, tuple | list):
+        return type(state)(_replace(child, old, new) for child in state)
+    if isinstance(state, dict):
+        return type(state)((key, _replace(child, old, new)) for key, child in state.items())
+    return state
+
+
+def _from_torch_partitioned(
+    state: PyTree,
+    state_dict: Mapping[str, Any],
+    order: Sequence[int] | None,
+    step: int | None,
+    labels: Sequence[Any] | None,
+) -> PyTree:
+    """:func:`state_from_torch` for a ``multi_transform`` state: each label from its param groups."""
+    partition = _partition(state, _FROM)
+    groups, indices = _groups(state_dict, _FROM)
+    torch_state = state_dict["state"]
+    if not isinstance(torch_state, Mapping):
+        raise TypeError(f"{_FROM}: state_dict['state'] must be a dict, got {type(torch_state).__name__}")
+    for key in torch_state:
+        if key not in indices:
+            raise ValueError(f"{_FROM}: state_dict['state'] has an entry {key!r} for no parameter of param_groups")
+    inner = dict(partition.inner_states)
+    for label, numbers, label_order in _plan(partition, groups, indices, order, labels, _FROM):
+        params = [int(i) for g in numbers for i in groups[g]["params"]]
+        part = {
+            "state": {i: torch_state[i] for i in params if i in torch_state},
+            "param_groups": [groups[g] for g in numbers],
+        }
+        template = partition.inner_states[label]
+        inner[label] = _as_packed(template, _from_torch_one(_as_trees(template), part, label_order, step))
+    new = partition._replace(inner_states=type(partition.inner_states)(inner))
+    return _replace(state, partition, new)
+
+
+def _to_torch_partitioned(
+    state: PyTree,
+    order: Sequence[int] | None,
+    param_groups: Sequence[Mapping[str, Any]],
+    step: int | None,
+    as_tensor: Callable[[np.ndarray], Any] | None,
+    labels: Sequence[Any] | None,
+) -> dict[str, Any]:
+    """:func:`state_to_torch` for a ``multi_transform`` state: each label into its param groups."""
+    partition = _partition(state, _TO)
+    groups, indices = _groups(param_groups, _TO, "param_groups")
+    if sorted(indices) != list(range(len(indices))):
+        raise ValueError(f"{_TO}: param_groups must list the parameters 0..{len(indices) - 1} once each, got {indices}")
+    out_state: dict[int, Any] = {}
+    out_groups: list[Any] = [copy.deepcopy(dict(g)) for g in groups]
+    for label, numbers, label_order in _plan(partition, groups, indices, order, labels, _TO):
+        if not numbers:
+            continue
+        inner = _as_trees(partition.inner_states[label])
+        part = _to_torch_one(inner, label_order, [groups[g] for g in numbers], step, as_tensor, part_of_all=True)
+        out_state.update(part["state"])
+        for g, group in zip(numbers, part["param_groups"], strict=True):
+            out_groups[g] = group
+    return {"state": dict(sorted(out_state.items())), "param_groups": out_groups}
+
+
+# ---------------------------------------------------------------------------------------
 # jforeach -> torch
 
 
@@ -558,6 +774,7 @@ def state_to_torch(
     param_groups: Sequence[Mapping[str, Any]],
     step: int | None = None,
     as_tensor: Callable[[np.ndarray], Any] | None = None,
+    labels: Sequence[Any] | None = None,
 ) -> dict[str, Any]:
     """A ``torch.optim`` ``state_dict()`` holding a jforeach optimizer state.
 
@@ -588,6 +805,10 @@ def state_to_torch(
             count no steps); where the state counts steps it must agree.
         as_tensor: makes a tensor of a numpy array; default ``torch.from_numpy`` (on a copy; bfloat16
             through float32), with torch imported at the call.
+        labels: for an ``optax.multi_transform`` state, the label of each of ``param_groups``;
+            ``None`` infers them (see :func:`state_from_torch`). Each label's state goes to its
+            groups' parameters, with its own ``step``; an ``inject_hyperparams`` inside a label's
+            optimizer writes its hyperparameters into that label's groups.
 
     Returns:
         A dict for ``torch_optimizer.load_state_dict``; steps are float32 0-d tensors, as torch keeps
@@ -596,7 +817,8 @@ def state_to_torch(
 
     Raises:
         ValueError: when ``param_groups`` do not list the state's parameters, the state's step
-            counters differ, or no step count is known.
+            counters differ, or no step count is known; for a ``multi_transform`` state, when the
+            groups do not hold the parameters of their labels.
 
     Examples:
         >>> import jax.numpy as jnp, numpy as np
@@ -614,10 +836,33 @@ def state_to_torch(
     See also:
         :func:`state_from_torch`, :func:`torch_order`, ``torch.optim.Optimizer.state_dict``.
     """
+    if _partition(state, _TO) is not None:
+        return _to_torch_partitioned(state, order, param_groups, step, as_tensor, labels)
+    if labels is not None:
+        raise ValueError(f"{_TO}: labels= is for an optax.multi_transform state, and this state holds none")
+    return _to_torch_one(state, order, param_groups, step, as_tensor)
+
+
+def _to_torch_one(
+    state: PyTree,
+    order: Sequence[int] | None,
+    param_groups: Sequence[Mapping[str, Any]],
+    step: int | None,
+    as_tensor: Callable[[np.ndarray], Any] | None,
+    *,
+    part_of_all: bool = False,
+) -> dict[str, Any]:
+    """:func:`state_to_torch` for one optimizer state (no ``multi_transform``); ``part_of_all``: the
+    groups are some of torch's (one label's), so their parameters are not numbered from 0."""
     anatomy = _Anatomy(state, _TO)
     groups, indices = _groups(param_groups, _TO, "param_groups")
     n = len(indices)
-    if anatomy.num_params is not None and sorted(indices) != list(range(anatomy.num_params)):
+    if part_of_all and anatomy.num_params is not None and n != anatomy.num_params:
+        raise ValueError(
+            f"{_TO}: torch's param_groups for this label list {n} parameters but its jforeach state has "
+            f"{anatomy.num_params}"
+        )
+    if not part_of_all and anatomy.num_params is not None and sorted(indices) != list(range(anatomy.num_params)):
         raise ValueError(
             f"{_TO}: param_groups must list the parameters 0..{anatomy.num_params - 1} of the jforeach state "
             f"once each, got {indices}"

@@ -508,3 +508,131 @@ def test_state_from_torch_fills_an_optimizer_inside_grad_scaler():
     np.testing.assert_array_equal(np.asarray(exp_avg["w"]), opt.state[tw]["exp_avg"].numpy())
     np.testing.assert_array_equal(np.asarray(exp_avg_sq["b"]), opt.state[tb]["exp_avg_sq"].numpy())
     assert float(state.scale) == 2.0**16  # the scaler's own state is left as the template had it
+
+
+# -- parameter groups: torch's param_groups as an optax.multi_transform, one optimizer state per label --------
+
+
+def _label(path, leaf):
+    return "decay" if leaf.ndim >= 2 else "no_decay"
+
+
+GROUP_NAMES = {
+    label: [n for n, shape in NAMED if _label(None, np.zeros(shape)) == label] for label in ("decay", "no_decay")
+}
+GROUP_KW = {
+    "decay": {"lr": 0.01, "weight_decay": 0.1},
+    "no_decay": {"lr": 0.02, "betas": (0.8, 0.99), "weight_decay": 0.0},
+}
+IN_GROUP_ORDER = GROUP_NAMES["decay"] + GROUP_NAMES["no_decay"]  # torch numbers the parameters group by group
+
+
+def _grouped_torch(by_name, dtype=torch.float32):
+    tparams = _torch_params(by_name, dtype)
+    of = dict(zip(NAMES, tparams, strict=True))
+    groups = [{"params": [of[n] for n in GROUP_NAMES[label]], **GROUP_KW[label]} for label in ("decay", "no_decay")]
+    return torch.optim.AdamW(groups, foreach=True), tparams
+
+
+def _grouped_moments(state, key):
+    """``key`` of every label's state, by torch's parameter names."""
+    out = {}
+    for inner in _field(state, "inner_states").values():
+        field = _field(inner, key)
+        out.update(_by_name(field.unpack() if isinstance(field, jforeach.Packed) else field))
+    return out
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["pytree", "grouped-packed"])
+def test_multi_transform_param_groups_hand_over_both_ways_continue_like_torch(packed):
+    start, noise = _problem()
+    tx = optax.multi_transform(
+        {label: jforeach.optim.adamw(**kw) for label, kw in GROUP_KW.items()},
+        param_labels=lambda p: jforeach.labels(p, _label),
+    )
+
+    def tree(by_name):
+        plain = _tree(by_name)
+        return jforeach.pack(plain, group_by=_label) if packed else plain
+
+    @jax.jit
+    def step(params, state, step_noise):
+        grads = jax.tree.map(lambda p, n: CURVATURE * p + n, params, step_noise)
+        updates, state = tx.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    def run(params, state, noise):
+        for step_noise in noise:
+            params, state = step(params, state, tree(step_noise))
+        return params, state
+
+    template = tx.init(tree(start))
+    order = torch_order(IN_GROUP_ORDER, tree(start))
+
+    def continuation(middle, state_dict):
+        out = []
+        for dtype in (torch.float32, torch.float64):
+            opt, tparams = _grouped_torch(middle, dtype)
+            opt.load_state_dict(copy.deepcopy(state_dict))
+            _torch_steps(opt, tparams, noise[K:])
+            out.append(_torch_result(opt, tparams, ["exp_avg", "exp_avg_sq"]))
+        return out
+
+    def compare(what, params, state, torch32, torch64, middle):
+        _compare(what, params, state, [], torch32, torch64, middle)
+        for key in ("exp_avg", "exp_avg_sq"):
+            got = _grouped_moments(state, key)
+            for n in NAMES:
+                _check_against_reference(f"{what}: {key} {n}", got[n], torch32[1][key][n], torch64[1][key][n])
+
+    # torch -> jforeach: torch's AdamW with two groups trains K steps; both continue from its checkpoint
+    opt, tparams = _grouped_torch(start)
+    _torch_steps(opt, tparams, noise[:K])
+    saved = copy.deepcopy(opt.state_dict())
+    assert [g["params"] for g in saved["param_groups"]] == [[0, 1], [2, 3, 4, 5]]
+    middle = {n: p.detach().numpy().copy() for n, p in zip(NAMES, tparams, strict=True)}
+    state = state_from_torch(template, saved, order)
+    assert jax.tree.structure(state) == jax.tree.structure(template)
+    for key in ("exp_avg", "exp_avg_sq"):  # the hand-over itself is exact
+        got = _grouped_moments(state, key)
+        for i, n in enumerate(IN_GROUP_ORDER):
+            np.testing.assert_array_equal(got[n], saved["state"][i][key].numpy(), err_msg=f"{key} {n}")
+    assert {int(c) for c in jax.tree.leaves(state) if c.ndim == 0 and c.dtype == jnp.int32} == {K}
+    _assert_same_state_dict(state_to_torch(state, order, param_groups=saved["param_groups"]), saved)
+    params, state = run(tree(middle), state, noise[K:])
+    compare("multi_transform from torch", params, state, *continuation(middle, saved), middle)
+
+    # jforeach -> torch: jforeach trains K steps; torch loads its state_dict and both continue
+    params, state = run(tree(start), template, noise[:K])
+    middle = _by_name(params)
+    groups = _grouped_torch(start)[0].state_dict()["param_groups"]
+    handed = state_to_torch(state, order, param_groups=groups)
+    assert handed["param_groups"] == groups and sorted(handed["state"]) == list(range(len(NAMES)))
+    for key in ("exp_avg", "exp_avg_sq"):
+        got = _grouped_moments(state, key)
+        for i, n in enumerate(IN_GROUP_ORDER):
+            np.testing.assert_array_equal(handed["state"][i][key].numpy(), got[n], err_msg=f"{key} {n}")
+    params, state = run(params, state, noise[K:])
+    compare("multi_transform to torch", params, state, *continuation(middle, handed), middle)
+
+
+def test_multi_transform_labels_of_param_groups_are_checked():
+    start, _ = _problem()
+    tx = optax.multi_transform(
+        {label: jforeach.optim.adamw(**kw) for label, kw in GROUP_KW.items()},
+        param_labels=lambda p: jforeach.labels(p, _label),
+    )
+    template = tx.init(_tree(start))
+    opt, tparams = _grouped_torch(start)
+    _torch_steps(opt, tparams, _problem()[1][:2])
+    saved = opt.state_dict()
+    order = torch_order(IN_GROUP_ORDER, _tree(start))
+    explicit = state_from_torch(template, saved, order, labels=["decay", "no_decay"])
+    inferred = state_from_torch(template, saved, order)
+    assert all(jnp.array_equal(a, b) for a, b in zip(jax.tree.leaves(explicit), jax.tree.leaves(inferred), strict=True))
+    with pytest.raises(ValueError, match=r"`jforeach.optim.state_from_torch`: the multi_transform label 'decay' holds"):
+        state_from_torch(template, saved, order, labels=["no_decay", "decay"])
+    with pytest.raises(ValueError, match=r"state_from_torch`: torch.s param_groups\[\d\] .* fits no optax"):
+        state_from_torch(template, saved, torch_order(NAMES, _tree(start)))  # the order of named_parameters()
+    with pytest.raises(ValueError, match=r"labels must name one of the multi_transform labels"):
+        state_to_torch(template, order, param_groups=saved["param_groups"], labels=["decay"])
