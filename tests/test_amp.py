@@ -639,3 +639,30 @@ def test_grad_scaler_skips_keep_the_optimizer_step_and_advance_the_schedule_as_t
 
 def _nodes_of(state, pick):
     return [n for n in jax.tree.leaves(state, is_leaf=pick) if pick(n)]
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+def test_grad_scaler_skip_advances_optax_schedule_counters_only(jit):
+    """optax's own states: ScaleByAdamState (torch's step) stays, the schedules' counters advance."""
+    sched = optax.linear_schedule(1.0, 0.0, 10)
+    tx = amp.grad_scaler(
+        optax.chain(
+            optax.scale_by_adam(),
+            optax.scale_by_learning_rate(sched),
+            optax.inject_hyperparams(optax.scale)(step_size=lambda count: 2.0 + count),
+        ),
+        init_scale=4.0,
+    )
+    params = [jnp.ones(3)]
+    update = jax.jit(tx.update) if jit else tx.update
+    state = tx.init(params)
+    _, state = update([jnp.ones(3)], state, params)  # a step that runs
+    adam, before = state.inner_state[0], state.inner_state
+    updates, state = update([jnp.array([1.0, jnp.nan, 1.0])], state, params)  # skipped
+    assert float(state.found_inf) == 1.0 and all(not jnp.any(u) for u in updates)
+    adam_after, lr_state, inject = state.inner_state
+    assert int(adam_after.count) == int(adam.count) == 1
+    np.testing.assert_array_equal(adam_after.mu[0], adam.mu[0])
+    np.testing.assert_array_equal(adam_after.nu[0], adam.nu[0])
+    assert int(before[1].count) == 1 and int(lr_state.count) == 2  # the schedule counted the skipped call
+    assert int(inject.count) == 2 and float(inject.hyperparams["step_size"]) == 3.0  # this call's value
