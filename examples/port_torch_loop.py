@@ -208,8 +208,9 @@ def make_optimizer(cfg: Config) -> optax.GradientTransformation:
     """GradScaler around clipping and AdamW in two groups, its lr and beta1 from OneCycleLR.
 
     torch's scheduler steps on every iteration, a skipped one too, while AdamW's step counter
-    does not move: the schedules are injected outside ``grad_scaler`` (whose skipped step leaves
-    the state inside it unchanged), so their count is the iteration's.
+    does not move: the schedules are injected with ``inject_hyperparams``, whose count is the
+    iteration's. (``grad_scaler`` advances the schedules' counters inside it on a skipped step as
+    well, so ``jforeach.optim.adam(lr=sched, betas=(sched.momentum, 0.999))`` inside it would too.)
     """
     sched = lr_scheduler.OneCycleLR(cfg.max_lr, max_lr=cfg.max_lr, total_steps=cfg.steps)
 
