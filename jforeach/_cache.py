@@ -37,6 +37,7 @@ class WeightedLRU(Generic[V]):
         self._release = release
         self._values: collections.OrderedDict[Hashable, V] = collections.OrderedDict()
         self._weights: dict[Hashable, float] = {}
+        self._keys: dict[Hashable, Hashable] = {}
         self.weight = 0.0
 
     def __iter__(self):
@@ -52,10 +53,23 @@ class WeightedLRU(Generic[V]):
         except KeyError:
             value = self._values[key] = make()
             self._weights[key] = 0.0
+            self._keys[key] = key
             self.add_weight(key, weight)
             return value
         self._values.move_to_end(key)
         return value
+
+    def find(self, key: Hashable) -> V | None:
+        """The value for ``key`` (marked most recently used), or None if absent."""
+        value = self._values.get(key)
+        if value is not None:
+            self._values.move_to_end(key)
+        return value
+
+    def key(self, key: Hashable) -> Hashable:
+        """The key object the entry equal to ``key`` was stored under (``key`` itself if absent): a
+        lookup with that very object is an identity check, not a comparison of its fields."""
+        return self._keys.get(key, key)
 
     def add_weight(self, key: Hashable, weight: float) -> None:
         """``key``'s value now pins ``weight`` more (ignored if it was evicted meanwhile)."""
@@ -72,6 +86,7 @@ class WeightedLRU(Generic[V]):
         while self.weight > self.budget and self._values:
             key, value = self._values.popitem(last=False)
             self.weight -= self._weights.pop(key)
+            del self._keys[key]
             if self._release is not None:
                 self._release(value)
 
@@ -81,4 +96,35 @@ class WeightedLRU(Generic[V]):
                 self._release(value)
         self._values.clear()
         self._weights.clear()
+        self._keys.clear()
         self.weight = 0.0
+
+
+class HashedKey:
+    """A tuple key whose hash is computed once: a cache hit on the same object is an identity check.
+
+    A kernel key holds layouts, tree definitions and operand kinds; rehashing them on every call
+    would cost microseconds, which is what a call on tiny arrays costs in all.
+
+    Examples:
+      >>> key = HashedKey(("add", 2.0))
+      >>> {key: 1}[HashedKey(("add", 2.0))], key.fields
+      (1, ('add', 2.0))
+    """
+
+    __slots__ = ("_hash", "fields")
+
+    def __init__(self, fields: tuple):
+        self.fields = fields
+        self._hash = hash(fields)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (
+            isinstance(other, HashedKey) and self._hash == other._hash and self.fields == other.fields
+        )
+
+    def __repr__(self) -> str:
+        return f"HashedKey({self.fields!r})"

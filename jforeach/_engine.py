@@ -30,12 +30,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _dtypes
-from ._cache import WeightedLRU
+from ._cache import HashedKey, WeightedLRU
 from ._dtypes import Rank
 from ._table import OPS, Op, Operand
 
 _CATEGORY_NAMES = ("bool", "int", "float", "complex")
 _NUMBER_TYPES = (numbers.Number, np.bool_)
+
+
+_CONCRETE: frozenset[type] = frozenset()  # _concrete(), once known
 
 
 @functools.cache
@@ -44,8 +47,10 @@ def _concrete() -> frozenset[type]:
     matters at 20,000 arrays a call. Found on first use: making an array at import would start JAX's
     backend, after which ``jax.distributed.initialize`` and backend flags can no longer be set. The
     first use may be inside a trace, where a new array would be a tracer: it is made eagerly."""
+    global _CONCRETE
     with jax.ensure_compile_time_eval():
-        return frozenset({type(jnp.zeros(()))})
+        _CONCRETE = frozenset({type(jnp.zeros(()))})
+    return _CONCRETE
 
 
 trace_count = 0
@@ -180,6 +185,15 @@ def _is_number_or_0d(value: Any) -> bool:
     return _is_number(value) or (isinstance(value, jax.Array | np.ndarray) and value.ndim == 0)
 
 
+def _all_numbers_or_0d(values: Sequence[Any]) -> bool:
+    if set(map(type, values)) <= _PYTHON_NUMBERS:
+        return True
+    return all(map(_is_number_or_0d, values))
+
+
+_PYTHON_NUMBERS = frozenset({bool, int, float, complex})
+
+
 def _describe(value: Any) -> str:
     if isinstance(value, jax.Array | np.ndarray):
         return f"an array of shape {tuple(value.shape)}"
@@ -213,7 +227,7 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
         if (
             "List" in allowed
             and not _is_number_or_0d(value)
-            and not (isinstance(value, Sequence) and all(map(_is_number_or_0d, value)))
+            and not (isinstance(value, Sequence) and _all_numbers_or_0d(value))
             and not (is_array and "Tensor" in allowed)
         ):
             raise TypeError(
@@ -226,7 +240,7 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
     if ("Scalar" in allowed or "Tensor" in allowed) and (_is_number(value) or scalar_array):
         return Kind("Scalar", _number_dtype(value)), _check_int_range(value, spec.name, fname)
     if "ScalarList" in allowed and isinstance(value, Sequence) and not isinstance(value, str):
-        if all(map(_is_number_or_0d, value)):
+        if _all_numbers_or_0d(value):
             if _zero_dim_tensor_list(spec, value, n):
                 if packed is None:
                     leaves, _ = as_leaves(value, fname, spec.name)
@@ -335,12 +349,21 @@ _OVERLOAD_WORDS = {
 }
 
 
-def _scalar_list(values: Sequence[Any], *, exact: bool = False) -> tuple[Kind, list[Any]]:
+def _scalar_list(values: Sequence[Any], *, exact: bool = False) -> tuple[Kind, Any]:
     """torch's ScalarList: one number per tensor, each promoting as its own Python type.
 
-    The payload is a list of 0-d values, one kernel argument each: slicing one array per tensor
-    inside the kernel compiles ten times slower (5 s for 1,000 tensors).
+    The payload is one host array (one 0-d value per entry where their types differ, or traced);
+    the kernel takes it whole for a Packed or a short list, one number per argument for a long list
+    (see :func:`_for_kernel`).
     """
+    types = set(map(type, values))
+    if not exact and len(types) == 1 and (entry := next(iter(types))) in (bool, int, float):
+        # Python numbers of one type (the usual case): one vectorized conversion
+        dtype = _dtypes.number_dtype(entry())
+        try:
+            return Kind("ScalarList", dtype), np.asarray(values, dtype=_wide_host_dtype(dtype))
+        except OverflowError:  # an int beyond JAX's int type: entry by entry below
+            pass
     # exact: 0-d arrays that promote as tensors keep their own dtypes, not their category's default
     per_entry = [np.dtype(v.dtype) if exact else _number_dtype(v) for v in values]
     widest = np.dtype(functools.reduce(jnp.promote_types, set(per_entry)))
@@ -351,7 +374,7 @@ def _scalar_list(values: Sequence[Any], *, exact: bool = False) -> tuple[Kind, l
             host = np.asarray([np.asarray(v).item() for v in values], dtype=_wide_host_dtype(widest))
         except OverflowError:  # an int beyond JAX's int type: entry by entry, it as a float (or an error)
             return Kind("ScalarList", widest), [_host_entry(np.asarray(v).item(), widest) for v in values]
-        return Kind("ScalarList", widest), list(host)
+        return Kind("ScalarList", widest), host
     # mixed ints and floats: every entry keeps its own type for promotion (an int for an int tensor
     # stays an int), carried in a static tuple, and travels as that type (2**53 + 1 stays exact)
     if _is_tracer(values):
@@ -533,17 +556,39 @@ def _kernel(
     shardings: tuple[Any, ...] | None = None,
 ):
     """The jitted kernel for a static signature, from the bounded kernel cache (see ``_build_kernel``)."""
-    key = (op_name, kinds, inplace, donate, fname, layout, shardings)
-    return _KERNELS.get(key, lambda: _build_kernel(key))
+    return _kernel_for(_kernel_key(op_name, kinds, inplace, donate, fname, layout, shardings))
 
 
-def _build_kernel(key: tuple) -> Any:
+def _kernel_key(
+    op_name: str,
+    kinds: tuple[Kind, ...],
+    inplace: bool,
+    donate: bool,
+    fname: str,
+    layout: Any,
+    shardings: tuple[Any, ...] | None = None,
+) -> HashedKey:
+    return HashedKey((op_name, kinds, inplace, donate, fname, layout, shardings))
+
+
+def _kernel_for(key: HashedKey) -> Any:
+    """The kernel of ``key``, made if it is not cached (or was released since)."""
+    fn = _KERNELS.find(key)
+    return fn if fn is not None else _KERNELS.get(key, lambda: _build_kernel(key))
+
+
+def _canonical(kernels: Sequence[tuple[int, int, HashedKey]]) -> tuple[tuple[int, int, Any], ...]:
+    """The kernel keys as the cache holds them, so that a plan's lookups are identity checks."""
+    return tuple((start, stop, _KERNELS.key(key)) for start, stop, key in kernels)
+
+
+def _build_kernel(key: HashedKey) -> Any:
     """The jitted kernel; ``shardings``: constrain each result to its tensor's (see ``_pinned_shardings``).
 
-    An error for one tensor carries its index within the kernel's arrays (``_IndexedError``): the
+    An error for one tensor carries its index within the kernel's arrays (``_at_tensor``): the
     caller turns it into the tensor's position in the whole call.
     """
-    op_name, kinds, inplace, donate, fname, layout, shardings = key
+    op_name, kinds, inplace, donate, fname, layout, shardings = key.fields
     op = OPS[op_name]
     specs = op.operands
 
@@ -551,6 +596,7 @@ def _build_kernel(key: tuple) -> Any:
         global trace_count
         trace_count += 1
         _KERNELS.add_weight(key, 1 + len(xs) / _ARRAYS_PER_UNIT)  # one more executable of this kernel
+        payloads = _with_statics(kinds, payloads)
         if layout is not None:
             return layout._apply(op, xs, kinds, payloads, inplace=inplace, fname=fname)
         out = []
@@ -664,6 +710,12 @@ def _alpha_overload(op: Op, spec: Operand) -> Operand:
     return dataclasses.replace(spec, zero_dim_as_number=False)
 
 
+def _is_default(spec: Operand, value: Any) -> bool:
+    """``value`` is the operand's default number itself (the same type: ``alpha=1.0`` is not ``1``)."""
+    default = spec.default
+    return type(value) is type(default) and type(value) in (int, float) and value == default
+
+
 def _check_static_operand(op: Op, spec: Operand, value: Any, fname: str) -> None:
     if spec.name == "ord":
         if op.name == "powsum" and isinstance(value, bool):
@@ -673,23 +725,27 @@ def _check_static_operand(op: Op, spec: Operand, value: Any, fname: str) -> None
 
 
 def call(
-    op_name: str, tensors: Any, operands: Sequence[Any], *, inplace: bool, fname: str, alpha_given: bool = False
+    op_name: str, tensors: Any, operands: Sequence[Any], inplace: bool, fname: str, alpha_given: bool = False
 ) -> Any:
     """Run one op (see the module docstring).
 
     Every check runs over the whole call before the first buffer is donated, so a rejected call
     leaves every input alive and unchanged. Errors are prefixed here, once, with the public name.
+    A call whose signature ran before takes the plan that first call left (:func:`_fast_call`).
     """
-    try:
-        out = _call(OPS[op_name], tensors, operands, inplace=inplace, fname=fname, alpha_given=alpha_given)
-    except (TypeError, ValueError) as error:
-        raise _named(error, fname, tensors) from None
-    except RuntimeError as error:  # JAX's, for a deleted array read while classifying an operand
-        if "deleted" not in str(error):
-            raise
-        raise ValueError(
-            f"`jforeach.{fname}`: an operand holds an array that was deleted (donated to an earlier call)"
-        ) from None
+    op = OPS[op_name]
+    out, plan_key = _fast_call(op, tensors, operands, inplace, fname, alpha_given)
+    if out is _MISS:
+        try:
+            out = _call(op, tensors, operands, inplace=inplace, fname=fname, alpha_given=alpha_given, plan_key=plan_key)
+        except (TypeError, ValueError) as error:
+            raise _named(error, fname, tensors) from None
+        except RuntimeError as error:  # JAX's, for a deleted array read while classifying an operand
+            if "deleted" not in str(error):
+                raise
+            raise ValueError(
+                f"`jforeach.{fname}`: an operand holds an array that was deleted (donated to an earlier call)"
+            ) from None
     if _KERNELS.over_budget():
         _KERNELS.trim()
     return out
@@ -723,7 +779,18 @@ def _position(tensors: Any, index: int) -> str:
     return f"tensors{_leaf_name(tensors, index)}"
 
 
-def _call(op: Op, tensors: Any, operands: Sequence[Any], *, inplace: bool, fname: str, alpha_given: bool) -> Any:
+def _call(
+    op: Op,
+    tensors: Any,
+    operands: Sequence[Any],
+    *,
+    inplace: bool,
+    fname: str,
+    alpha_given: bool,
+    plan_key: HashedKey | None = None,
+) -> Any:
+    """The whole path: classify, check, run. With ``plan_key``, what it decided is kept as the plan
+    of that call signature, for :func:`_fast_call` to repeat."""
     from .packed import Packed
 
     packed = tensors if isinstance(tensors, Packed) else None
@@ -753,6 +820,8 @@ def _call(op: Op, tensors: Any, operands: Sequence[Any], *, inplace: bool, fname
         if alpha_given and spec.name == "other" and _is_strong_0d(value):
             spec = _alpha_overload(op, spec)
         kind, payload = _classify(spec, value, n, treedef, fname, packed)
+        if kind.overload == "Scalar" and _is_default(spec, value):
+            kind = dataclasses.replace(kind, static=value)  # alpha=1, value=1: compiled in, as torch skips them
         kinds.append(kind)
         payloads.append(payload)
     if packed is None:
@@ -775,13 +844,21 @@ def _call(op: Op, tensors: Any, operands: Sequence[Any], *, inplace: bool, fname
     if donate:
         payloads = _check_aliasing(leaves, payloads, fname)
     shardings = _pinned_shardings(op, leaves) if donate and packed is None else None
-    fn = _kernel(
+    key = _kernel_key(
         op.name, tuple(kinds), inplace, donate, fname, packed.layout if packed is not None else None, shardings
     )
+    fn = _kernel_for(key)
+    plan = None
     if packed is not None:
-        out = _run(fn, leaves, packed.layout._prepare_payloads(op, kinds, payloads, leaves), range(len(leaves)), op)
+        prepared = packed.layout._prepare_payloads(op, kinds, payloads, leaves)
+        if plan_key is not None:
+            plan = _plan(op, kinds, ((0, len(leaves), key),), segments=prepared[-1])
+        out = _run(fn, leaves, _for_kernel(kinds, prepared[:-1], True) + prepared[-1:], range(len(leaves)), op)
     elif len(leaves) <= CHUNK:
-        out = _run(fn, leaves, payloads, range(len(leaves)), op, tensors=tensors, operands=operands)
+        if plan_key is not None:
+            plan = _plan(op, kinds, ((0, len(leaves), key),), shardings=shardings)
+        kernel_payloads = _for_kernel(kinds, payloads, False)
+        out = _run(fn, leaves, kernel_payloads, range(len(leaves)), op, tensors=tensors, operands=operands)
     else:
         # chunks: every array of the call must be alive, and every chunk's errors raised, before the
         # first chunk donates its buffers
@@ -789,17 +866,27 @@ def _call(op: Op, tensors: Any, operands: Sequence[Any], *, inplace: bool, fname
         if donate:
             _validate_before_donating(op.name, leaves, kinds, payloads, fname)
         out = []
+        chunks = []
         for start in range(0, len(leaves), CHUNK):
             stop = min(start + CHUNK, len(leaves))
             # a ScalarList of mixed types has its chunk's entry types, hence a kernel of its own
             chunk_kinds = tuple(k.select(range(start, stop)) for k in kinds)
-            chunk_fn = fn
+            chunk_key = key
             if chunk_kinds != tuple(kinds) or shardings is not None:
                 chunk_shardings = shardings[start:stop] if shardings is not None else None
-                chunk_fn = _kernel(op.name, chunk_kinds, inplace, donate, fname, None, chunk_shardings)
-            chunk_payloads = [_chunk(k, p, start, stop) for k, p in zip(kinds, payloads, strict=True)]
-            out.extend(_run(chunk_fn, leaves[start:stop], chunk_payloads, range(start, stop), op))
+                chunk_key = _kernel_key(op.name, chunk_kinds, inplace, donate, fname, None, chunk_shardings)
+            chunks.append((start, stop, chunk_key))
+        if plan_key is not None and _chunks_checked_by_dtype(op, kinds, shardings):
+            plan = _plan(op, kinds, chunks, dtypes=frozenset(map(operator.attrgetter("dtype"), leaves)))
+        kernel_payloads = _for_kernel(kinds, payloads, False)
+        for start, stop, chunk_key in chunks:
+            chunk_payloads = [_chunk(k, p, start, stop) for k, p in zip(kinds, kernel_payloads, strict=True)]
+            out.extend(_run(_kernel_for(chunk_key), leaves[start:stop], chunk_payloads, range(start, stop), op))
 
+    if plan is not None and donate == inplace and _plan_fits(plan_key, plan.kinds):
+        if len(_PLANS) >= _PLAN_BUDGET:
+            _PLANS.clear()
+        _PLANS[plan_key] = plan
     if packed is not None:
         return packed._finish(out, op, inplace=inplace)
     if not inplace:
@@ -824,15 +911,383 @@ def _run(
     """
     try:
         return fn(leaves, payloads)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, RuntimeError) as error:
+        # a deleted argument: JAX's RuntimeError, or XLA's ValueError for a donated one ("Buffer has
+        # been deleted or donated"); nothing ran, and the error names the array
+        if "deleted" in str(error) and getattr(error, "_jforeach_tensor", None) is None:
+            kinds = [Kind("List") if isinstance(p, list) else Kind("Tensor") for p in payloads]
+            _check_not_deleted(leaves, kinds, payloads, op, tensors, operands, positions)
+        if isinstance(error, RuntimeError):
+            raise
         _shift_tensor_index(error, positions)
         raise
-    except RuntimeError as error:
-        if "deleted" not in str(error):
-            raise
-        kinds = [Kind("List") if isinstance(p, list) else Kind("Tensor") for p in payloads]
-        _check_not_deleted(leaves, kinds, payloads, op, tensors, operands, positions)
-        raise
+
+
+# ----------------------------------------------------------------------------------------------
+# The fast path: what the first call of a signature decided, repeated with the checks that can change
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Plan:
+    """What :func:`_call` decided for one call signature (the key :func:`_call_form` computes).
+
+    ``kernels``: ``(start, stop, kernel key)`` per kernel (several for a long list). ``segments``: a
+    Packed's segment ids (``Layout._prepare_payloads``). ``shardings``: the pinned shardings of the
+    results (``_pinned_shardings``). ``dtypes``: for a long list, the tensor dtypes its chunk kernels
+    were checked for (their errors depend on nothing else, see :func:`_chunks_checked_by_dtype`).
+    ``checks``: the number operands whose values torch checks, as ``(index, spec)``; ``arrays``:
+    the array operands, which must not alias a donated tensor.
+    """
+
+    kinds: tuple[Kind, ...]
+    kernels: tuple[tuple[int, int, HashedKey], ...]
+    segments: Any = None
+    shardings: Any = None
+    dtypes: frozenset | None = None
+    checks: tuple[tuple[int, Operand], ...] = ()
+    arrays: tuple[int, ...] = ()
+    converts: bool = False  # some payload is not passed as given (see _for_kernel)
+    pinned: bool = False  # the results' shardings are pinned from the tensors' (_pinned_shardings)
+
+
+def _plan(op: Op, kinds: Sequence[Kind], kernels: Sequence[tuple[int, int, HashedKey]], **fields: Any) -> _Plan:
+    checks = tuple(  # (a default number, compiled in, was checked once and for all)
+        (i, spec)
+        for i, (spec, kind) in enumerate(zip(op.operands, kinds, strict=True))
+        if kind.overload in ("Scalar", "ScalarList")
+        and (spec.overflow_check or op.name == "pow")
+        and not (kind.overload == "Scalar" and kind.static is not None)
+    )
+    arrays = tuple(i for i, kind in enumerate(kinds) if kind.overload in ("List", "Tensor"))
+    converts = any((k.overload == "Scalar" and k.static is not None) or k.overload == "ScalarList" for k in kinds)
+    pinned = fields.get("segments") is None and not op.reads_tensors
+    kernels = _canonical(kernels)
+    return _Plan(tuple(kinds), kernels, checks=checks, arrays=arrays, converts=converts, pinned=pinned, **fields)
+
+
+# The plans, by call signature; beyond the budget they are dropped and made again as calls come
+_PLAN_BUDGET = 4096
+_PLANS: dict[Any, _Plan] = {}
+_MISS = object()
+
+# which kinds each operand form of _call_form may have been classified as: another pairing means a
+# form too coarse for that call (it then takes the whole path every time)
+_FORM_KINDS = {
+    "number": ("Scalar",),
+    "default": ("Scalar",),
+    "array0d": ("Scalar", "Tensor"),
+    "numbers": ("ScalarList",),
+    "packed": ("List",),
+    "arrays": ("List",),
+    "static": ("Static",),
+}
+_FORMS_AT = 4  # the operand forms' place in the key (after the tensors' structure)
+
+
+@functools.cache
+def _packed_type() -> type:
+    from .packed import Packed
+
+    return Packed
+
+
+def _call_form(op: Op, tensors: Any, operands: Sequence[Any], inplace: bool, fname: str, alpha_given: bool):
+    """``(key, leaves, payloads, packed)`` for a call the fast path can take, or None.
+
+    The key holds everything the classification depends on: the tensors' container (a Packed's
+    layout, a list's length, a dict's tree), each operand's form (a Python number's type, a 0-d
+    array's dtype and weak type, the entry type of a list of numbers, a Packed's layout), and the
+    x64 flag where it decides a host dtype. Shapes and dtypes of listed arrays are not in it: the
+    kernel's own jit cache keys them, and its errors are raised while tracing, before anything runs.
+    Taken: concrete arrays (a flat list, tuple or dict, one array, or a Packed), and operands that
+    are Python numbers, 0-d arrays, lists of Python numbers of one type, a Packed, or arrays in the
+    tensors' container. Anything else (numpy arrays, tracers, nested trees, mixed number types)
+    takes the whole path every time.
+    """
+    concrete = _CONCRETE or _concrete()
+    container = type(tensors)
+    packed = None
+    if container is list or container is tuple:
+        if not tensors or not set(map(type, tensors)) <= concrete:
+            return None
+        leaves = tensors if container is list else list(tensors)
+        structure: Any = (container, len(tensors))
+    elif container is _packed_type():
+        leaves = list(tensors._buffers)
+        if not set(map(type, leaves)) <= concrete:
+            return None
+        packed = tensors
+        # (committed: which segment ids the plan holds, see Layout._segment_ids_for)
+        structure = (container, tensors.layout, tensors._masked, leaves[0].committed if leaves else None)
+    elif container in concrete:
+        leaves, structure = [tensors], container
+    elif container is dict:
+        if not tensors or not set(map(type, tensors.values())) <= concrete:
+            return None
+        leaves, structure = jax.tree.flatten(tensors)
+    else:
+        return None
+    key: list[Any] = [op.name, fname, alpha_given, structure]
+    payloads = list(operands)
+    reduction = op.family == "reduction"
+    for i, (value, spec) in enumerate(zip(operands, op.operands, strict=True)):
+        kind = type(value)
+        if kind is list or kind is tuple:
+            types = set(map(type, value))
+            if types <= concrete:
+                # all 0-d: perhaps a ScalarList or torch's list of 0-d tensors (_zero_dim_tensor_list)
+                if not types or reduction or (kind, len(value)) != structure:
+                    return None
+                if not value[0].shape and all(map(_is_0d, value)):
+                    return None
+                key.append("arrays")
+                payloads[i] = value if kind is list else list(value)
+            elif len(types) == 1 and (entry := next(iter(types))) in (float, int, bool) and not reduction:
+                x64 = jax.config.read("jax_enable_x64")
+                host = _host_numbers(value, entry, op, x64)
+                if host is None:
+                    return None
+                key.append(("numbers", kind, len(value), entry, x64))
+                payloads[i] = host
+            else:
+                return None
+        elif kind is float or kind is int or kind is bool or kind is complex:
+            if reduction:
+                key.append(("static", kind, value))  # ord: part of the kernel
+                payloads[i] = None
+            elif kind is type(spec.default) and value == spec.default:
+                key.append("default")  # alpha=1, value=1: compiled in (_is_default)
+            elif kind is int:
+                if -(2**31) <= value < 2**31:
+                    key.append(kind)
+                else:  # beyond JAX's int type it travels as a float: the whole path decides
+                    x64 = jax.config.read("jax_enable_x64")
+                    if not x64 or not -(2**63) <= value < 2**63:
+                        return None
+                    key.append((kind, x64))
+            elif op.name == "pow" and kind is float and 0 < abs(value) < _FLOAT32_TINY:
+                return None  # (_keep_tiny_exponents changes it)
+            else:
+                key.append(kind)
+        elif kind in concrete:
+            if value.shape or op.name == "pow" or reduction:  # (pow: _keep_tiny_exponents reads a 0-d value)
+                return None
+            key.append(("array0d", value.dtype, value.weak_type))
+        elif kind is _packed_type():
+            buffers = list(value._buffers)
+            if not set(map(type, buffers)) <= concrete or reduction:
+                return None
+            key.append(("packed", value.layout))
+            payloads[i] = buffers
+        elif kind is dict:
+            if reduction or not value or not set(map(type, value.values())) <= concrete:
+                return None
+            arrays, other = jax.tree.flatten(value)
+            if other != structure or all(map(_is_0d, arrays)):
+                return None
+            key.append("arrays")
+            payloads[i] = arrays
+        elif reduction and (value is None or isinstance(value, type | np.dtype)):
+            key.append(("static", kind, value))  # dtype: part of the kernel
+            payloads[i] = None
+        else:
+            return None
+    key.append(inplace)
+    return tuple(key), leaves, payloads, packed
+
+
+def _form_name(form: Any) -> str:
+    if isinstance(form, tuple):
+        return form[0] if isinstance(form[0], str) else "number"  # ((int, x64): a wide int)
+    return form if isinstance(form, str) else "number"  # (a Python number's type)
+
+
+def _is_0d(array: jax.Array) -> bool:
+    return not array.shape
+
+
+def _host_numbers(values: Sequence[Any], entry: type, op: Op, x64: bool) -> np.ndarray | None:
+    """A list of Python numbers of one type as the one host array ``_scalar_list`` makes of it; None
+    where that takes more than one look (an int beyond JAX's int type, pow's tiny float exponents)."""
+    dtype = {bool: np.bool_, int: np.int64 if x64 else np.int32, float: np.float64 if x64 else np.float32}[entry]
+    try:
+        host = np.asarray(values, dtype=dtype)
+    except OverflowError:
+        return None
+    if entry is float and op.name == "pow" and np.any((host != 0) & (np.abs(host) < _FLOAT32_TINY)):
+        return None
+    return host
+
+
+def _plan_fits(key: Any, kinds: Sequence[Kind]) -> bool:
+    """Whether every operand form of ``key`` was classified as that form always is."""
+    for form, kind in zip(key[_FORMS_AT:-1], kinds, strict=True):
+        name = _form_name(form)
+        if kind.overload not in _FORM_KINDS[name] or kind.zero_dim or isinstance(kind.number_dtype, tuple):
+            return False
+        if kind.overload == "Scalar" and (kind.static is not None) != (name == "default"):
+            return False
+    return True
+
+
+def _chunks_checked_by_dtype(op: Op, kinds: Sequence[Kind], shardings: Any) -> bool:
+    """Whether the errors of a long list's chunk kernels depend on the tensors' dtypes alone.
+
+    So they do with number operands only (a number promotes alike with a tensor of any rank); array
+    operands add their shapes, reductions the tensors' sizes, pinned shardings each tensor's.
+    """
+    if op.family == "reduction" or shardings is not None or not op.reads_tensors:
+        return False
+    return all(k.overload in ("Scalar", "ScalarList") for k in kinds)
+
+
+def _numbers_fit(op: Op, plan: _Plan, operands: Sequence[Any], payloads: Sequence[Any], leaves: Any, packed: Any):
+    """Whether the numbers' values pass torch's checks (:func:`_check_scalar_values`).
+
+    A cheap look first (:func:`_may_overflow`, on the Python numbers themselves for a short list);
+    only a value that could fail it is checked exactly, against the tensors' dtypes.
+    """
+    for i, spec in plan.checks:
+        kind, payload = plan.kinds[i], payloads[i]
+        scalar = kind.overload == "Scalar"
+        host = _host_number(payload) if scalar else payload  # (None for a 0-d array: its value is on the device)
+        if host is None:
+            continue
+        if op.name == "pow" and _dtypes.category(kind.number_dtype) == 1 and (host < 0 if scalar else host.min() < 0):
+            break  # an integral tensor to a negative integer power?
+        if spec.overflow_check:
+            integral_target = spec.overflow_check == "opmath" and "int" in op.accepts
+            if scalar:
+                if _may_overflow(host, integral_target):
+                    break
+            elif len(host) <= 16 and kind.number_dtype.kind == "f":
+                if not _floats_fit(operands[i], integral_target):
+                    break
+            elif _may_overflow_any(host, integral_target):
+                break
+    else:
+        return True
+    try:
+        _check_scalar_values(op, leaves, packed, plan.kinds, payloads, "")
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _floats_fit(values: Sequence[float], integral_target: bool) -> bool:
+    """:func:`_may_overflow_any` is False, for a few Python floats (numpy's calls cost more)."""
+    if integral_target:
+        return 0 <= min(values) and max(values) <= 127  # (NaN: a comparison is False, the exact check decides)
+    return max(map(abs, values)) <= _FLOAT16_MAX
+
+
+def _fast_call(op: Op, tensors: Any, operands: Sequence[Any], inplace: bool, fname: str, alpha_given: bool):
+    """``(result, key)``: the call run by its signature's plan, or ``_MISS`` where it has none yet
+    or something it checks changed (then :func:`_call` runs, decides again and raises any error).
+
+    Checked on every call, before anything is donated: torch's rules on the numbers' values, an
+    array passed twice or as an operand of its own in-place call, the pinned shardings; for a long
+    list, the tensors' dtypes and deleted arrays. A new shape or dtype traces the kernel, whose
+    errors are raised before it runs; a deleted array, JAX finds before it donates any argument.
+    """
+    form = _call_form(op, tensors, operands, inplace, fname, alpha_given)
+    if form is None:
+        return _MISS, None
+    key, leaves, payloads, packed = form
+    plan = _PLANS.get(key)
+    if plan is None:
+        return _MISS, key
+    kinds = plan.kinds
+    if plan.checks and not _numbers_fit(op, plan, operands, payloads, leaves, packed):
+        return _MISS, key
+    if inplace:
+        donated = set(map(id, leaves))
+        if len(donated) != len(leaves):
+            return _MISS, key
+        for i in plan.arrays:
+            payload = payloads[i]
+            if not donated.isdisjoint(map(id, payload)) if type(payload) is list else id(payload) in donated:
+                return _MISS, key
+        if plan.pinned and _pinned_shardings(op, leaves) != plan.shardings:
+            return _MISS, key
+    if plan.converts:
+        payloads = _for_kernel(kinds, payloads, packed is not None)
+    if packed is not None:
+        try:
+            out = _kernel_for(plan.kernels[0][2])(leaves, [*payloads, plan.segments])
+        except (TypeError, ValueError, RuntimeError):  # a new layout's trace, a deleted buffer: nothing ran
+            return _MISS, key
+        return packed._finish(out, op, inplace=inplace), key
+    if len(plan.kernels) == 1:
+        try:
+            out = _kernel_for(plan.kernels[0][2])(leaves, payloads)
+        except (TypeError, ValueError, RuntimeError):
+            return _MISS, key
+    else:
+        if plan.dtypes is None or not set(map(operator.attrgetter("dtype"), leaves)) <= plan.dtypes:
+            return _MISS, key
+        if any(map(_is_deleted_array, leaves)):
+            return _MISS, key
+        out = []
+        for start, stop, kernel_key in plan.kernels:
+            chunk_payloads = [_chunk(k, p, start, stop) for k, p in zip(kinds, payloads, strict=True)]
+            try:
+                out.extend(_kernel_for(kernel_key)(leaves[start:stop], chunk_payloads))
+            except (TypeError, ValueError, RuntimeError):
+                if start and inplace:
+                    raise  # (not expected: every array was alive and every dtype checked)
+                return _MISS, key
+    return _finish_list(tensors, out, inplace, key[_FORMS_AT - 1]), key
+
+
+_SCALARS_AS_ARRAY = 64
+
+
+def _for_kernel(kinds: Sequence[Kind], payloads: Sequence[Any], packed: bool) -> list[Any]:
+    """The payloads as the kernel takes them: a default number is part of the kernel (``Kind.static``),
+    not an argument; a ScalarList of a short list is one array (a long list's: one argument per
+    number, as one slice per tensor would compile many times slower)."""
+    out = list(payloads)
+    for i, kind in enumerate(kinds):
+        if kind.overload == "Scalar" and kind.static is not None:
+            out[i] = None
+        elif kind.overload == "ScalarList" and not packed and isinstance(out[i], np.ndarray):
+            if len(out[i]) > _SCALARS_AS_ARRAY:
+                out[i] = list(out[i])
+    return out
+
+
+def _with_statics(kinds: Sequence[Kind], payloads: Sequence[Any]) -> list[Any]:
+    """Inside the kernel: default numbers back in place of their payloads (a Packed's segment ids follow)."""
+    out = list(payloads)
+    for i, kind in enumerate(kinds):
+        if kind.overload == "Scalar" and kind.static is not None:
+            out[i] = kind.static
+    return out
+
+
+def _is_deleted_array(array: jax.Array) -> bool:
+    return array.is_deleted()
+
+
+def _finish_list(tensors: Any, out: list[Any], inplace: bool, structure: Any) -> Any:
+    """The result in the tensors' container (a flat list, tuple or dict, or one array); ``structure``:
+    a dict's tree definition."""
+    container = type(tensors)
+    if container is list:
+        if inplace:
+            tensors[:] = out
+            return tensors
+        return out
+    if container is tuple:
+        return tuple(out)
+    if container is dict:
+        new = jax.tree.unflatten(structure, out)
+        if inplace:
+            tensors.update(new)  # (the keys are the same: the order the caller gave them stays)
+            return tensors
+        return new
+    return out[0]
 
 
 _FLOAT32_TINY = float(np.finfo(np.float32).tiny)
@@ -854,6 +1309,11 @@ def _keep_tiny_exponents(kind: Kind, payload: Any) -> Any:
 
     if kind.overload == "Scalar":
         return keep(payload)
+    if kind.overload == "ScalarList" and isinstance(payload, np.ndarray):  # one host array: kept one
+        if payload.dtype.kind != "f":
+            return payload
+        tiny = (payload != 0) & (np.abs(payload) < _FLOAT32_TINY)
+        return np.where(tiny, np.copysign(_FLOAT32_TINY, payload), payload).astype(payload.dtype)
     if kind.overload == "ScalarList":
         return [keep(v) for v in payload]
     return payload
@@ -901,7 +1361,7 @@ def _may_be_scalar_list(value: Any) -> bool:
         return value.ndim == 1
     if not isinstance(value, Sequence) or isinstance(value, str):
         return False
-    return all(map(_is_number_or_0d, value))
+    return _all_numbers_or_0d(value)
 
 
 def _check_tensor_operands_do_not_grow(
@@ -1124,7 +1584,7 @@ def _suspect_operands(op: Op, kinds: Sequence[Kind], payloads: Sequence[Any]) ->
             wide = isinstance(v, float) and kind.number_dtype.kind in "iu"  # an int beyond JAX's int type
             if wide or (spec.overflow_check and _may_overflow(v, integral_target)):
                 suspects.append(k)
-        elif payload and not _is_tracer(payload):
+        elif len(payload) and not _is_tracer(payload):
             # a ScalarList, on the host: one vectorized look (10,000 entries in well under a millisecond)
             values = np.asarray(payload)
             dtypes = kind.number_dtype if isinstance(kind.number_dtype, tuple) else (kind.number_dtype,)
