@@ -305,6 +305,19 @@ def test_percall_table_says_whether_each_target_is_met():
     assert len(lines) == 4
 
 
+def test_unpack_section_through_the_bench_command(tmp_path, capsys):
+    argv = ["--ops", "unpack", "--unpack-n", "12", "--repeat", "1", "--out", str(tmp_path)]
+    assert bench.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "== unpack" in out and "Packed compile s" in out
+    rows = json.loads((tmp_path / "bench.json").read_text())["rows"]
+    assert [(r["section"], r["impl"], r["tensors"]) for r in rows] == [("unpack", "tree", 12), ("unpack", "Packed", 12)]
+    for row in rows:
+        assert row["ms"] > 0
+        assert row["compile_s"] == pytest.approx(row["trace_s"] + row["lower_s"] + row["xla_s"])
+    assert (tmp_path / "bench.png").read_bytes().startswith(_PNG_SIGNATURE)
+
+
 # ----------------------------------------------------------------------
 # The subpackage's place in the package.
 

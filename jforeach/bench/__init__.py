@@ -13,7 +13,10 @@ Sections, picked with ``--ops``:
   leaf, ``optax.flatten``, a Packed; ``--quick`` leaves it out unless ``--ops`` names it;
 - ``percall``, the per-call cost of jforeach against the bare donated jitted call
   (:mod:`jforeach.bench.percall`); it runs only when ``--ops`` names it, since it makes JAX's CPU
-  dispatch synchronous for the whole run.
+  dispatch synchronous for the whole run;
+- ``unpack``, the compile and step time of ``grad`` of a loss that unpacks thousands of tensors
+  from a Packed, against the same loss on the tree (:mod:`jforeach.bench.unpack`; ``--unpack-n``);
+  it runs only when ``--ops`` names it (10,000 tensors compile for minutes).
 
 The tables are printed; ``bench.json`` (rows, machine, arguments, notes) and ``bench.png`` (plots)
 are written to ``--out``. Nothing else in the package imports this subpackage, and the test suite
@@ -38,7 +41,9 @@ SWEEP_OPS = ("log1p", "add", "addcmul", "norm")  # the rows of ops._OPS
 OPTIM_OPS = ("adam",)
 TRAIN_OPS = ("train",)
 PERCALL_OPS = ("percall",)
-ALL_OPS = SWEEP_OPS + OPTIM_OPS + TRAIN_OPS + PERCALL_OPS
+UNPACK_OPS = ("unpack",)
+ALL_OPS = SWEEP_OPS + OPTIM_OPS + TRAIN_OPS + PERCALL_OPS + UNPACK_OPS
+UNPACK_NS = (2000, 10_000)  # --quick: 500
 QUICK_OPTIMIZERS = ("sgd", "adam", "adamw")  # --quick: the fused-vs-foreach-vs-Packed comparison only
 
 _MISSING_EXTRA = (
@@ -134,9 +139,10 @@ def _parser() -> argparse.ArgumentParser:
         "--ops",
         type=_parse_ops,
         default=None,
-        help=f"comma list among {','.join(ALL_OPS)} (default: all but percall, and with --quick all but train "
-        "and percall; adam is the optimizer section, train the transformer train-step section, whose four "
-        "compiles take minutes, percall the per-call cost of jforeach against the bare jitted call)",
+        help=f"comma list among {','.join(ALL_OPS)} (default: all but percall and unpack, and with --quick all "
+        "but train, percall and unpack; adam is the optimizer section, train the transformer train-step section, "
+        "whose four compiles take minutes, percall the per-call cost of jforeach against the bare jitted call, "
+        "unpack the compile time of a loss that unpacks thousands of tensors)",
     )
     parser.add_argument(
         "--sizes",
@@ -167,6 +173,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--cases", default="", help="optimizer section: only the cases whose name contains this")
     parser.add_argument(
+        "--unpack-n",
+        type=_parse_ints,
+        default=None,
+        help="tensor counts of the unpack section (default: " + ",".join(map(str, UNPACK_NS)) + "; with --quick: 500)",
+    )
+    parser.add_argument(
         "--skip",
         default="",
         help="optimizer and train sections: comma list, leave out implementations whose name contains one",
@@ -188,8 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing:
         print(_MISSING_EXTRA.format(missing=", ".join(missing)), file=sys.stderr)
         return 2
-    if args.ops is None:  # train compiles for minutes (--quick leaves it out), percall runs when named
-        args.ops = [o for o in ALL_OPS if o not in PERCALL_OPS and not (args.quick and o in TRAIN_OPS)]
+    if args.ops is None:  # train compiles for minutes (--quick leaves it out); percall and unpack run when named
+        args.ops = [o for o in ALL_OPS if o not in PERCALL_OPS + UNPACK_OPS and not (args.quick and o in TRAIN_OPS)]
 
     import jax
 
@@ -281,6 +293,29 @@ def _run(args: argparse.Namespace, notes: list[str]) -> int:
         except Exception as e:  # keep the other sections' results
             notes.append(f"train-step benchmark failed ({type(e).__name__}: {e}): train section skipped")
 
+    unpack_results: list[dict[str, Any]] = []
+    if "unpack" in args.ops:
+        from . import unpack
+
+        print("unpack section ...", file=sys.stderr)
+        for n in args.unpack_n or ([500] if args.quick else list(UNPACK_NS)):
+            unpack_results.append(unpack.measure(n, rounds=repeat))
+            r = unpack_results[-1]
+            progress(
+                f"unpack {n} tensors: compile {r['tree']['compile_s']:.2f} s tree, "
+                f"{r['packed']['compile_s']:.2f} s Packed"
+            )
+            for impl, key in (("tree", "tree"), ("Packed", "packed")):
+                rows.append(
+                    {
+                        "section": "unpack",
+                        "case": f"grad of a loss over {n} tensors",
+                        "impl": impl,
+                        "tensors": n,
+                        **r[key],
+                    }
+                )
+
     if "percall" in args.ops:
         from . import percall
 
@@ -313,6 +348,11 @@ def _run(args: argparse.Namespace, notes: list[str]) -> int:
 
         print("\n== per-call cost: jforeach against the bare donated jitted call, alternating pairs (issue 10)")
         print(percall.table(percall_rows))
+    if unpack_results:
+        from . import unpack
+
+        print("\n== unpack: compile and step of grad(loss) on the tree and on a Packed through unpack (ratio: compile)")
+        print(unpack.table(unpack_results))
     for note in notes:
         print(f"note: {note}")
 
