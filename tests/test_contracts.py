@@ -11,7 +11,6 @@ import subprocess
 import sys
 from typing import NamedTuple
 
-import _multidevice
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -808,20 +807,7 @@ def test_numpy_and_python_scalar_leaves_are_converted():
     )
 
 
-# ------------------------------------------------------------------------------------------------
-# Sharding: 8 virtual CPU devices, in a subprocess (the device count is fixed when jax starts)
-
-SHARDED_CHECKS = ["list_outplace_keeps_sharding", "list_inplace_keeps_sharding"]
-
-
-@pytest.fixture(scope="module")
-def sharded_results():
-    return _multidevice.run_checks(SHARDED_CHECKS)
-
-
-@pytest.mark.parametrize("check", SHARDED_CHECKS)
-def test_sharded(sharded_results, check):
-    assert sharded_results[check] == "ok", sharded_results[check]
+# The list path on 8 sharded devices is checked in tests/test_sharding.py (one process for all).
 
 
 def test_import_does_not_start_the_jax_backend():

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-from _torch_ref import DTYPES, assert_matches, to_torch
+from _torch_ref import DTYPES, assert_matches, jax_dtype_name, to_torch, torch_dtype_name
 
 import jforeach
 from jforeach._table import BINARY_OPS, OPS, UNARY_OPS
@@ -87,10 +88,17 @@ def check_all_dtypes(name, dtypes, build, *, kwargs=None, context=""):
     ``build(case)`` returns ``(xs, make_torch, jax_args, torch_args)`` for one case. torch
     runs each case separately; the cases torch accepts are concatenated into one jforeach call (one
     kernel to compile), and each case torch rejects must be rejected by jforeach on its own.
+
+    In place, jforeach's kernel is the out-of-place one followed by a cast into the tensor's dtype
+    (``_engine.apply_one``), so the in-place values are compiled and compared for the first case
+    and for every case where torch's in-place result differs from its out-of-place one in dtype;
+    every other accepted case is checked by abstract evaluation (accepted, the tensor's dtype and
+    shape), which compiles nothing. Rejections are checked on every case in both directions.
     """
     kwargs = kwargs or {}
     op = OPS[name]
     modes = [m for m, ok in (("out", op.outplace), ("in", op.inplace)) if ok]
+    out_dtypes = {}  # case -> torch's out-of-place result dtypes, to pick the in-place cases to compile
     for mode in modes:
         accepted = []
         for case in dtypes:
@@ -99,6 +107,7 @@ def check_all_dtypes(name, dtypes, build, *, kwargs=None, context=""):
             try:
                 if mode == "out":
                     want = getattr(torch, f"_foreach_{name}")(make_torch(), *torch_args(), **kwargs)
+                    out_dtypes[case] = [w.dtype for w in want]
                 else:
                     want = make_torch()
                     getattr(torch, f"_foreach_{name}_")(want, *torch_args(), **kwargs)
@@ -107,6 +116,9 @@ def check_all_dtypes(name, dtypes, build, *, kwargs=None, context=""):
                 with pytest.raises((TypeError, ValueError)):
                     getattr(jforeach, name if mode == "out" else f"{name}_")(fresh, *jax_args, **kwargs)
                 assert not any(x.is_deleted() for x in fresh), f"{label}: a rejected call donated"
+                continue
+            if mode == "in" and accepted and out_dtypes.get(case) == [w.dtype for w in want]:
+                _check_inplace_abstractly(name, xs, jax_args, kwargs, want, label)
                 continue
             accepted.append((xs, jax_args, want, label))
         if not accepted:
@@ -123,6 +135,14 @@ def check_all_dtypes(name, dtypes, build, *, kwargs=None, context=""):
             for j, w in enumerate(want):
                 assert_matches(got[start + j], w, context=label)
             start += len(case_xs)
+
+
+def _check_inplace_abstractly(name, xs, jax_args, kwargs, want, label):
+    """The in-place call traced without compiling: accepted, and each tensor keeps torch's dtype and shape."""
+    got = jax.eval_shape(lambda ts: getattr(jforeach, f"{name}_")(ts, *jax_args, **kwargs), list(xs))
+    assert len(got) == len(want), label
+    for g, w in zip(got, want, strict=True):
+        assert (jax_dtype_name(g), tuple(g.shape)) == (torch_dtype_name(w), tuple(w.shape)), label
 
 
 def _concat_operand(parts):

@@ -293,16 +293,16 @@ def test_masked_decay_after_clipping_is_torch_param_groups(packed):
             np.testing.assert_allclose(to_numpy(mine[key]), to_numpy(theirs[i][key]), rtol=1e-4, atol=1e-6)
 
 
-def test_multi_transform_state_is_not_one_torch_optimizer():
-    """A multi_transform state holds one optimizer state per label, each over part of the tree: torch
-    keeps one; state_to_torch says so rather than writing a wrong state_dict."""
+def test_a_torch_group_that_fits_no_multi_transform_label_is_an_error():
+    """A multi_transform state converts label by label (tests/test_state_dict.py); a torch group that is
+    not exactly one label's parameters (here all seven in one group) is refused, not written wrongly."""
     params = jforeach.pack(_tree(_initial()), group_by=group)
     tx = optax.multi_transform(
         {"decay": jforeach.optim.adamw(lr=0.01), "no_decay": jforeach.optim.adamw(lr=0.02, weight_decay=0.0)},
         param_labels=lambda p: jforeach.labels(p, group),
     )
     state = tx.init(params)
-    with pytest.raises(ValueError, match="multi_transform"):
+    with pytest.raises(ValueError, match="fits no optax.multi_transform label"):
         jforeach.optim.state_to_torch(state, param_groups=[{"params": list(range(7)), "lr": 0.01}])
 
 

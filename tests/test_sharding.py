@@ -22,14 +22,14 @@ PACKED_CHECKS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def sharded_results():
-    return _multidevice.run_checks(PACKED_CHECKS, devices=8)
+LIST_CHECKS = ["list_outplace_keeps_sharding", "list_inplace_keeps_sharding"]  # the list path keeps shardings
 
 
-@pytest.mark.parametrize("check", PACKED_CHECKS)
-def test_eight_devices(sharded_results, check):
-    assert sharded_results[check] == "ok", sharded_results[check]
+def test_eight_devices():
+    # one test, one process for every check: pytest-xdist would run a module fixture once per worker
+    results = _multidevice.run_checks(PACKED_CHECKS + LIST_CHECKS, devices=8)
+    failed = {name: error for name, error in results.items() if error != "ok"}
+    assert not failed, "\n".join(f"--- check_{name}\n{error}" for name, error in failed.items())
 
 
 def test_two_processes():
