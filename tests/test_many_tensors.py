@@ -60,7 +60,7 @@ def test_unpack_in_jit_gives_every_tensor_bit_for_bit():
 
 
 def test_grad_through_unpack_is_the_tree_gradient_exactly():
-    tree = _tree(40)
+    tree = _tree(20)
     packed = jforeach.pack(tree)
     got = jax.jit(jax.grad(lambda p: _loss(p.unpack())))(packed)
     want = jax.jit(jax.grad(_loss))(jax.tree.map(jnp.asarray, tree))
@@ -129,13 +129,13 @@ def _kernel_bodies(compiled_text):
 
 
 def test_unpack_compiles_one_kernel_per_shape_not_per_tensor():
-    n = 200
+    n = 60
     packed = jforeach.pack(_tree(n))
     text = jax.jit(lambda p: p.unpack()).lower(packed).compile().as_text()
     lowered = jax.jit(lambda p: p.unpack()).lower(packed).as_text()
     assert lowered.count("stablehlo.dynamic_slice") == n
     bodies = _kernel_bodies(text)
-    # five shapes (a few kernels each at most) where 200 constant slices would need 200
+    # five shapes (a few kernels each at most) where n constant slices would need n
     assert 1 <= len(bodies) <= 3 * len(_BLOCK), len(bodies)
     # the count is sensitive: the same tensors cut at constant offsets give one body per tensor
     offsets = np.cumsum([np.prod(s, dtype=int) for s in (_BLOCK[i % len(_BLOCK)] for i in range(n))])[:-1]
