@@ -415,12 +415,22 @@ def test_add_in_place_with_itself():
 # ------------------------------------------------------------------------------------------------
 # Scale and edge shapes
 
-N_LARGE = 20_000
-SPOTS = (0, 1, 1023, 1024, 1025, 2047, 2048, 12_345, N_LARGE - 2, N_LARGE - 1)  # include chunk-like boundaries
+# Long lists run as kernels of ``_engine.CHUNK`` arrays. Here the chunk is 64 arrays, so that many
+# chunks cost little to compile; the chunking does not depend on the size, and lists over the real
+# 1,024 run in tests/test_differential.py, tests/test_fast_path.py and tests/test_nothing_lost.py
+SMALL_CHUNK = 64
+N_LARGE = 20 * SMALL_CHUNK + 17  # 21 chunks, the last one short
+SPOTS = (0, 1, 63, 64, 65, 127, 128, 777, N_LARGE - 2, N_LARGE - 1)  # include chunk boundaries
 
 
-@pytest.fixture(scope="module")
-def large_list():
+@pytest.fixture
+def small_chunks(monkeypatch):
+    monkeypatch.setattr(_engine, "CHUNK", SMALL_CHUNK)
+    monkeypatch.setattr(_engine, "_PLANS", {})  # call plans made with the real chunk size stay out
+
+
+@pytest.fixture
+def large_list(small_chunks):
     base = jnp.arange(N_LARGE, dtype=F32)
     return lambda: list(base * 1)  # 0-d arrays with values 0 .. N_LARGE - 1, in buffers XLA owns
 
@@ -498,18 +508,20 @@ def _mixed_int_list(n: int, mixed_at: int) -> tuple[list, list[float]]:
     return [jnp.arange(3, dtype=jnp.int32) + i for i in range(n)], [1] * mixed_at + [0.5] + [2] * (n - mixed_at - 1)
 
 
-@pytest.mark.parametrize("mixed_at", [1023, 1024])  # the float entry last in the first chunk, first in the second
-def test_long_mixed_scalar_list_promotes_per_entry_in_every_chunk(mixed_at):
-    xs, scalars = _mixed_int_list(1600, mixed_at)
+@pytest.mark.parametrize("mixed_at", [SMALL_CHUNK - 1, SMALL_CHUNK])  # last in a chunk, first in the next
+def test_long_mixed_scalar_list_promotes_per_entry_in_every_chunk(small_chunks, mixed_at):
+    n = 3 * SMALL_CHUNK + 5
+    xs, scalars = _mixed_int_list(n, mixed_at)
     got = jforeach.add(xs, scalars)
     want = torch._foreach_add([torch.tensor(np.asarray(x)) for x in xs], scalars)
-    for i in sorted({0, mixed_at, 1023, 1024, 1025, 1599}):
+    for i in sorted({0, mixed_at, SMALL_CHUNK - 1, SMALL_CHUNK, SMALL_CHUNK + 1, 2 * SMALL_CHUNK, n - 1}):
         assert str(got[i].dtype) == str(want[i].dtype).removeprefix("torch."), i
         np.testing.assert_array_equal(np.asarray(got[i]), want[i].numpy())
 
 
-def test_long_mixed_scalar_list_in_place_raises_before_donating():
-    xs, scalars = _mixed_int_list(1600, 1500)  # the float entry that cannot be cast is in the second chunk
+def test_long_mixed_scalar_list_in_place_raises_before_donating(small_chunks):
+    n = 3 * SMALL_CHUNK + 5
+    xs, scalars = _mixed_int_list(n, 2 * SMALL_CHUNK + 3)  # the float entry that cannot be cast is in the third chunk
     kept = list(xs)
     with pytest.raises(TypeError, match="can't be cast"):
         jforeach.add_(xs, scalars)

@@ -207,7 +207,9 @@ def test_binary_list(name, other_dtype):
         return xs, make_torch, (others,), lambda: (make_others(),)
 
     check_all_dtypes(name, ALL_DTYPES, build, context=f"with {other_dtype} list")
-    if name in ("add", "sub"):
+    # alpha's rules read the result's dtype, which the seven tensor dtypes with a same-dtype and a
+    # float32 list already span; the bfloat16 and int32 lists add no result dtype alpha could meet
+    if name in ("add", "sub") and other_dtype in ("same", "float32"):
         for alpha in (2, 0.5):
             check_all_dtypes(name, ALL_DTYPES, build, kwargs={"alpha": alpha}, context=f"{other_dtype} alpha={alpha}")
 

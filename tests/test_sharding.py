@@ -25,9 +25,15 @@ PACKED_CHECKS = [
 LIST_CHECKS = ["list_outplace_keeps_sharding", "list_inplace_keeps_sharding"]  # the list path keeps shardings
 
 
-def test_eight_devices():
-    # one test, one process for every check: pytest-xdist would run a module fixture once per worker
-    results = _multidevice.run_checks(PACKED_CHECKS + LIST_CHECKS, devices=8)
+@pytest.mark.parametrize(
+    "checks",
+    [PACKED_CHECKS[:3] + LIST_CHECKS, PACKED_CHECKS[3:]],
+    ids=["ops", "optimizers_and_shard_map"],
+)
+def test_eight_devices(checks):
+    # one process per group of checks, not a module fixture (pytest-xdist would run that once per
+    # worker); two groups, so that the two workers share them
+    results = _multidevice.run_checks(checks, devices=8, xla_flags=_multidevice.FAST_COMPILE)
     failed = {name: error for name, error in results.items() if error != "ok"}
     assert not failed, "\n".join(f"--- check_{name}\n{error}" for name, error in failed.items())
 
