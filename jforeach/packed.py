@@ -92,8 +92,10 @@ class Layout:
         return _LAYOUTS.setdefault(self._key, self)
 
     def __reduce__(self) -> tuple:
-        # the fields only: the cached hash depends on this process's string hashing (PYTHONHASHSEED)
-        return (_unpickled_layout, (self.treedef, self.shapes, self.dtypes, self.groups, self.sharding))
+        # the fields only: the cached hash depends on this process's string hashing (PYTHONHASHSEED);
+        # a mesh by its device ids: jax Devices do not pickle
+        sharding = _pickled_sharding(self.sharding)
+        return (_unpickled_layout, (self.treedef, self.shapes, self.dtypes, self.groups, sharding))
 
     def __repr__(self) -> str:
         labelled = any(g.label is not None for g in self.groups)
@@ -277,9 +279,32 @@ def _zero_padding(group: Group, buffer: jax.Array, start: Any = None) -> jax.Arr
 _LAYOUTS: weakref.WeakValueDictionary[tuple, Layout] = weakref.WeakValueDictionary()
 
 
-def _unpickled_layout(*fields: Any) -> Layout:
-    """A Layout read from a pickle, hashed in this process and interned."""
-    return Layout(*fields)._interned()
+def _pickled_sharding(sharding: Any) -> Any:
+    """A NamedSharding on a concrete Mesh as (device ids, axis names, axis types, spec, memory kind)."""
+    if isinstance(sharding, jax.sharding.NamedSharding) and isinstance(sharding.mesh, jax.sharding.Mesh):
+        mesh = sharding.mesh
+        ids = mesh.device_ids.tolist()
+        return ("mesh", ids, mesh.axis_names, mesh.axis_types, sharding.spec, sharding.memory_kind)
+    return sharding
+
+
+def _unpickled_layout(treedef: Any, shapes: Any, dtypes: Any, groups: Any, sharding: Any) -> Layout:
+    """A Layout read from a pickle, hashed in this process and interned; its mesh on this process's
+    devices of the same ids."""
+    if isinstance(sharding, tuple) and sharding[:1] == ("mesh",):
+        _, ids, names, axis_types, spec, memory_kind = sharding
+        by_id = {d.id: d for d in jax.devices()}
+        missing = sorted(set(np.asarray(ids).ravel().tolist()) - set(by_id))
+        if missing:
+            raise ValueError(
+                f"this Packed was pickled on a mesh of devices {np.asarray(ids).ravel().tolist()}, and this process "
+                f"has no devices {missing}: unpickle it where those devices exist, or restore the buffers onto "
+                "this process's mesh with a target (docs/checkpoints.md)"
+            )
+        devices = np.vectorize(by_id.__getitem__, otypes=[object])(np.asarray(ids))
+        mesh = jax.sharding.Mesh(devices, names, axis_types=axis_types)
+        sharding = jax.sharding.NamedSharding(mesh, spec, memory_kind=memory_kind)
+    return Layout(treedef, shapes, dtypes, groups, sharding)._interned()
 
 
 # Tensors at least this large are reduced with a static slice of the buffer (XLA's tree reduction:

@@ -23,12 +23,6 @@ def test_sharded_checkpoints():
     assert not failed, "\n".join(f"--- check_{name}\n{error}" for name, error in failed.items())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="bug: Layout.__reduce__ pickles its NamedSharding, whose Mesh holds jax Devices, which do not pickle "
-    "(TypeError: cannot pickle 'Device' object); fix proposed for jforeach/packed.py, remove this marker with it",
-)
 def test_pickle_of_a_sharded_packed_and_of_its_structure():
     import pickle
 
@@ -51,3 +45,20 @@ def test_pickle_of_a_sharded_packed_and_of_its_structure():
     assert placed.buffers[0].sharding.is_equivalent_to(sharding, 1)
     np.testing.assert_array_equal(np.asarray(placed.buffers[0]), np.asarray(p.buffers[0]))
     assert jax.tree.map(np.asarray, placed.unpack()).keys() == tree.keys()
+
+
+def test_unpickling_onto_a_process_without_the_mesh_devices_says_so():
+    import jax
+    import numpy as np
+    from jax.sharding import NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    import jforeach
+
+    p = jforeach.pack([np.ones(3, np.float32)], sharding=NamedSharding(jax.make_mesh((1,), ("data",)), P("data")))
+    rebuild, fields = p.layout.__reduce__()
+    tag, ids, *rest = fields[4]  # the mesh by its device ids
+    assert ids == [jax.devices()[0].id]
+    absent = max(d.id for d in jax.devices()) + 1  # as an 8-device pickle read by a 1-device process
+    with pytest.raises(ValueError, match=rf"has no devices \[{absent}\]"):
+        rebuild(*fields[:4], (tag, [absent], *rest))
