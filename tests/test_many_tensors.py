@@ -1,6 +1,6 @@
 """Many tensors through one Packed: unpack inside jit compiles one kernel per shape, not per tensor.
 
-The 2,000 and 10,000 tensor compile times are measured by ``python -m jforeach.bench.unpack``; these
+The 2,000 and 10,000 tensor compile times are measured by ``python -m jforeach bench --ops unpack``; these
 tests check the values, the gradients, the structure of the compiled program, and the two memory
 contracts of pack/unpack outside jit (the host copy is released, an unpacked Packed still donates).
 """

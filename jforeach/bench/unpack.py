@@ -1,6 +1,6 @@
 """Compile time and step time of a loss that unpacks thousands of tensors, against the same loss on the tree.
 
-``python -m jforeach.bench.unpack 2000 10000`` prints, for each tensor count, the seconds that tracing,
+``python -m jforeach bench --ops unpack --unpack-n 2000,10000`` prints, for each tensor count, the seconds that tracing,
 lowering and XLA's compile take for ``jax.jit(jax.grad(loss))`` on a plain tree and for the same
 loss on a :class:`jforeach.Packed` through :meth:`~jforeach.Packed.unpack`, their ratio, and the
 milliseconds of one step of each (timed in interleaved rounds). The tensors have the shapes of a
@@ -9,7 +9,6 @@ transformer's blocks (four square attention matrices, the two MLP matrices, bias
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -23,7 +22,7 @@ import jforeach
 from ._table import format_table
 from ._timing import interleaved
 
-__all__ = ["main", "measure", "transformer_like"]
+__all__ = ["measure", "table", "transformer_like"]
 
 _BLOCK = ((64, 64), (64, 64), (64, 64), (64, 64), (64, 256), (256,), (256, 64), (64,), (64,), (64,))
 
@@ -120,29 +119,3 @@ def table(results: Sequence[dict[str, Any]]) -> str:
             ]
         )
     return format_table(header, lines, left=1, group=False)
-
-
-def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """Measures each tensor count given (2,000 and 10,000 by default) and prints the table.
-
-    Args:
-      argv: Command-line arguments: tensor counts, ``--rounds``.
-
-    Returns:
-      :func:`measure`'s results.
-    """
-    parser = argparse.ArgumentParser(prog="python -m jforeach.bench.unpack", description=__doc__)
-    parser.add_argument("tensors", nargs="*", type=int, default=[2000, 10000])
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args(argv)
-    results = []
-    for n in args.tensors:
-        results.append(measure(n, rounds=args.rounds))
-        print(table(results[-1:]), flush=True)
-    if len(results) > 1:
-        print(table(results))
-    return results
-
-
-if __name__ == "__main__":
-    main()
