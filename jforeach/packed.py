@@ -1172,9 +1172,16 @@ def _unpack_in_program(layout: Layout, buffers: Sequence[Any]) -> list[Any]:
             for m in g.members:
                 leaves[m] = buf.reshape(layout.shapes[m])
             continue
-        for m, off, size in zip(g.members, _opaque_offsets(buf, g.offsets), g.sizes, strict=True):
-            leaves[m] = jax.lax.dynamic_slice(buf, (off,), (size,)).reshape(layout.shapes[m])
+        # an int32 offset addresses 2**31 elements; past that a tensor is cut at its constant offset
+        small = [i for i, off in enumerate(g.offsets) if off + g.sizes[i] < _INT32_LIMIT]
+        opaque = dict(zip(small, _opaque_offsets(buf, [g.offsets[i] for i in small]), strict=True))
+        for i, (m, off, size) in enumerate(zip(g.members, g.offsets, g.sizes, strict=True)):
+            piece = jax.lax.dynamic_slice(buf, (opaque[i],), (size,)) if i in opaque else buf[off : off + size]
+            leaves[m] = piece.reshape(layout.shapes[m])
     return leaves
+
+
+_INT32_LIMIT = 2**31 - 1
 
 
 @_unpack_in_program.defjvp
@@ -1191,6 +1198,8 @@ def _opaque_offsets(buf: jax.Array, offsets: Sequence[int]) -> tuple[jax.Array, 
     bits = jax.lax.bitcast_convert_type(first.astype(jnp.float32), jnp.int32)
     always = (jax.lax.clz(bits) >> 6) == 0  # clz of an int32 is at most 32
     known = tuple(np.int32(o) for o in offsets)
+    if not known:
+        return ()
     return tuple(
         jax.lax.cond(
             always,

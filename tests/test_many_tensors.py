@@ -203,3 +203,19 @@ def test_pack_releases_its_host_copy_before_returning():
     assert result["ok"]
     # held after return: the buffers (one copy of the tree) and allocator slack, not the host copy too
     assert result["held"] <= 1.1 * result["buffers"] + (16 << 20), result
+
+
+@pytest.mark.parametrize("limit", [6, 0], ids=["second_tensor_past_it", "all_past_it"])
+def test_offsets_past_int32_are_cut_at_constant_offsets(monkeypatch, limit):
+    """A buffer over 2**31 elements cannot take int32 offsets: tensors ending past the limit are cut
+    at constant offsets (the limit is lowered here, so that no 8 GB buffer is needed)."""
+    from jforeach import packed as packed_module
+
+    tree = {"a": np.arange(5, dtype=np.float32), "b": np.full(3, -2.0, np.float32)}
+    p = jforeach.pack(tree)
+    monkeypatch.setattr(packed_module, "_INT32_LIMIT", limit)
+    got = jax.jit(lambda q: q.unpack())(p)
+    for k in tree:
+        np.testing.assert_array_equal(np.asarray(got[k]), tree[k])
+    grad = jax.grad(lambda q: sum(jnp.sum(x * x) for x in jax.tree.leaves(q.unpack())))(p)
+    np.testing.assert_array_equal(np.asarray(grad.buffers[0])[:8], np.concatenate([2 * tree["a"], 2 * tree["b"]]))
