@@ -70,6 +70,19 @@ def _fail(name: str, message: str, error: type[Exception] = ValueError) -> Excep
     return error(f"`jforeach.optim.lr_scheduler.{name}`: {message}")
 
 
+def _at_count(name: str, count: Any, py: Callable[[int], float], jx: Callable[[Any], Any]) -> Any:
+    """``py(k)`` for a Python or numpy int count, ``jx(array)`` for an integer array (under jit)."""
+    if isinstance(count, int | np.integer) and not isinstance(count, bool):
+        k = int(count)
+        if k < 0:
+            raise _fail(name, f"count must be non-negative, got {k}")
+        return py(k)
+    k_array = jnp.asarray(count)
+    if not jnp.issubdtype(k_array.dtype, jnp.integer):
+        raise _fail(name, f"count must be an integer, got dtype {k_array.dtype}", TypeError)
+    return jx(k_array)
+
+
 def _as_lr(name: str, lr: Any) -> float:
     if isinstance(lr, bool) or callable(lr):
         raise _fail(name, f"lr must be a number (the optimizer's learning rate), got {type(lr).__name__}", TypeError)
@@ -100,15 +113,7 @@ class _Schedule:
 
     def __call__(self, count: Any) -> Any:
         """The learning rate after ``count`` scheduler steps (a float for an int, else an array)."""
-        if isinstance(count, int | np.integer) and not isinstance(count, bool):
-            k = int(count)
-            if k < 0:
-                raise _fail(self._name, f"count must be non-negative, got {k}")
-            return self._py(k)
-        k_array = jnp.asarray(count)
-        if not jnp.issubdtype(k_array.dtype, jnp.integer):
-            raise _fail(self._name, f"count must be an integer, got dtype {k_array.dtype}", TypeError)
-        return self._jx(k_array)
+        return _at_count(self._name, count, self._py, self._jx)
 
     def _py(self, k: int) -> float:
         raise NotImplementedError
@@ -1213,16 +1218,7 @@ class _SequentialMomentum:
 
     def __call__(self, count: Any) -> Any:
         """The momentum after ``count`` scheduler steps (a float for an int, else an array)."""
-        owner = self._owner
-        if isinstance(count, int | np.integer) and not isinstance(count, bool):
-            k = int(count)
-            if k < 0:
-                raise _fail(owner._name, f"count must be non-negative, got {k}")
-            return self._py(k)
-        k_array = jnp.asarray(count)
-        if not jnp.issubdtype(k_array.dtype, jnp.integer):
-            raise _fail(owner._name, f"count must be an integer, got dtype {k_array.dtype}", TypeError)
-        return self._jx(k_array)
+        return _at_count(self._owner._name, count, self._py, self._jx)
 
     def _py(self, k: int) -> float:
         start, s = self._segment(k)

@@ -148,6 +148,26 @@ def write_json(path: Path, result: dict[str, Any]) -> None:
 # bench.png
 
 
+# each bar panel of the plot: (the row field plotted, its axis label, a log axis, the title)
+_BAR_PANELS = {
+    "compile": (
+        "compile_s",
+        "compile s (first call - steady state)",
+        False,
+        "log1p_ on a Packed: compile time vs number of arrays",
+    ),
+    "optim": ("ms", "ms per step", True, "optimizer step"),
+    "train": ("ms", "ms per step", False, "transformer train step (forward, backward, AdamW)"),
+    "percall": ("ms", "ms per call", True, "per-call cost: jforeach vs the bare donated jitted call"),
+    "unpack": (
+        "compile_s",
+        "compile s (trace + lower + XLA)",
+        False,
+        "grad of a loss: on the tree and on a Packed through unpack",
+    ),
+}
+
+
 def plot(rows: Sequence[dict[str, Any]], path: Path, impl_order: Sequence[str]) -> None:
     """One panel per sweep op, and one each for the compile, optimizer, train and per-call sections present."""
     from matplotlib.figure import Figure
@@ -162,7 +182,7 @@ def plot(rows: Sequence[dict[str, Any]], path: Path, impl_order: Sequence[str]) 
         for impl, key in (("jforeach", "jforeach_us"), ("bare jit", "bare_us"))
     ]
     present = {r["section"] for r in rows if r.get("ms") is not None} | ({"percall"} if percall else set())
-    panels += [(section, None) for section in ("compile", "optim", "train", "percall", "unpack") if section in present]
+    panels += [(section, None) for section in _BAR_PANELS if section in present]
     ncols = min(2, max(1, len(panels)))
     nrows = max(1, -(-len(panels) // ncols))
     fig = Figure(figsize=(6.4 * ncols, 4.6 * nrows), layout="constrained")
@@ -172,21 +192,10 @@ def plot(rows: Sequence[dict[str, Any]], path: Path, impl_order: Sequence[str]) 
         timed = [r for r in rows if r["section"] == kind and r.get("ms") is not None]
         if kind == "sweep":
             _plot_sweep(ax, [r for r in sweep if r["op"] == op], op, colors)
-        elif kind == "compile":
-            _plot_bars(ax, timed, "compile_s", "compile s (first call - steady state)")
-            ax.set_title("log1p_ on a Packed: compile time vs number of arrays")
-        elif kind == "optim":
-            _plot_bars(ax, timed, "ms", "ms per step", log=True)
-            ax.set_title("optimizer step")
-        elif kind == "train":
-            _plot_bars(ax, timed, "ms", "ms per step")
-            ax.set_title("transformer train step (forward, backward, AdamW)")
-        elif kind == "percall":
-            _plot_bars(ax, percall, "ms", "ms per call", log=True)
-            ax.set_title("per-call cost: jforeach vs the bare donated jitted call")
-        else:
-            _plot_bars(ax, timed, "compile_s", "compile s (trace + lower + XLA)")
-            ax.set_title("grad of a loss: on the tree and on a Packed through unpack")
+            continue
+        field, label, log, title = _BAR_PANELS[kind]
+        _plot_bars(ax, percall if kind == "percall" else timed, field, label, log=log)
+        ax.set_title(title)
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
     fig.savefig(path, dpi=110)
