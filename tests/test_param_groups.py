@@ -163,9 +163,12 @@ def test_ops_on_a_grouped_packed_match_torch(name):
     assert got.layout.groups[0].label == "decay"
     flat = _flat(got.unpack())
     for n, w in zip(NAMES, want, strict=True):
-        # elementwise ops: one correctly rounded float32 operation each (torch's order); norms: a few ulps
-        rtol = 4 * np.finfo(np.float32).eps if name == "norm" else 0
-        np.testing.assert_allclose(flat[n], to_numpy(w), rtol=rtol, atol=0, err_msg=f"{name} {n}")
+        # elementwise ops: each float32 operation of torch's order within 1 ulp (torch's own sqrt is 1 ulp
+        # off the correctly rounded value on AMD's AVX-512 CPUs, where XLA's is exact); norms: a few ulps
+        if name == "norm":
+            np.testing.assert_allclose(flat[n], to_numpy(w), rtol=4 * np.finfo(np.float32).eps, err_msg=f"{name} {n}")
+        else:
+            np.testing.assert_array_max_ulp(flat[n], to_numpy(w), maxulp=1)
 
 
 def test_in_place_op_on_grouped_packed_donates():
