@@ -571,6 +571,14 @@ def _kernel_key(
     return HashedKey((op_name, kinds, inplace, donate, fname, layout, shardings))
 
 
+# rows' overloads that are not rows of OPS (the scalar-base pow), by name, for the kernels keyed by it
+_OVERLOADS: dict[str, Op] = {}
+
+
+def _row(name: str) -> Op:
+    return OPS[name] if name in OPS else _OVERLOADS[name]
+
+
 def _kernel_for(key: HashedKey) -> Any:
     """The kernel of ``key``, made if it is not cached (or was released since)."""
     fn = _KERNELS.find(key)
@@ -589,7 +597,7 @@ def _build_kernel(key: HashedKey) -> Any:
     caller turns it into the tensor's position in the whole call.
     """
     op_name, kinds, inplace, donate, fname, layout, shardings = key.fields
-    op = OPS[op_name]
+    op = _row(op_name)
     specs = op.operands
 
     def run(xs, payloads):
@@ -725,15 +733,21 @@ def _check_static_operand(op: Op, spec: Operand, value: Any, fname: str) -> None
 
 
 def call(
-    op_name: str, tensors: Any, operands: Sequence[Any], inplace: bool, fname: str, alpha_given: bool = False
+    op: str | Op, tensors: Any, operands: Sequence[Any], inplace: bool, fname: str, alpha_given: bool = False
 ) -> Any:
-    """Run one op (see the module docstring).
+    """Run one op (see the module docstring): ``op`` is a row of the op table or its name; a row's
+    overload that is not in ``OPS`` itself (the scalar-base ``pow``) is passed as its ``Op``.
 
     Every check runs over the whole call before the first buffer is donated, so a rejected call
     leaves every input alive and unchanged. Errors are prefixed here, once, with the public name.
     A call whose signature ran before takes the plan that first call left (:func:`_fast_call`).
     """
-    op = OPS[op_name]
+    if isinstance(op, str):
+        op = OPS[op]
+    elif OPS.get(op.name) is not op:
+        if op.name in OPS:
+            raise ValueError(f"an overload of a row needs a name of its own, not {op.name!r}")
+        _OVERLOADS.setdefault(op.name, op)
     out, plan_key = _fast_call(op, tensors, operands, inplace, fname, alpha_given)
     if out is _MISS:
         try:
