@@ -71,6 +71,9 @@ def named_binding_errors(op: Op) -> Callable[[_F], _F]:
     return decorate
 
 
+_CONTAINERS = frozenset({list, tuple, dict})
+
+
 def scalar_base(op: Op) -> Op:
     """The row's scalar-base form (``jforeach.pow(2.0, tensors)``)."""
     if op.scalar_base is None:
@@ -81,6 +84,8 @@ def scalar_base(op: Op) -> Op:
 def is_scalar_base(base: Any, exponent: Any) -> bool:
     """Whether ``pow(base, exponent)`` is torch's ScalarAndTensor: a number, or a 0-d array (its
     item) with a non-number exponent, raised to every tensor of ``exponent``."""
+    if type(base) in _CONTAINERS:  # the common call, decided without the slower isinstance checks
+        return False
     is_number = _engine._is_number
     return is_number(base) or (_is_0d_array(base) and not (is_number(exponent) or _is_0d_array(exponent)))
 
