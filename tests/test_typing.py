@@ -7,6 +7,9 @@ import subprocess
 import sys
 import textwrap
 
+import jax.numpy as jnp
+import pytest
+
 import jforeach
 from jforeach import _api, _gen_api
 
@@ -67,3 +70,28 @@ def test_mypy_accepts_a_typed_use_and_flags_wrong_ones(tmp_path):
     assert all(e.startswith(str(path)) and int(e.split(":")[1]) >= first_wrong for e in errors), (
         f"mypy rejects a typed use: {result.stdout}"
     )
+
+
+def test_binding_errors_name_the_call_and_its_signature():
+    xs = [jnp.ones(2)]
+    calls = {
+        "`jforeach.add(tensors, other, /, *, alpha=1)`: too many positional arguments": lambda: jforeach.add(xs, xs, 3),
+        "`jforeach.mul(tensors, other, /)`: got an unexpected keyword argument 'alpha'": lambda: jforeach.mul(
+            xs, 2.0, alpha=2
+        ),
+        "`jforeach.addcmul_(tensors, tensor1, tensor2, /, value=1)`: missing a required argument: 'tensor2'": (
+            lambda: jforeach.addcmul_(xs, xs)
+        ),
+        "`jforeach.norm(tensors, /, ord=2, dtype=None)`: too many positional arguments": lambda: jforeach.norm(
+            xs, 2, None, 3
+        ),
+        "`jforeach.pow(tensors, exponent, /)`: missing a required argument: 'exponent'": lambda: jforeach.pow(xs),
+        "`jforeach.zero_(tensors, /)`: 'tensors' parameter is positional only, but was passed as a keyword": (
+            lambda: jforeach.zero_(tensors=xs)
+        ),
+    }
+    for message, call in calls.items():
+        with pytest.raises(TypeError) as error:
+            call()
+        assert str(error.value) == message
+    assert not xs[0].is_deleted()
