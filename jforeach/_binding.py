@@ -37,7 +37,7 @@ ALPHA_DEFAULT = _Default(1)
 def signature(op: Op) -> inspect.Signature:
     """The row's call signature without annotations: ``(tensors, other, /, *, alpha=1)``.
 
-    Binding errors quote it, and ``_gen_api`` renders the annotated ``def`` from the same row.
+    Binding errors quote it; ``_gen_api`` renders the annotated ``def`` from the same fields of the row.
     """
     params = [_P("tensors", _P.POSITIONAL_ONLY)]
     params += [_P(spec.name, _KINDS[spec.passed], default=spec.default) for spec in op.operands]
@@ -47,8 +47,9 @@ def signature(op: Op) -> inspect.Signature:
 def named_binding_errors(op: Op) -> Callable[[_F], _F]:
     """Decorates a public op so that arguments that do not bind raise a ``TypeError`` naming it.
 
-    The message is ``Signature.bind``'s, prefixed with the call: ``\\`jforeach.mul(tensors, other, /)\\`:
-    got an unexpected keyword argument 'alpha'``. Errors of the call itself pass unchanged.
+    The message is ``Signature.bind``'s, prefixed with the function and the row's signature in
+    backquotes (``jforeach.mul(tensors, other, /)``, then ``got an unexpected keyword argument 'alpha'``).
+    Errors of the call itself pass unchanged.
     """
     sig = signature(op)
 
