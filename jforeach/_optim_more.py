@@ -316,7 +316,7 @@ def _prologue(
     """torch's ``grads = -grads`` (maximize), then ``grads + weight_decay * params``."""
     return (
         transforms.negate() if maximize else None,
-        transforms.add_weight_decay(weight_decay) if coupled and transforms._may_be_nonzero(weight_decay) else None,
+        transforms.add_decayed_weights(weight_decay) if coupled and transforms._may_be_nonzero(weight_decay) else None,
     )
 
 

@@ -1,14 +1,17 @@
 """torch.optim ``state_dict()`` <-> the state of a :mod:`jforeach.optim` optimizer.
 
-jforeach keeps an optimizer's per-parameter state in NamedTuple states defined in jforeach
-(``AdamState``, ``MomentumState``, ``RmsState``, ``AdagradState``, ``NAdamState``, ...) whose fields
-are named exactly like torch's per-parameter state keys (``exp_avg``, ``momentum_buffer``, ``sum``,
-...); each field holds a tree with the parameters' structure, or a :class:`jforeach.Packed` of their
-layout, or (for a value torch keeps per parameter but equal for all, NAdam's ``mu_product``) one 0-d
-array. A jforeach state with no field of the parameters' structure (``clip_by_norm``'s total norm, a
-grad scaler's) is not torch's optimizer state and is left alone. torch's ``step`` is jforeach's step
-counters: every ``count`` field of the state (jforeach's states, ``optax.ScaleByScheduleState`` of a
-learning-rate schedule, ``optax.inject_hyperparams``' count). The conversions work on any state built
+jforeach keeps an optimizer's per-parameter state in NamedTuple states defined in jforeach: the
+transforms' states have optax's names (``ScaleByAdamState(count, mu, nu)``, ``TraceState``, ...),
+the other optimizers' states torch's (``NAdamState(count, exp_avg, exp_avg_sq, mu_product)``, ...).
+One table, :data:`_TORCH_KEYS`, names the torch state key of each of their fields
+(``ScaleByAdamState.mu`` is ``exp_avg``), and both directions use it; a jforeach state that holds
+per-parameter values but is not in the table is an error. Each field holds a tree with the
+parameters' structure, or a :class:`jforeach.Packed` of their layout, or (for a value torch keeps
+per parameter but equal for all, NAdam's ``mu_product``) one 0-d array. Other states
+(``clip_by_norm``'s total norm, a grad scaler's, optax's own) are not torch's optimizer state and
+are left alone. torch's ``step`` is jforeach's step counters: every ``count`` field of the state
+(jforeach's states, ``optax.ScaleByScheduleState`` of a learning-rate schedule,
+``optax.inject_hyperparams``' count). The conversions work on any state built
 that way, whatever the optimizer, wherever it sits in an ``optax.chain``, ``inject_hyperparams`` or
 another wrapper; nothing here imports torch (tensors are read duck-typed, and :func:`state_to_torch`
 imports torch only when it makes tensors itself).
@@ -16,9 +19,6 @@ imports torch only when it makes tensors itself).
 torch's ``param_groups`` are the labels of an ``optax.multi_transform`` state: each label's state
 converts with that label's groups (its masked trees, or a grouped Packed's buffers, hold only its
 parameters).
-
-Known limit: with a single parameter of shape ``()``, another jforeach state's 0-d field (a clipping
-total norm) cannot be told from a parameter-shaped one and is taken for torch state.
 
 torch numbers parameters in ``named_parameters()`` order, JAX orders dict keys alphabetically:
 ``order[i]`` is the leaf index (in the parameters' leaf order) of torch's parameter ``i``, and
@@ -38,6 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jforeach import _optim_more, transforms
 from jforeach import packed as _packed
 
 __all__ = ["state_from_torch", "state_to_torch", "torch_order"]
@@ -51,6 +52,24 @@ _ORDER = "`jforeach.optim.torch_order`"
 # buffer, and ``None`` (or no state) means "start the buffer from the next gradient".
 _SGD_ONLY_KEY = "momentum_buffer"
 _HYPERPARAM_STATES = (optax.InjectHyperparamsState, optax.InjectStatefulHyperparamsState)
+# Every optimizer state jforeach knows: the torch state key of each of its fields but ``count`` (torch's
+# ``step``, which every step counter of the state gives), in torch's order of its state keys.
+_TORCH_KEYS: dict[type, dict[str, str]] = {
+    transforms.ScaleByAdamState: {"mu": "exp_avg", "nu": "exp_avg_sq"},
+    transforms.ScaleByAmsgradState: {"mu": "exp_avg", "nu": "exp_avg_sq", "nu_max": "max_exp_avg_sq"},
+    transforms.TraceState: {"trace": "momentum_buffer"},
+    transforms.ScaleByRmsState: {"nu": "square_avg"},
+    transforms.ScaleByRStdDevState: {"nu": "square_avg", "mu": "grad_avg"},
+    transforms.ScaleByRssState: {"sum_of_squares": "sum"},
+    _optim_more.AdadeltaState: {"square_avg": "square_avg", "acc_delta": "acc_delta"},
+    _optim_more.AdamaxState: {"exp_avg": "exp_avg", "exp_inf": "exp_inf"},
+    _optim_more.NAdamState: {"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq", "mu_product": "mu_product"},
+    _optim_more.RAdamState: {"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq"},
+    _optim_more.RpropState: {"prev": "prev", "step_size": "step_size"},
+    _optim_more.AsgdState: {"eta": "eta", "mu": "mu", "ax": "ax"},
+    _optim_more.AdafactorState: {"row_var": "row_var", "col_var": "col_var", "variance": "variance"},
+    _optim_more.MuonState: {"momentum_buffer": "momentum_buffer"},
+}
 _KEY_TYPES = (
     jax.tree_util.DictKey,
     jax.tree_util.GetAttrKey,
@@ -69,6 +88,11 @@ def _is_namedtuple(node: Any) -> bool:
 
 def _is_jforeach_state(node: Any) -> bool:
     return _is_namedtuple(node) and type(node).__module__.split(".")[0] == "jforeach"
+
+
+def _holders(key: str) -> list[str]:
+    """The known states with a field for torch's ``key``, as ``Type.field``."""
+    return [f"{t.__name__}.{f}" for t, keys in _TORCH_KEYS.items() for f, k in keys.items() if k == key]
 
 
 def _is_counter(value: Any) -> bool:
@@ -105,11 +129,13 @@ def _signature(value: Any) -> Any:
 class _Anatomy:
     """Where a state keeps torch's per-parameter state, and the parameters' structure.
 
-    The optimizer's states are the NamedTuples defined in jforeach that hold a field with the
-    parameters' structure (and shapes) or a Packed of their layout: their fields other than
-    ``count`` are torch's state keys (a 0-d field is a value torch keeps per parameter and jforeach
-    once). The parameters' structure is the most common one among the largest fields of jforeach's
-    states; other jforeach states (``clip_by_norm``'s total norm, a grad scaler's) are not torch's.
+    The optimizer's states are the states of :data:`_TORCH_KEYS` that hold a field with the
+    parameters' structure (and shapes) or a Packed of their layout: the table names the torch state
+    key of each of their fields other than ``count`` (a 0-d field is a value torch keeps per
+    parameter and jforeach once). The parameters' structure is the most common one among the largest
+    fields of those states; other states (``clip_by_norm``'s total norm, a grad scaler's) are not
+    torch's, and a jforeach state outside the table with a field of the parameters' structure is an
+    error.
     """
 
     def __init__(self, state: PyTree, fname: str):
@@ -123,10 +149,9 @@ class _Anatomy:
         candidates = [
             (node, name, value)
             for node in self.nodes
-            if _is_jforeach_state(node)
+            if type(node) in _TORCH_KEYS
             for name, value in zip(node._fields, node, strict=True)
-            # a wrapper's field holding further states (grad_scaler's inner_state) is not torch's
-            if name != "count" and value is not None and not _nodes(value)
+            if name != "count" and value is not None
         ]
         self.layout: _packed.Layout | None = None
         self.treedef: Any = None
@@ -147,27 +172,29 @@ class _Anatomy:
         self.optimizer_ids = {
             id(node) for node, _, value in candidates if signature is not None and _signature(value) == signature
         }
+        self._check_known(signature, fname)
         self.fields: dict[str, tuple[Any, str]] = {}  # torch key -> (owner node, field name)
-        self.absent: dict[str, str] = {}  # torch key -> owner class name, for a field that is None
+        self.absent: dict[str, str] = {}  # torch key -> "Type.field", for a field that is None
         self.per_param: set[str] = set()
+        self.kinds: list[str] = []  # the optimizer states' type names
         for node in self.nodes:
             if id(node) not in self.optimizer_ids:
                 continue
-            for name, value in zip(node._fields, node, strict=True):
-                if name == "count":
-                    continue
-                if name in self.fields or name in self.absent:
-                    raise ValueError(f"{fname}: two states of the optimizer hold a field named {name!r}")
+            self.kinds.append(type(node).__name__)
+            for name, key in _TORCH_KEYS[type(node)].items():
+                value = getattr(node, name)
+                where = f"{type(node).__name__}.{name}"
+                if key in self.fields or key in self.absent:
+                    raise ValueError(f"{fname}: two states of the optimizer hold torch's {key!r}; {where} is one")
                 if value is None:
-                    self.absent[name] = type(node).__name__
+                    self.absent[key] = where
                     continue
-                self.fields[name] = (node, name)
+                self.fields[key] = (node, name)
                 if _signature(value) == signature:
-                    self.per_param.add(name)
+                    self.per_param.add(key)
                 elif isinstance(value, _packed.Packed) or np.ndim(value) != 0:
                     raise ValueError(
-                        f"{fname}: the state field {type(node).__name__}.{name} has neither the parameters' "
-                        "structure nor one scalar value"
+                        f"{fname}: the state field {where} has neither the parameters' structure nor one scalar value"
                     )
         paths: list[Any] = []
         if self.num_params is not None:
@@ -175,6 +202,33 @@ class _Anatomy:
         self.paths = [jax.tree_util.keystr(path) for path, _ in paths]
         # torch's SGD: the only per-parameter state is the momentum buffer, and there is no step
         self.keeps_step = bool(self.fields) and set(self.fields) | set(self.absent) != {_SGD_ONLY_KEY}
+
+    def _check_known(self, signature: Any, fname: str) -> None:
+        """A jforeach state outside :data:`_TORCH_KEYS` holding values per parameter is an error."""
+        for node in self.nodes:
+            if not _is_jforeach_state(node) or type(node) in _TORCH_KEYS:
+                continue
+            per_param = [
+                name
+                for name, value in zip(node._fields, node, strict=True)
+                # a wrapper's field holding further states (grad_scaler's inner_state) is not torch's;
+                # one 0-d value (a clipping total norm) is no parameter's
+                if name != "count"
+                and value is not None
+                and not _nodes(value)
+                and (isinstance(value, _packed.Packed) or len(jax.tree.leaves(value)) > 1 or np.ndim(value) > 0)
+                and (signature is None or _signature(value) == signature)
+            ]
+            if per_param:
+                raise ValueError(
+                    f"{fname}: the state {type(node).__name__} holds values per parameter ({', '.join(per_param)}) "
+                    f"but is not an optimizer state with known torch state keys; the known ones are "
+                    f"{', '.join(sorted(t.__name__ for t in _TORCH_KEYS))}"
+                )
+
+    def keys(self, node: Any) -> dict[str, str]:
+        """The fields of an optimizer state whose torch key the state holds, with their keys."""
+        return {name: key for name, key in _TORCH_KEYS[type(node)].items() if key in self.fields}
 
     def leaves(self, name: str) -> list[Any]:
         node, field = self.fields[name]
@@ -279,11 +333,12 @@ def state_from_torch(
     ``state`` is the template ``tx.init(params)`` of the jforeach optimizer that matches the torch one
     (``jforeach.optim.adam(..., amsgrad=True)`` for ``torch.optim.Adam(..., amsgrad=True)``), alone or
     in an ``optax.chain`` or ``optax.inject_hyperparams``. Each torch state key fills the jforeach
-    field of the same name (cast to the template's dtype; a Packed field is re-packed with the
-    template's layout), torch's ``step`` every step counter (``count``) of the state, and the
-    numeric hyperparameters of an ``inject_hyperparams`` state take the values of torch's
-    ``param_groups`` (as torch's ``load_state_dict`` replaces its groups' hyperparameters). The
-    result continues training exactly as the torch optimizer would.
+    field the module's table maps it to (``exp_avg`` fills ``ScaleByAdamState.mu``), cast to the
+    template's dtype (a Packed field is re-packed with the template's layout), torch's ``step``
+    every step counter (``count``) of the state, and the numeric hyperparameters of an
+    ``inject_hyperparams`` state take the values of torch's ``param_groups`` (as torch's
+    ``load_state_dict`` replaces its groups' hyperparameters). The result continues training
+    exactly as the torch optimizer would.
 
     A parameter torch keeps no state for (it never had a gradient) keeps the template's initial
     values, as torch would start it fresh; since jforeach counts steps once for all parameters, that
@@ -339,7 +394,7 @@ def state_from_torch(
         >>> order
         [1, 0]
         >>> adam = state_from_torch(tx.init(params), torch_state, order)[0][0]
-        >>> adam.count, adam.exp_avg["fc"]["bias"]
+        >>> adam.count, adam.mu["fc"]["bias"]
         (Array(3, dtype=int32), Array([0.5, 0.5], dtype=float32))
 
     See also:
@@ -383,7 +438,13 @@ def _from_torch_one(
             if name in anatomy.absent:
                 raise ValueError(
                     f"{_FROM}: torch parameter {key} has state {name!r}, which this jforeach optimizer does not "
-                    f"keep ({anatomy.absent[name]}.{name} is None: built with other options than torch's?)"
+                    f"keep ({anatomy.absent[name]} is None: built with other options than torch's?)"
+                )
+            if _holders(name):
+                raise ValueError(
+                    f"{_FROM}: torch parameter {key} has state {name!r}, which this jforeach optimizer does not "
+                    f"keep (its {', '.join(anatomy.kinds)} has no field for it, {', '.join(_holders(name))} "
+                    "holds it: built with other options than torch's?)"
                 )
             raise ValueError(
                 f"{_FROM}: torch parameter {key} has an unknown state key {name!r}; this jforeach state keeps "
@@ -395,7 +456,7 @@ def _from_torch_one(
     values, fresh = _torch_values(entries, indices, order, anatomy, groups)
 
     def optimizer(node: Any) -> Any:
-        changes = {name: values[name] for name in node._fields if name in values}
+        changes = {name: values[key] for name, key in _TORCH_KEYS[type(node)].items() if key in values}
         if "count" in node._fields and _is_counter(node.count):
             changes["count"] = _counter(node.count, _node_count(node, fresh, torch_step, anatomy))
         return node._replace(**changes)
@@ -533,7 +594,7 @@ def _placement(leaf: Any) -> Any:
 
 def _node_count(node: Any, fresh: set[str], torch_step: int | None, anatomy: _Anatomy) -> int | None:
     """A jforeach state's counter: 0 while none of its fields has torch data (SGD: no buffer yet)."""
-    names = [name for name in node._fields if name in anatomy.fields]
+    names = list(anatomy.keys(node).values())
     if names and all(name in fresh for name in names):
         return 0
     if anatomy.keeps_step or not names:
@@ -779,9 +840,9 @@ def state_to_torch(
     """A ``torch.optim`` ``state_dict()`` holding a jforeach optimizer state.
 
     The result is ``{"state": {i: {key: tensor}}, "param_groups": [...]}``: every per-parameter field of
-    the state under its (torch's) name and torch's ``step`` from the state's step counters. A fresh
-    ``torch.optim.<Name>(params, ...)`` accepts it with ``load_state_dict`` and continues exactly as
-    jforeach would.
+    the state under its torch key (``ScaleByAdamState.mu`` as ``exp_avg``) and torch's ``step`` from
+    the state's step counters. A fresh ``torch.optim.<Name>(params, ...)`` accepts it with
+    ``load_state_dict`` and continues exactly as jforeach would.
 
     torch's ``load_state_dict`` *replaces* each group's hyperparameters with the saved ones, so the
     groups must carry every hyperparameter the torch optimizer reads (``lr``, ``betas``, ``foreach``,
@@ -881,13 +942,11 @@ def _to_torch_one(
             continue
         if not anatomy.keeps_step and "count" in node._fields and int(node.count) == 0:
             continue  # SGD before its first step: no buffers, as torch's fresh optimizer
-        for name in node._fields:
-            if name not in anatomy.fields:
-                continue
+        for field, name in anatomy.keys(node).items():
             if name in anatomy.per_param:
                 fields.append((name, jax.device_get(anatomy.leaves(name))))
             else:
-                fields.append((name, np.asarray(jax.device_get(getattr(node, name)))))
+                fields.append((name, np.asarray(jax.device_get(getattr(node, field)))))
     out_state: dict[int, dict[str, Any]] = {}
     for k, index in enumerate(indices):
         entry: dict[str, Any] = {}

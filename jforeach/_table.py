@@ -1,9 +1,10 @@
 """The op table: one row per torch foreach op. The public API and the parity tests both come from it.
 
 Each row says how the op computes one tensor (``fn``), which operands it takes, how torch decides the
-result dtype, and which inputs torch rejects. Adding an op is adding a row here; ``_ops.py`` turns the
-row into ``jforeach.NAME`` / ``jforeach.NAME_`` and ``tests/test_ops.py`` checks it against
-``torch._foreach_NAME``.
+result dtype, which inputs torch rejects, how each operand is passed and documented, and an example.
+Adding an op is adding a row here: ``python -m jforeach._gen_api`` writes its ``jforeach.NAME`` /
+``jforeach.NAME_`` into ``_api.py``, ``tests/test_ops.py`` checks it against ``torch._foreach_NAME`` and
+``tests/test_table.py`` checks the row's example against torch.
 """
 
 from __future__ import annotations
@@ -54,6 +55,28 @@ class Operand:
     # unless it is float32/float64 (pow's kernel takes those exponents as doubles), "-result" the
     # negated number to the result dtype (sub's alpha: torch subtracts by adding -alpha); "" no check
     overflow_check: Literal["", "result", "-result", "opmath", "pow"] = ""
+    # how the caller passes it: "positional" only (torch's tensor lists and ``other``), "keyword" only
+    # (``alpha``), or "either" (``value``, ``ord``, ``dtype``)
+    passed: Literal["positional", "keyword", "either"] = "positional"
+    doc: str = ""  # its entry under ``Args:`` in the docstring
+    annotation: str = ""  # its type in ``_api.py``; "" derives it from ``overloads`` (``_gen_api``)
+    # torch's overload choice reads whether the caller passed it (``alpha``): ``_api.py`` tells a
+    # passed default from none
+    presence_matters: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Example:
+    """A doctest of an op: ``jforeach.NAME(<tensors>, <operands>)`` prints ``result``.
+
+    The out-of-place doctest is that call; the in-place one is ``xs = <tensors>``,
+    ``_ = jforeach.NAME_(xs, <operands>)``, ``xs``, printing the same ``result``. ``tests/test_table.py``
+    checks ``result`` against torch's answer to the same call.
+    """
+
+    tensors: str  # Python source of the ``tensors`` argument, written with ``jnp``
+    operands: str  # Python source of the arguments after ``tensors`` ("" for none), as the call has them
+    result: str  # what the call prints (jax's repr)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +105,11 @@ class Op:
     torch_name: str = ""  # the op torch's slow path applies per tensor, for the docstring
     jnp_name: str = ""
     test_domain: tuple[float, float] = (-3.0, 3.0)  # where tests draw float inputs from
+    example: Example | None = None
+    # the row of another form of the same public function, chosen by its arguments: ``pow``'s
+    # ``jforeach.pow(2.0, tensors)`` (torch's ScalarAndTensor), whose ``tensors`` is the exponent
+    scalar_base: Op | None = None
+    note: str = ""  # a paragraph of the docstring after the summary (out of place)
 
     @property
     def doc_torch(self) -> str:
@@ -172,45 +200,210 @@ def _cosh(x):
     return jnp.where(a >= (9 if bits == 32 else 19), big, small)
 
 
+_UNARY_TENSORS = "[jnp.array([0.25, 0.5]), jnp.array(0.75)]"
+_BINARY_TENSORS = "[jnp.array([1.0, 2.0]), jnp.array(3.0)]"
+_REDUCED_TENSORS = "{'b': jnp.array([1.0, -2.0]), 'w': jnp.array([[3.0, 4.0]])}"
+
+
+def _unary(name: str, prints: str, fn: Callable[..., jax.Array], **kw) -> Op:
+    """A unary row; its example applies it to ``_UNARY_TENSORS`` and prints ``prints``."""
+    return Op(name, "unary", fn, example=Example(_UNARY_TENSORS, "", prints), **kw)
+
+
 _UNARY: list[Op] = [
-    Op("abs", "unary", jnp.abs, accepts=NO_BOOL),
-    Op("acos", "unary", jnp.arccos, dtype_rule="float", test_domain=(-0.99, 0.99), jnp_name="jax.numpy.arccos"),
-    Op("asin", "unary", jnp.arcsin, dtype_rule="float", test_domain=(-0.99, 0.99), jnp_name="jax.numpy.arcsin"),
-    Op("atan", "unary", jnp.arctan, dtype_rule="float", jnp_name="jax.numpy.arctan"),
-    Op("ceil", "unary", _rounding(jnp.ceil), accepts=REAL_NO_BOOL),
-    Op("cos", "unary", jnp.cos, dtype_rule="float"),
-    Op("cosh", "unary", _cosh, dtype_rule="float"),
-    Op("erf", "unary", jax.lax.erf, dtype_rule="float", accepts=REAL, jnp_name="jax.lax.erf"),
-    Op("erfc", "unary", jax.lax.erfc, dtype_rule="float", accepts=REAL, jnp_name="jax.lax.erfc"),
-    Op("exp", "unary", jnp.exp, dtype_rule="float"),
-    Op("expm1", "unary", jnp.expm1, dtype_rule="float"),
-    Op("floor", "unary", _rounding(jnp.floor), accepts=REAL_NO_BOOL),
-    Op("frac", "unary", _frac, accepts=FLOAT, torch_name="torch.frac", jnp_name="jax.numpy.trunc"),
-    Op(
+    _unary("abs", "[Array([0.25, 0.5 ], dtype=float32), Array(0.75, dtype=float32)]", jnp.abs, accepts=NO_BOOL),
+    _unary(
+        "acos",
+        "[Array([1.3181161, 1.0471976], dtype=float32), Array(0.7227342, dtype=float32)]",
+        jnp.arccos,
+        dtype_rule="float",
+        test_domain=(-0.99, 0.99),
+        jnp_name="jax.numpy.arccos",
+    ),
+    _unary(
+        "asin",
+        "[Array([0.25268024, 0.5235988 ], dtype=float32), Array(0.8480621, dtype=float32)]",
+        jnp.arcsin,
+        dtype_rule="float",
+        test_domain=(-0.99, 0.99),
+        jnp_name="jax.numpy.arcsin",
+    ),
+    _unary(
+        "atan",
+        "[Array([0.24497868, 0.46364754], dtype=float32), Array(0.6435011, dtype=float32)]",
+        jnp.arctan,
+        dtype_rule="float",
+        jnp_name="jax.numpy.arctan",
+    ),
+    _unary(
+        "ceil", "[Array([1., 1.], dtype=float32), Array(1., dtype=float32)]", _rounding(jnp.ceil), accepts=REAL_NO_BOOL
+    ),
+    _unary(
+        "cos",
+        "[Array([0.9689124 , 0.87758255], dtype=float32), Array(0.73168886, dtype=float32)]",
+        jnp.cos,
+        dtype_rule="float",
+    ),
+    _unary(
+        "cosh",
+        "[Array([1.0314131, 1.127626 ], dtype=float32), Array(1.2946833, dtype=float32)]",
+        _cosh,
+        dtype_rule="float",
+    ),
+    _unary(
+        "erf",
+        "[Array([0.27632636, 0.5204999 ], dtype=float32), Array(0.7111556, dtype=float32)]",
+        jax.lax.erf,
+        dtype_rule="float",
+        accepts=REAL,
+        jnp_name="jax.lax.erf",
+    ),
+    _unary(
+        "erfc",
+        "[Array([0.7236736 , 0.47950017], dtype=float32), Array(0.2888444, dtype=float32)]",
+        jax.lax.erfc,
+        dtype_rule="float",
+        accepts=REAL,
+        jnp_name="jax.lax.erfc",
+    ),
+    _unary(
+        "exp",
+        "[Array([1.2840254, 1.6487212], dtype=float32), Array(2.117, dtype=float32)]",
+        jnp.exp,
+        dtype_rule="float",
+    ),
+    _unary(
+        "expm1",
+        "[Array([0.2840254, 0.6487213], dtype=float32), Array(1.1170001, dtype=float32)]",
+        jnp.expm1,
+        dtype_rule="float",
+    ),
+    _unary(
+        "floor",
+        "[Array([0., 0.], dtype=float32), Array(0., dtype=float32)]",
+        _rounding(jnp.floor),
+        accepts=REAL_NO_BOOL,
+    ),
+    _unary(
+        "frac",
+        "[Array([0.25, 0.5 ], dtype=float32), Array(0.75, dtype=float32)]",
+        _frac,
+        accepts=FLOAT,
+        torch_name="torch.frac",
+        jnp_name="jax.numpy.trunc",
+    ),
+    _unary(
         "lgamma",
-        "unary",
+        "[Array([1.2880225, 0.5723648], dtype=float32), Array(0.20328093, dtype=float32)]",
         jax.lax.lgamma,
         dtype_rule="float",
         accepts=REAL,
         test_domain=(0.1, 5.0),
         jnp_name="jax.lax.lgamma",
     ),
-    Op("log", "unary", jnp.log, dtype_rule="float", test_domain=(0.01, 5.0)),
-    Op("log10", "unary", jnp.log10, dtype_rule="float", test_domain=(0.01, 5.0)),
-    Op("log1p", "unary", jnp.log1p, dtype_rule="float", test_domain=(-0.99, 5.0)),
-    Op("log2", "unary", jnp.log2, dtype_rule="float", test_domain=(0.01, 5.0)),
-    Op("neg", "unary", jnp.negative, accepts=NO_BOOL, jnp_name="jax.numpy.negative"),
-    Op("reciprocal", "unary", _reciprocal, dtype_rule="float", test_domain=(0.1, 5.0), jnp_name="jax.numpy.reciprocal"),
-    Op("round", "unary", _rounding(jnp.round), accepts=REAL_NO_BOOL),
-    Op("rsqrt", "unary", jax.lax.rsqrt, dtype_rule="float", test_domain=(0.01, 5.0), jnp_name="jax.lax.rsqrt"),
-    Op("sigmoid", "unary", jax.nn.sigmoid, dtype_rule="float", jnp_name="jax.nn.sigmoid"),
-    Op("sign", "unary", _sign, accepts=REAL),
-    Op("sin", "unary", jnp.sin, dtype_rule="float"),
-    Op("sinh", "unary", jnp.sinh, dtype_rule="float"),
-    Op("sqrt", "unary", jnp.sqrt, dtype_rule="float", test_domain=(0.0, 5.0)),
-    Op("tan", "unary", jnp.tan, dtype_rule="float", test_domain=(-1.4, 1.4)),
-    Op("tanh", "unary", jnp.tanh, dtype_rule="float"),
-    Op("trunc", "unary", _rounding(jnp.trunc), accepts=REAL_NO_BOOL),
+    _unary(
+        "log",
+        "[Array([-1.3862944, -0.6931472], dtype=float32), Array(-0.2876821, dtype=float32)]",
+        jnp.log,
+        dtype_rule="float",
+        test_domain=(0.01, 5.0),
+    ),
+    _unary(
+        "log10",
+        "[Array([-0.60206, -0.30103], dtype=float32), Array(-0.12493875, dtype=float32)]",
+        jnp.log10,
+        dtype_rule="float",
+        test_domain=(0.01, 5.0),
+    ),
+    _unary(
+        "log1p",
+        "[Array([0.22314355, 0.4054651 ], dtype=float32), Array(0.5596158, dtype=float32)]",
+        jnp.log1p,
+        dtype_rule="float",
+        test_domain=(-0.99, 5.0),
+    ),
+    _unary(
+        "log2",
+        "[Array([-2., -1.], dtype=float32), Array(-0.4150375, dtype=float32)]",
+        jnp.log2,
+        dtype_rule="float",
+        test_domain=(0.01, 5.0),
+    ),
+    _unary(
+        "neg",
+        "[Array([-0.25, -0.5 ], dtype=float32), Array(-0.75, dtype=float32)]",
+        jnp.negative,
+        accepts=NO_BOOL,
+        jnp_name="jax.numpy.negative",
+    ),
+    _unary(
+        "reciprocal",
+        "[Array([4., 2.], dtype=float32), Array(1.3333334, dtype=float32)]",
+        _reciprocal,
+        dtype_rule="float",
+        test_domain=(0.1, 5.0),
+        jnp_name="jax.numpy.reciprocal",
+    ),
+    _unary(
+        "round",
+        "[Array([0., 0.], dtype=float32), Array(1., dtype=float32)]",
+        _rounding(jnp.round),
+        accepts=REAL_NO_BOOL,
+    ),
+    _unary(
+        "rsqrt",
+        "[Array([2.       , 1.4142135], dtype=float32), Array(1.1547005, dtype=float32)]",
+        jax.lax.rsqrt,
+        dtype_rule="float",
+        test_domain=(0.01, 5.0),
+        jnp_name="jax.lax.rsqrt",
+    ),
+    _unary(
+        "sigmoid",
+        "[Array([0.5621765 , 0.62245935], dtype=float32), Array(0.6791787, dtype=float32)]",
+        jax.nn.sigmoid,
+        dtype_rule="float",
+        jnp_name="jax.nn.sigmoid",
+    ),
+    _unary("sign", "[Array([1., 1.], dtype=float32), Array(1., dtype=float32)]", _sign, accepts=REAL),
+    _unary(
+        "sin",
+        "[Array([0.24740396, 0.47942555], dtype=float32), Array(0.6816388, dtype=float32)]",
+        jnp.sin,
+        dtype_rule="float",
+    ),
+    _unary(
+        "sinh",
+        "[Array([0.2526123 , 0.52109534], dtype=float32), Array(0.82231677, dtype=float32)]",
+        jnp.sinh,
+        dtype_rule="float",
+    ),
+    _unary(
+        "sqrt",
+        "[Array([0.5       , 0.70710677], dtype=float32), Array(0.8660254, dtype=float32)]",
+        jnp.sqrt,
+        dtype_rule="float",
+        test_domain=(0.0, 5.0),
+    ),
+    _unary(
+        "tan",
+        "[Array([0.25534192, 0.5463025 ], dtype=float32), Array(0.93159646, dtype=float32)]",
+        jnp.tan,
+        dtype_rule="float",
+        test_domain=(-1.4, 1.4),
+    ),
+    _unary(
+        "tanh",
+        "[Array([0.24491866, 0.46211717], dtype=float32), Array(0.635149, dtype=float32)]",
+        jnp.tanh,
+        dtype_rule="float",
+    ),
+    _unary(
+        "trunc",
+        "[Array([0., 0.], dtype=float32), Array(0., dtype=float32)]",
+        _rounding(jnp.trunc),
+        accepts=REAL_NO_BOOL,
+    ),
 ]
 
 _ALL_OVERLOADS: tuple[Overload, ...] = ("Scalar", "ScalarList", "List", "Tensor")
@@ -271,12 +464,19 @@ def _pow_scalar_base(exponent, base):
     return _pow(jnp.broadcast_to(base, exponent.shape), exponent)
 
 
+_OTHER_DOC = (
+    "A number for every tensor; a sequence of numbers, one per tensor; a tree with the structure of ``tensors`` "
+    "(combined leaf by leaf, with broadcasting)."
+)
+_TREE_DOC = "A tree with the structure of ``tensors``."
+
+
 def _binary(name, fn, overloads=_NO_TENSOR, dtype_rule: DtypeRule = "promote", accepts=ALL, jnp_name="", **kw):
     return Op(
         name,
         "binary",
         fn,
-        (Operand("other", overloads, overflow_check="result"),),
+        (Operand("other", overloads, overflow_check="result", doc=_OTHER_DOC),),
         dtype_rule=dtype_rule,
         accepts=accepts,
         jnp_name=jnp_name,
@@ -284,70 +484,150 @@ def _binary(name, fn, overloads=_NO_TENSOR, dtype_rule: DtypeRule = "promote", a
     )
 
 
-_ALPHA = Operand("alpha", ("Scalar",), default=1, promotes=False, overflow_check="result")
+# torch's _foreach_pow.ScalarAndTensor, ``jforeach.pow(2.0, tensors)``: the other form of the pow row
+_POW_SCALAR_BASE = Op(
+    "pow_scalar_base",
+    "binary",
+    _pow_scalar_base,
+    (
+        Operand(
+            "self",
+            ("Scalar",),
+            doc="The number (or a 0-d array, taken as a number of its kind) raised to every tensor.",
+        ),
+    ),
+    dtype_rule="promote",
+    result_accepts=NO_BOOL,
+    operands_in_result_dtype=True,
+    inplace=False,
+    test_domain=(-2.0, 2.0),
+    jnp_name="jax.numpy.power",
+    note=(
+        "``jforeach.pow(number, tensors)`` raises the number (or a 0-d array, taken as a number of its kind) to "
+        "every tensor (torch's ScalarAndTensor)."
+    ),
+    example=Example(_BINARY_TENSORS, "2.0", "[Array([2., 4.], dtype=float32), Array(8., dtype=float32)]"),
+)
+
+_ALPHA = Operand(
+    "alpha",
+    ("Scalar",),
+    default=1,
+    promotes=False,
+    overflow_check="result",
+    passed="keyword",
+    doc="Multiplier of ``other`` (torch's ``alpha``).",
+    presence_matters=True,
+)
 _BINARY: list[Op] = [
     Op(
         "add",
         "binary",
         _add,
-        (Operand("other", _ALL_OVERLOADS), _ALPHA),
+        (Operand("other", _ALL_OVERLOADS, doc=_OTHER_DOC), _ALPHA),
         dtype_rule="promote",
         operands_in_result_dtype=True,
+        example=Example(
+            _BINARY_TENSORS,
+            "[jnp.array([10.0, 20.0]), jnp.array(30.0)], alpha=2",
+            "[Array([21., 42.], dtype=float32), Array(63., dtype=float32)]",
+        ),
     ),
     Op(
         "sub",
         "binary",
         _sub,
-        (Operand("other", _ALL_OVERLOADS), dataclasses.replace(_ALPHA, overflow_check="-result")),
+        (Operand("other", _ALL_OVERLOADS, doc=_OTHER_DOC), dataclasses.replace(_ALPHA, overflow_check="-result")),
         dtype_rule="promote",
         operands_in_result_dtype=True,
         accepts=NO_BOOL,
         bool_operands=False,
         jnp_name="jax.numpy.subtract",
+        example=Example(
+            _BINARY_TENSORS,
+            "[jnp.array([10.0, 20.0]), jnp.array(30.0)], alpha=2",
+            "[Array([-19., -38.], dtype=float32), Array(-57., dtype=float32)]",
+        ),
     ),
     Op(
         "mul",
         "binary",
         _mul,
-        (Operand("other", _ALL_OVERLOADS, zero_dim_as_number=False),),
+        (Operand("other", _ALL_OVERLOADS, zero_dim_as_number=False, doc=_OTHER_DOC),),
         dtype_rule="promote",
         jnp_name="jax.numpy.multiply",
+        example=Example(_BINARY_TENSORS, "[2.0, 4.0]", "[Array([2., 4.], dtype=float32), Array(12., dtype=float32)]"),
     ),
     Op(
         "div",
         "binary",
         _div,
-        (Operand("other", _ALL_OVERLOADS, zero_dim_as_number=False),),
+        (Operand("other", _ALL_OVERLOADS, zero_dim_as_number=False, doc=_OTHER_DOC),),
         dtype_rule="float",
         jnp_name="jax.numpy.true_divide",
+        example=Example(
+            _BINARY_TENSORS, "[2.0, 4.0]", "[Array([0.5, 1. ], dtype=float32), Array(0.75, dtype=float32)]"
+        ),
     ),
-    _binary("clamp_min", _maximum, accepts=REAL, number_result_accepts=NO_BOOL, jnp_name="jax.numpy.maximum"),
-    _binary("clamp_max", _minimum, accepts=REAL, number_result_accepts=NO_BOOL, jnp_name="jax.numpy.minimum"),
-    _binary("maximum", _maximum, accepts=REAL, number_result_accepts=NO_BOOL),
-    _binary("minimum", _minimum, accepts=REAL, number_result_accepts=NO_BOOL),
+    _binary(
+        "clamp_min",
+        _maximum,
+        accepts=REAL,
+        number_result_accepts=NO_BOOL,
+        jnp_name="jax.numpy.maximum",
+        example=Example(_BINARY_TENSORS, "[1.5, 3.5]", "[Array([1.5, 2. ], dtype=float32), Array(3.5, dtype=float32)]"),
+    ),
+    _binary(
+        "clamp_max",
+        _minimum,
+        accepts=REAL,
+        number_result_accepts=NO_BOOL,
+        jnp_name="jax.numpy.minimum",
+        example=Example(_BINARY_TENSORS, "[1.5, 3.5]", "[Array([1. , 1.5], dtype=float32), Array(3., dtype=float32)]"),
+    ),
+    _binary(
+        "maximum",
+        _maximum,
+        accepts=REAL,
+        number_result_accepts=NO_BOOL,
+        example=Example(
+            _BINARY_TENSORS,
+            "[jnp.array([0.0, 5.0]), jnp.array(4.0)]",
+            "[Array([1., 5.], dtype=float32), Array(4., dtype=float32)]",
+        ),
+    ),
+    _binary(
+        "minimum",
+        _minimum,
+        accepts=REAL,
+        number_result_accepts=NO_BOOL,
+        example=Example(
+            _BINARY_TENSORS,
+            "[jnp.array([0.0, 5.0]), jnp.array(4.0)]",
+            "[Array([0., 2.], dtype=float32), Array(3., dtype=float32)]",
+        ),
+    ),
     Op(
         "pow",
         "binary",
         _pow,
-        (Operand("exponent", _NO_TENSOR, overflow_check="pow"),),
+        (
+            Operand(
+                "exponent",
+                _NO_TENSOR,
+                overflow_check="pow",
+                doc="A number, a sequence of numbers (one per tensor), or a tree with the structure of ``tensors``.",
+            ),
+        ),
         dtype_rule="promote",
         array_result_accepts=NO_BOOL,  # a bool tensor to a bool number is bool; to a bool tensor, unimplemented
         operands_in_result_dtype=True,
         test_domain=(0.1, 3.0),
         jnp_name="jax.numpy.power",
-    ),
-    # torch's _foreach_pow.ScalarAndTensor: ``jforeach.pow(2.0, tensors)``; reached through ``pow``.
-    Op(
-        "pow_scalar_base",
-        "binary",
-        _pow_scalar_base,
-        (Operand("self", ("Scalar",)),),
-        dtype_rule="promote",
-        result_accepts=NO_BOOL,
-        operands_in_result_dtype=True,
-        inplace=False,
-        test_domain=(-2.0, 2.0),
-        jnp_name="jax.numpy.power",
+        scalar_base=_POW_SCALAR_BASE,
+        example=Example(
+            _BINARY_TENSORS, "[0.5, 3.0]", "[Array([1.       , 1.4142135], dtype=float32), Array(27., dtype=float32)]"
+        ),
     ),
 ]
 
@@ -366,37 +646,59 @@ def _lerp(x, end, weight):
     return jnp.where(jnp.abs(weight) < 0.5, x + weight * (end - x), end - (end - x) * (1 - weight))
 
 
-_VALUE = Operand("value", ("Scalar", "ScalarList", "Tensor"), default=1, promotes=False, overflow_check="opmath")
+_VALUE = Operand(
+    "value",
+    ("Scalar", "ScalarList", "Tensor"),
+    default=1,
+    promotes=False,
+    overflow_check="opmath",
+    passed="either",
+    doc="A number, a sequence of numbers or a 1-D array with one entry per tensor.",
+)
 _POINTWISE: list[Op] = [
     Op(
         "addcmul",
         "pointwise",
         _addcmul,
-        (Operand("tensor1", ("List",)), Operand("tensor2", ("List",)), _VALUE),
+        (Operand("tensor1", ("List",), doc=_TREE_DOC), Operand("tensor2", ("List",), doc=_TREE_DOC), _VALUE),
         dtype_rule="promote",
         result_accepts=NO_BOOL,  # a bool tensor is fine when the operands promote it (torch: float32)
         torch_name="torch.addcmul",
         jnp_name="jax.numpy.multiply",
+        example=Example(
+            "[jnp.array([1.0, 2.0])]",
+            "[jnp.array([3.0, 4.0])], [jnp.array([0.5, 2.0])], value=2",
+            "[Array([ 4., 18.], dtype=float32)]",
+        ),
     ),
     Op(
         "addcdiv",
         "pointwise",
         _addcdiv,
-        (Operand("tensor1", ("List",)), Operand("tensor2", ("List",)), _VALUE),
+        (Operand("tensor1", ("List",), doc=_TREE_DOC), Operand("tensor2", ("List",), doc=_TREE_DOC), _VALUE),
         dtype_rule="promote",
         result_accepts=INEXACT,  # any tensor; two integral divisors raise (integral_divisor_pair)
         integral_divisor_pair=True,
         torch_name="torch.addcdiv",
         jnp_name="jax.numpy.true_divide",
+        example=Example(
+            "[jnp.array([1.0, 2.0])]",
+            "[jnp.array([3.0, 4.0])], [jnp.array([0.5, 2.0])], value=2",
+            "[Array([13.,  6.], dtype=float32)]",
+        ),
     ),
     Op(
         "lerp",
         "pointwise",
         _lerp,
         (
-            Operand("end", ("List",)),
+            Operand("end", ("List",), doc=_TREE_DOC),
             Operand(
-                "weight", ("Scalar", "ScalarList", "List"), zero_dim_list_as_tensors=False, overflow_check="opmath"
+                "weight",
+                ("Scalar", "ScalarList", "List"),
+                zero_dim_list_as_tensors=False,
+                overflow_check="opmath",
+                doc="A number, a sequence of numbers (one per tensor), or a tree with the structure of ``tensors``.",
             ),
         ),
         dtype_rule="same",
@@ -404,6 +706,9 @@ _POINTWISE: list[Op] = [
         same_dtype_operands=True,
         torch_name="torch.lerp",
         jnp_name="jax.numpy.where",
+        example=Example(
+            "[jnp.array([0.0, 1.0])]", "[jnp.array([1.0, 3.0])], 0.25", "[Array([0.25, 1.5 ], dtype=float32)]"
+        ),
     ),
 ]
 
@@ -419,7 +724,13 @@ _MATMUL: list[Op] = [
         "mm",
         "binary",
         _mm,
-        (Operand("mat2", ("List",)),),
+        (
+            Operand(
+                "mat2",
+                ("List",),
+                doc="A tree with the structure of ``tensors`` of matrices to multiply each tensor by.",
+            ),
+        ),
         dtype_rule="same",
         accepts=REAL_NO_BOOL,
         same_dtype_operands=True,
@@ -427,6 +738,9 @@ _MATMUL: list[Op] = [
         inplace=False,
         test_domain=(-2.0, 2.0),
         jnp_name="jax.numpy.matmul",
+        example=Example(
+            "[jnp.ones((2, 3))]", "[jnp.arange(3.0).reshape(3, 1)]", "[Array([[3.],\n       [3.]], dtype=float32)]"
+        ),
     ),
 ]
 
@@ -486,28 +800,54 @@ def _max(x):
     return max_with_nan(x)
 
 
+_ORD = Operand(
+    "ord",
+    ("Scalar",),
+    default=2,
+    passed="either",
+    doc="The order of the norm: any real number, ``inf`` or ``-inf`` (0 counts non-zeros).",
+)
+_DTYPE = Operand(
+    "dtype",
+    ("Scalar",),
+    default=None,
+    passed="either",
+    doc="Compute and return in this floating dtype (must not narrow the input dtype).",
+    annotation="DTypeLike | None",
+)
 _REDUCTIONS: list[Op] = [
     Op(
         "norm",
         "reduction",
         _norm,
-        (Operand("ord", ("Scalar",), default=2), Operand("dtype", ("Scalar",), default=None)),
+        (_ORD, _DTYPE),
         accepts=INEXACT,
         inplace=False,
         torch_name="torch.linalg.vector_norm",
         jnp_name="jax.numpy.linalg.norm",
+        example=Example(_REDUCED_TENSORS, "", "{'b': Array(2.236068, dtype=float32), 'w': Array(5., dtype=float32)}"),
     ),
     Op(
         "powsum",
         "reduction",
         functools.partial(powsum, literal_inf=True),
-        (Operand("ord", ("Scalar",), default=2), Operand("dtype", ("Scalar",), default=None)),
+        (_ORD, _DTYPE),
         accepts=REAL,  # integer and bool tensors need a floating dtype= (see _engine.reduction_dtype)
         inplace=False,
         torch_name="torch.linalg.vector_norm",
         jnp_name="jax.numpy.sum",
+        example=Example(_REDUCED_TENSORS, "1", "{'b': Array(3., dtype=float32), 'w': Array(7., dtype=float32)}"),
     ),
-    Op("max", "reduction", _max, accepts=REAL, inplace=False, torch_name="torch.max", jnp_name="jax.numpy.max"),
+    Op(
+        "max",
+        "reduction",
+        _max,
+        accepts=REAL,
+        inplace=False,
+        torch_name="torch.max",
+        jnp_name="jax.numpy.max",
+        example=Example(_REDUCED_TENSORS, "", "{'b': Array(1., dtype=float32), 'w': Array(4., dtype=float32)}"),
+    ),
 ]
 
 
@@ -532,20 +872,40 @@ _OTHER: list[Op] = [
         reads_tensors=False,
         torch_name="torch.Tensor.zero_",
         jnp_name="jax.numpy.zeros_like",
+        example=Example(_BINARY_TENSORS, "", "[Array([0., 0.], dtype=float32), Array(0., dtype=float32)]"),
     ),
     Op(
         "copy",
         "other",
         _copy,
-        (Operand("src", ("List",)),),
+        (
+            Operand(
+                "src",
+                ("List",),
+                doc="A tree with the structure of ``tensors``, broadcast into each tensor and cast to its dtype.",
+            ),
+        ),
         outplace=False,
         reads_tensors=False,
         torch_name="torch.Tensor.copy_",
         jnp_name="jax.numpy.broadcast_to",
+        example=Example(
+            _BINARY_TENSORS,
+            "[jnp.array([5.0, 6.0]), jnp.array(7.0)]",
+            "[Array([5., 6.], dtype=float32), Array(7., dtype=float32)]",
+        ),
     ),
-    Op("clone", "other", _clone, inplace=False, torch_name="torch.clone", jnp_name="jax.numpy.copy"),
+    Op(
+        "clone",
+        "other",
+        _clone,
+        inplace=False,
+        torch_name="torch.clone",
+        jnp_name="jax.numpy.copy",
+        example=Example(_BINARY_TENSORS, "", "[Array([1., 2.], dtype=float32), Array(3., dtype=float32)]"),
+    ),
 ]
 
 OPS: dict[str, Op] = {op.name: op for op in _UNARY + _BINARY + _MATMUL + _POINTWISE + _REDUCTIONS + _OTHER}
 UNARY_OPS = [op.name for op in _UNARY]
-BINARY_OPS = [op.name for op in _BINARY if op.name != "pow_scalar_base"]
+BINARY_OPS = [op.name for op in _BINARY]

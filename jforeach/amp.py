@@ -411,8 +411,8 @@ def _schedules_advanced(kept: Any, stepped: Any) -> Any:
     of ``optax.scale_by_learning_rate`` and ``optax.scale_by_schedule``) or the ``count``,
     ``hyperparams`` and ``hyperparams_states`` of an ``optax.inject_hyperparams`` state (the
     schedules' values for this step, as torch's ``get_last_lr()``). Everything else, the optimizer's
-    own step counts (``AdamState.count``, ``optax.ScaleByAdamState.count``: torch's ``step``, which
-    its bias corrections read) included, is ``kept``.
+    own step counts (``jforeach.transforms.ScaleByAdamState.count``, ``optax.ScaleByAdamState.count``:
+    torch's ``step``, which its bias corrections read) included, is ``kept``.
     """
     if isinstance(kept, optax.ScaleByScheduleState):
         return stepped
@@ -457,8 +457,9 @@ def grad_scaler(
     ``optax.scale_by_schedule``) and the ``count`` and ``hyperparams`` of an
     ``optax.inject_hyperparams`` state inside ``tx``, so ``lr=lr_scheduler.OneCycleLR(...)`` (and a
     cycled ``betas[0]``) follows torch's ``scheduler.step()`` calls. The optimizer's own step counts,
-    which torch's bias corrections (and Adagrad's ``lr_decay``) read, do not: ``AdamState.count``,
-    ``optax.ScaleByAdamState.count`` and the like stay, as torch's ``step`` does.
+    which torch's bias corrections (and Adagrad's ``lr_decay``) read, do not: the ``count`` of
+    ``jforeach.transforms.ScaleByAdamState`` and of ``optax.ScaleByAdamState`` and the like stay, as
+    torch's ``step`` does.
 
     ``update`` takes the gradients as values and returns new ones; nothing the caller holds is
     modified. Inside ``jax.jit`` the skip is a ``jax.lax.cond`` (the inner update runs only on

@@ -10,6 +10,13 @@ arrays or on a :class:`jforeach.Packed` (then a step is one fused update per buf
 Differences from torch: the optimizer holds no parameters (``tx.init(params)`` makes the
 state, ``tx.update(grads, state, params)`` the updates); ``lr`` may also be an optax
 schedule, called with the number of steps taken so far; boolean flags are keyword-only.
+
+The arguments have torch's names; the states those of the optax transforms they are chained
+from: torch's ``exp_avg``/``exp_avg_sq``/``max_exp_avg_sq`` are ``ScaleByAdamState.mu``/``.nu``
+(``ScaleByAmsgradState`` adds ``.nu_max``), SGD's ``momentum_buffer`` is ``TraceState.trace``,
+RMSprop's ``square_avg``/``grad_avg`` are ``ScaleByRmsState.nu`` or ``ScaleByRStdDevState.nu``/``.mu``,
+Adagrad's ``sum`` is ``ScaleByRssState.sum_of_squares``, and ``step`` is their ``count``.
+:func:`state_to_torch` and :func:`state_from_torch` convert by that table.
 """
 
 from __future__ import annotations
@@ -97,8 +104,8 @@ def sgd(
     )
     return _chain(
         transforms.negate() if maximize else None,
-        transforms.add_weight_decay(weight_decay) if transforms._may_be_nonzero(weight_decay) else None,
-        transforms.trace(momentum, dampening, nesterov=nesterov) if transforms._may_be_nonzero(momentum) else None,
+        transforms.add_decayed_weights(weight_decay) if transforms._may_be_nonzero(weight_decay) else None,
+        transforms.trace(momentum, nesterov, dampening=dampening) if transforms._may_be_nonzero(momentum) else None,
         transforms.scale_by_learning_rate(lr),
     )
 
@@ -146,7 +153,8 @@ def adam(
         Array([0.9, 2.1], dtype=float32)
 
     See also:
-        ``torch.optim.Adam``, ``optax.adam``, :func:`jforeach.transforms.scale_by_adam`.
+        ``torch.optim.Adam``, ``optax.adam``, :func:`jforeach.transforms.scale_by_adam`,
+        :func:`jforeach.transforms.scale_by_amsgrad`.
     """
     return _adam("adam", lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay)
 
@@ -170,9 +178,9 @@ def _adam(
     coupled = not decoupled_weight_decay and transforms._may_be_nonzero(weight_decay)
     return _chain(
         transforms.negate() if maximize else None,
-        transforms.add_weight_decay(weight_decay) if coupled else None,
+        transforms.add_decayed_weights(weight_decay) if coupled else None,
         # the learning rate goes into the step, where torch's addcdiv_ rounds it in
-        transforms._scale_by_adam(betas, eps, amsgrad=amsgrad, learning_rate=lr),
+        transforms._scale_by_adam(*betas, eps, amsgrad=amsgrad, learning_rate=lr),
         transforms.add_decoupled_weight_decay(weight_decay, lr) if decoupled else None,
     )
 
@@ -265,7 +273,8 @@ def rmsprop(
         Array([0.98, 2.02], dtype=float32)
 
     See also:
-        ``torch.optim.RMSprop``, ``optax.rmsprop``, :func:`jforeach.transforms.scale_by_rms`.
+        ``torch.optim.RMSprop``, ``optax.rmsprop``, :func:`jforeach.transforms.scale_by_rms`,
+        :func:`jforeach.transforms.scale_by_stddev`.
     """
     lr = _learning_rate("rmsprop", lr)
     _check_non_negative("rmsprop", epsilon=eps, momentum=momentum, weight_decay=weight_decay, alpha=alpha)
@@ -273,7 +282,7 @@ def rmsprop(
         # torch: mul_(buf, momentum); addcdiv_(buf, grads, avg); add_(params, buf, alpha=-lr). Its
         # buffer starts at zero: `momentum * 0 + u` is the trace's first-step clone.
         step = [
-            transforms.scale_by_rms(alpha, eps, centered=centered),
+            (transforms.scale_by_stddev if centered else transforms.scale_by_rms)(alpha, eps),
             transforms.trace(momentum),
             transforms.scale_by_learning_rate(lr),
         ]
@@ -281,7 +290,7 @@ def rmsprop(
         step = [transforms._scale_by_rms(alpha, eps, centered=centered, learning_rate=lr)]
     return _chain(
         transforms.negate() if maximize else None,
-        transforms.add_weight_decay(weight_decay) if transforms._may_be_nonzero(weight_decay) else None,
+        transforms.add_decayed_weights(weight_decay) if transforms._may_be_nonzero(weight_decay) else None,
         *step,
     )
 
@@ -326,7 +335,7 @@ def adagrad(
 
     See also:
         ``torch.optim.Adagrad``, ``optax.adagrad``,
-        :func:`jforeach.transforms.scale_by_adagrad`.
+        :func:`jforeach.transforms.scale_by_rss`.
     """
     lr = _learning_rate("adagrad", lr)
     _check_non_negative(
@@ -338,9 +347,9 @@ def adagrad(
     )
     return _chain(
         transforms.negate() if maximize else None,
-        transforms.add_weight_decay(weight_decay) if transforms._may_be_nonzero(weight_decay) else None,
+        transforms.add_decayed_weights(weight_decay) if transforms._may_be_nonzero(weight_decay) else None,
         # torch: addcdiv_(params, grads * -clr, std), the learning rate rounded into the numerator
-        transforms._scale_by_adagrad(initial_accumulator_value, eps, lr)
+        transforms._scale_by_rss(initial_accumulator_value, eps, lr)
         if not transforms._may_be_nonzero(lr_decay)
         else _scale_by_decayed_adagrad(initial_accumulator_value, eps, lr, lr_decay),
     )
@@ -367,7 +376,7 @@ def _scale_by_decayed_adagrad(
     ``step`` is Adagrad's own count and ``lr`` a schedule of the scheduler's: two counters, which
     differ once ``amp.grad_scaler`` skips a step (the schedule's advances, Adagrad's does not).
     """
-    adagrad = transforms._scale_by_adagrad(initial_accumulator_value, eps, 1.0)
+    adagrad = transforms._scale_by_rss(initial_accumulator_value, eps, 1.0)
     lr_init = transforms._schedule_state_init(lr)
 
     def init_fn(params: optax.Params) -> tuple[Any, Any, Any]:
@@ -378,7 +387,7 @@ def _scale_by_decayed_adagrad(
         step, adagrad_state, lr_state = state
         base, lr_state = transforms._learning_rate_now(lr, lr_state)
         clr = base / (1 + step.count * lr_decay)
-        decayed = transforms._scale_by_adagrad(initial_accumulator_value, eps, clr)
+        decayed = transforms._scale_by_rss(initial_accumulator_value, eps, clr)
         updates, (adagrad_state, _) = decayed.update(updates, (adagrad_state, optax.EmptyState()))
         return updates, (AdagradStepState(optax.safe_int32_increment(step.count)), adagrad_state, lr_state)
 

@@ -5,12 +5,20 @@ Every transform here works on any pytree of arrays and on a :class:`jforeach.Pac
 ``optax.chain``. The stateful ones are the building blocks of :mod:`jforeach.optim`,
 written with the same arithmetic, in the same order, as torch's ``_multi_tensor_*``
 optimizer functions.
+
+Where optax has the concept, a transform has optax's name, parameter names and order, and its
+state optax's NamedTuple name and field names (``scale_by_adam(b1, b2, eps)`` keeps
+``ScaleByAdamState(count, mu, nu)``); where torch's arithmetic needs a parameter optax lacks, it is
+an extra keyword-only one (``trace(..., dampening=)``). Defaults are torch's. torch's names
+(``lr``, ``betas``, ``momentum``, its state keys ``exp_avg``, ...) are those of :mod:`jforeach.optim`,
+and ``jforeach.optim.state_to_torch`` maps each state field to its torch key.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -21,19 +29,24 @@ import optax
 from jforeach import _dtypes, _ops, _table, packed
 
 __all__ = [
-    "AdagradState",
-    "AdamState",
-    "MomentumState",
-    "RmsState",
+    "ClipByNormState",
+    "ScaleByAdamState",
+    "ScaleByAmsgradState",
+    "ScaleByRStdDevState",
+    "ScaleByRmsState",
+    "ScaleByRssState",
+    "TraceState",
+    "add_decayed_weights",
     "add_decoupled_weight_decay",
-    "add_weight_decay",
     "clip_by_norm",
     "log1p",
     "negate",
-    "scale_by_adagrad",
     "scale_by_adam",
+    "scale_by_amsgrad",
     "scale_by_learning_rate",
     "scale_by_rms",
+    "scale_by_rss",
+    "scale_by_stddev",
     "symlog",
     "trace",
 ]
@@ -41,61 +54,103 @@ __all__ = [
 PyTree = Any
 
 
-class AdamState(NamedTuple):
-    """State of :func:`scale_by_adam` (torch's ``Adam`` per-parameter state).
+class ScaleByAdamState(NamedTuple):
+    """State of :func:`scale_by_adam`: optax's ``ScaleByAdamState`` fields, torch's ``Adam`` state.
+
+    ``count`` is torch's ``step``, ``mu`` its ``exp_avg``, ``nu`` its ``exp_avg_sq``.
 
     Examples:
       >>> import jax.numpy as jnp
       >>> import jforeach.transforms as jt
-      >>> jt.scale_by_adam().init([jnp.zeros(2, jnp.float32)]).exp_avg
+      >>> jt.scale_by_adam().init([jnp.zeros(2, jnp.float32)]).mu
       [Array([0., 0.], dtype=float32)]
     """
 
     count: jax.Array  # type: ignore[assignment]  # shadows tuple.count, as optax's states do
-    exp_avg: optax.Updates
-    exp_avg_sq: optax.Updates
-    max_exp_avg_sq: optax.Updates | None
+    mu: optax.Updates
+    nu: optax.Updates
 
 
-class MomentumState(NamedTuple):
-    """State of :func:`trace` (torch's ``SGD`` ``momentum_buffer``).
+class ScaleByAmsgradState(NamedTuple):
+    """State of :func:`scale_by_amsgrad`: optax's ``ScaleByAmsgradState`` fields, torch's
+    ``Adam(amsgrad=True)`` state.
+
+    ``count`` is torch's ``step``, ``mu`` its ``exp_avg``, ``nu`` its ``exp_avg_sq``, ``nu_max`` its
+    ``max_exp_avg_sq`` (the running maximum of ``nu``, not bias-corrected, as torch keeps it).
 
     Examples:
       >>> import jax.numpy as jnp
       >>> import jforeach.transforms as jt
-      >>> jt.trace(0.9).init([jnp.zeros(2, jnp.float32)]).momentum_buffer
+      >>> jt.scale_by_amsgrad().init([jnp.zeros(2, jnp.float32)]).nu_max
       [Array([0., 0.], dtype=float32)]
     """
 
     count: jax.Array  # type: ignore[assignment]  # shadows tuple.count, as optax's states do
-    momentum_buffer: optax.Updates
+    mu: optax.Updates
+    nu: optax.Updates
+    nu_max: optax.Updates
 
 
-class RmsState(NamedTuple):
-    """State of :func:`scale_by_rms` (torch's ``RMSprop`` per-parameter state).
+class TraceState(NamedTuple):
+    """State of :func:`trace`: optax's ``TraceState`` (``trace`` is torch's SGD ``momentum_buffer``),
+    with a ``count`` of updates.
+
+    optax's trace starts from a zero buffer; torch copies the first update into it, which
+    differs from ``decay * 0 + (1 - dampening) * u`` with a dampening: ``count`` tells the first
+    update. ``trace`` is None where the transform keeps no buffer (a ``decay`` of 0).
 
     Examples:
       >>> import jax.numpy as jnp
       >>> import jforeach.transforms as jt
-      >>> jt.scale_by_rms().init([jnp.zeros(2, jnp.float32)]).square_avg
+      >>> jt.trace(0.9).init([jnp.zeros(2, jnp.float32)]).trace
       [Array([0., 0.], dtype=float32)]
     """
 
-    square_avg: optax.Updates
-    grad_avg: optax.Updates | None
+    count: jax.Array  # type: ignore[assignment]  # shadows tuple.count, as optax's states do
+    trace: optax.Updates | None
 
 
-class AdagradState(NamedTuple):
-    """State of :func:`scale_by_adagrad` (torch's ``Adagrad`` ``sum``).
+class ScaleByRmsState(NamedTuple):
+    """State of :func:`scale_by_rms`: optax's ``ScaleByRmsState`` (``nu`` is torch's RMSprop
+    ``square_avg``).
 
     Examples:
       >>> import jax.numpy as jnp
       >>> import jforeach.transforms as jt
-      >>> jt.scale_by_adagrad(0.5).init([jnp.zeros(2, jnp.float32)]).sum
+      >>> jt.scale_by_rms().init([jnp.zeros(2, jnp.float32)]).nu
+      [Array([0., 0.], dtype=float32)]
+    """
+
+    nu: optax.Updates
+
+
+class ScaleByRStdDevState(NamedTuple):
+    """State of :func:`scale_by_stddev`: optax's ``ScaleByRStdDevState``, torch's
+    ``RMSprop(centered=True)`` state (``mu`` is its ``grad_avg``, ``nu`` its ``square_avg``).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jforeach.transforms as jt
+      >>> jt.scale_by_stddev().init([jnp.zeros(2, jnp.float32)]).mu
+      [Array([0., 0.], dtype=float32)]
+    """
+
+    mu: optax.Updates
+    nu: optax.Updates
+
+
+class ScaleByRssState(NamedTuple):
+    """State of :func:`scale_by_rss`: optax's ``ScaleByRssState`` (``sum_of_squares`` is torch's
+    Adagrad ``sum``).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jforeach.transforms as jt
+      >>> jt.scale_by_rss(0.5).init([jnp.zeros(2, jnp.float32)]).sum_of_squares
       [Array([0.5, 0.5], dtype=float32)]
     """
 
-    sum: optax.Updates
+    sum_of_squares: optax.Updates
 
 
 # ---------------------------------------------------------------------------------------
@@ -214,9 +269,7 @@ def log1p() -> optax.GradientTransformation:
     of either sign.
 
     Returns:
-        An ``optax.GradientTransformation`` whose state, a :class:`ClipByNormState`, holds the total
-        norm of the last updates (``optax.tree_utils.tree_get(state, "total_norm")`` finds it in
-        a chain): the number ``torch.nn.utils.clip_grad_norm_`` returns.
+        A stateless ``optax.GradientTransformation``.
 
     Examples:
         >>> import jax.numpy as jnp, optax
@@ -240,9 +293,7 @@ def symlog() -> optax.GradientTransformation:
     odd, and compressive for heavy-tailed gradients.
 
     Returns:
-        An ``optax.GradientTransformation`` whose state, a :class:`ClipByNormState`, holds the total
-        norm of the last updates (``optax.tree_utils.tree_get(state, "total_norm")`` finds it in
-        a chain): the number ``torch.nn.utils.clip_grad_norm_`` returns.
+        A stateless ``optax.GradientTransformation``.
 
     Examples:
         >>> import jax.numpy as jnp, optax
@@ -267,9 +318,7 @@ def negate() -> optax.GradientTransformation:
     """Negates every update (torch's ``maximize=True``).
 
     Returns:
-        An ``optax.GradientTransformation`` whose state, a :class:`ClipByNormState`, holds the total
-        norm of the last updates (``optax.tree_utils.tree_get(state, "total_norm")`` finds it in
-        a chain): the number ``torch.nn.utils.clip_grad_norm_`` returns.
+        A stateless ``optax.GradientTransformation``.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -456,14 +505,19 @@ def clip_by_norm(
 # weight decay and learning rate
 
 
-def add_weight_decay(weight_decay: float) -> optax.GradientTransformation:
+def add_decayed_weights(
+    weight_decay: float = 0.0, mask: PyTree | Callable[[optax.Params], PyTree] | None = None
+) -> optax.GradientTransformation:
     """Adds ``weight_decay * params`` to the updates (torch's coupled L2 weight decay).
 
-    Computed as torch's ``_foreach_add(grads, params, alpha=weight_decay)``; with
-    ``weight_decay == 0`` the updates pass through untouched.
+    optax's ``add_decayed_weights``, computed as torch's ``_foreach_add(grads, params,
+    alpha=weight_decay)``; with ``weight_decay == 0`` the updates pass through untouched.
 
     Args:
-        weight_decay: the L2 coefficient.
+        weight_decay: the L2 coefficient (torch's ``weight_decay`` of SGD, Adam, RMSprop, ...).
+        mask: as optax's: a tree of booleans with the parameters' structure (or a prefix of it), or
+            a function of the parameters that returns one; the decay is added where it is True. On
+            a :class:`jforeach.Packed`, ``lambda p: jforeach.labels(p, decay)`` masks by label.
 
     Returns:
         A stateless ``optax.GradientTransformation`` whose ``update`` needs ``params``.
@@ -474,7 +528,7 @@ def add_weight_decay(weight_decay: float) -> optax.GradientTransformation:
     Examples:
         >>> import jax.numpy as jnp
         >>> import jforeach.transforms as jt
-        >>> tx = jt.add_weight_decay(0.5)
+        >>> tx = jt.add_decayed_weights(0.5)
         >>> params = [jnp.array([2.0], jnp.float32)]
         >>> tx.update([jnp.array([1.0], jnp.float32)], tx.init(params), params)[0][0]
         Array([2.], dtype=float32)
@@ -486,9 +540,10 @@ def add_weight_decay(weight_decay: float) -> optax.GradientTransformation:
     def decayed(updates: optax.Updates, params: optax.Params | None) -> optax.Updates:
         if not _may_be_nonzero(weight_decay):
             return updates
-        return _ops.add(updates, _require_params(params, "add_weight_decay"), alpha=weight_decay)
+        return _ops.add(updates, _require_params(params, "add_decayed_weights"), alpha=weight_decay)
 
-    return optax.stateless(decayed)
+    tx = optax.stateless(decayed)
+    return tx if mask is None else optax.masked(tx, mask)
 
 
 def add_decoupled_weight_decay(
@@ -499,7 +554,9 @@ def add_decoupled_weight_decay(
     torch multiplies the parameters by ``1 - lr * weight_decay`` before adding the
     step; this transform returns ``(params * (1 - lr * weight_decay) + updates) - params``
     so that ``optax.apply_updates`` lands on torch's parameters. Place it last in the
-    chain, after the learning rate is applied.
+    chain, after the learning rate is applied. optax has no such transform: its ``adamw``
+    adds ``weight_decay * params`` (:func:`add_decayed_weights`) before scaling by the learning
+    rate, which rounds differently.
 
     Args:
         weight_decay: the decoupled decay coefficient.
@@ -537,12 +594,15 @@ def add_decoupled_weight_decay(
     return optax.GradientTransformation(_schedule_state_init(learning_rate), update_fn)
 
 
-def scale_by_learning_rate(learning_rate: optax.ScalarOrSchedule) -> optax.GradientTransformation:
-    """Multiplies the updates by ``-learning_rate``.
+def scale_by_learning_rate(
+    learning_rate: optax.ScalarOrSchedule, *, flip_sign: bool = True
+) -> optax.GradientTransformation:
+    """Multiplies the updates by ``-learning_rate`` (by ``learning_rate`` with ``flip_sign=False``).
 
     Args:
         learning_rate: a float or an optax schedule, called with the number of updates
             made so far (0 on the first update), like ``optax.scale_by_schedule``.
+        flip_sign: multiply by ``-learning_rate``, the descent step ``optax.apply_updates`` adds.
 
     Returns:
         An ``optax.GradientTransformation``; its state is ``optax.ScaleByScheduleState``
@@ -565,7 +625,7 @@ def scale_by_learning_rate(learning_rate: optax.ScalarOrSchedule) -> optax.Gradi
     def update_fn(updates: optax.Updates, state: Any, params: optax.Params | None = None) -> tuple[optax.Updates, Any]:
         del params
         lr, state = _learning_rate_now(learning_rate, state)
-        return _ops.mul(updates, -lr), state
+        return _ops.mul(updates, -lr if flip_sign else lr), state
 
     return optax.GradientTransformation(_schedule_state_init(learning_rate), update_fn)
 
@@ -574,23 +634,23 @@ def scale_by_learning_rate(learning_rate: optax.ScalarOrSchedule) -> optax.Gradi
 # stateful scalings (torch's optimizer states)
 
 
-def trace(momentum: float, dampening: float = 0.0, *, nesterov: bool = False) -> optax.GradientTransformation:
-    """torch's SGD momentum buffer.
+def trace(decay: float, nesterov: bool = False, *, dampening: float = 0.0) -> optax.GradientTransformation:
+    """optax's trace of past updates, computed as torch's SGD momentum buffer.
 
-    On the first update the buffer is the update itself; afterwards
-    ``buf = momentum * buf + (1 - dampening) * u``. The output is ``buf``, or
-    ``u + momentum * buf`` with ``nesterov=True``. With ``momentum == 0`` the updates
-    pass through and the state holds no buffer; an array ``momentum`` (as
+    On the first update the buffer is the update itself (torch's clone); afterwards
+    ``trace = decay * trace + (1 - dampening) * u``. The output is ``trace``, or
+    ``u + decay * trace`` with ``nesterov=True``. With ``decay == 0`` the updates
+    pass through and the state holds no buffer; an array ``decay`` (as
     ``optax.inject_hyperparams`` passes it) always has a buffer, and passes the updates
-    through wherever it is 0.
+    through wherever it is 0. Without dampening this is ``optax.trace``'s arithmetic.
 
     Args:
-        momentum: the momentum factor.
-        dampening: dampening for the momentum.
+        decay: the decay rate of the trace (torch's ``momentum``).
         nesterov: use Nesterov momentum.
+        dampening: torch's dampening of the added update (optax has none); keyword-only.
 
     Returns:
-        An ``optax.GradientTransformation`` with :class:`MomentumState`.
+        An ``optax.GradientTransformation`` with :class:`TraceState`.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -599,83 +659,119 @@ def trace(momentum: float, dampening: float = 0.0, *, nesterov: bool = False) ->
         >>> state = tx.init([jnp.zeros(1, jnp.float32)])
         >>> u, state = tx.update([jnp.array([1.0], jnp.float32)], state)
         >>> u, state = tx.update([jnp.array([1.0], jnp.float32)], state)
-        >>> u[0]
-        Array([1.], dtype=float32)
+        >>> u[0], state.trace[0]
+        (Array([1.], dtype=float32), Array([1.], dtype=float32))
 
     See also:
         ``optax.trace``, ``torch.optim.SGD``.
     """
 
-    array_momentum = isinstance(momentum, jax.Array | np.ndarray)
-    has_buffer = _may_be_nonzero(momentum)
+    array_decay = isinstance(decay, jax.Array | np.ndarray)
+    has_buffer = _may_be_nonzero(decay)
 
-    def init_fn(params: optax.Params) -> MomentumState:
+    def init_fn(params: optax.Params) -> TraceState:
         buffer = _zeros_like(params) if has_buffer else None
-        return MomentumState(count=jnp.zeros([], jnp.int32), momentum_buffer=buffer)
+        return TraceState(count=jnp.zeros([], jnp.int32), trace=buffer)
 
     def update_fn(
-        updates: optax.Updates, state: MomentumState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, MomentumState]:
+        updates: optax.Updates, state: TraceState, params: optax.Params | None = None
+    ) -> tuple[optax.Updates, TraceState]:
         del params
         count = optax.safe_int32_increment(state.count)
         if not has_buffer:
-            return updates, MomentumState(count=count, momentum_buffer=None)
+            return updates, TraceState(count=count, trace=None)
         # torch clones the update into the buffer on the first step; with a zero buffer
         # `0 * buf + 1 * u` is that clone, bit for bit.
         first = state.count == 0
-        decay = jnp.where(first, 0.0, momentum)
+        multiplier = jnp.where(first, 0.0, decay)
         alpha = jnp.where(first, 1.0, 1.0 - dampening)
         # torch: mul_(bufs, momentum); add_(bufs, grads, alpha=1 - dampening)
-        buffer = _ops.add(_ops.mul(state.momentum_buffer, decay), updates, alpha=alpha)
-        out = _ops.add(updates, buffer, alpha=momentum) if nesterov else buffer
-        if array_momentum:  # torch's momentum == 0: the updates themselves
-            out = jax.tree.map(lambda u, o: jnp.where(momentum == 0, u, o), updates, out)
-        return out, MomentumState(count=count, momentum_buffer=buffer)
+        buffer = _ops.add(_ops.mul(state.trace, multiplier), updates, alpha=alpha)
+        out = _ops.add(updates, buffer, alpha=decay) if nesterov else buffer
+        if array_decay:  # torch's momentum == 0: the updates themselves
+            out = jax.tree.map(lambda u, o: jnp.where(decay == 0, u, o), updates, out)
+        return out, TraceState(count=count, trace=buffer)
 
     return optax.GradientTransformation(init_fn, update_fn)
 
 
-def scale_by_adam(
-    betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, *, amsgrad: bool = False
-) -> optax.GradientTransformation:
-    """torch's Adam direction ``(m / (1 - b1**t)) / (sqrt(v) / sqrt(1 - b2**t) + eps)``.
+def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> optax.GradientTransformation:
+    """optax's Adam scaling, computed as torch's: ``(mu / (1 - b1**t)) / (sqrt(nu) / sqrt(1 - b2**t) + eps)``.
 
     The moments are updated as torch's ``_multi_tensor_adam`` does
-    (``lerp_(exp_avg, u, 1 - b1)``, ``exp_avg_sq * b2 + (1 - b2) * u * u``), and the
-    denominator uses ``max_exp_avg_sq`` (the running maximum of ``exp_avg_sq``) with
-    ``amsgrad=True``. Follow with :func:`scale_by_learning_rate`.
+    (``mu = lerp(mu, u, 1 - b1)``, ``nu = nu * b2 + (1 - b2) * u * u``), and the bias corrections
+    are applied in torch's order: ``sqrt(nu)`` is divided by ``sqrt(1 - b2**t)`` and ``eps`` added
+    outside the square root (optax's ``eps_root=0``), then the bias-corrected ``mu`` divided by
+    that. Follow with :func:`scale_by_learning_rate`; :func:`scale_by_amsgrad` is the AMSGrad
+    variant.
 
     Args:
-        betas: the decay rates ``(b1, b2)`` of the first and second moments.
+        b1: the decay rate of the first moment (torch's ``betas[0]``); it may also be a schedule
+            of the step count, as a cycled momentum of torch's schedulers.
+        b2: the decay rate of the second moment (torch's ``betas[1]``).
         eps: added to the denominator.
-        amsgrad: use the AMSGrad variant.
 
     Returns:
-        An ``optax.GradientTransformation`` with :class:`AdamState`.
+        An ``optax.GradientTransformation`` with :class:`ScaleByAdamState`.
 
     Examples:
         >>> import jax.numpy as jnp
         >>> import jforeach.transforms as jt
         >>> tx = jt.scale_by_adam()
-        >>> u, _ = tx.update([jnp.array([2.0, -0.5], jnp.float32)], tx.init([jnp.zeros(2, jnp.float32)]))
-        >>> u[0]
-        Array([ 1., -1.], dtype=float32)
+        >>> u, state = tx.update([jnp.array([2.0, -0.5], jnp.float32)], tx.init([jnp.zeros(2, jnp.float32)]))
+        >>> u[0], state.count
+        (Array([ 1., -1.], dtype=float32), Array(1, dtype=int32))
 
     See also:
-        ``optax.scale_by_adam``, ``optax.scale_by_amsgrad``, ``torch.optim.Adam``.
+        ``optax.scale_by_adam``, ``torch.optim.Adam``.
     """
-    return _scale_by_adam(betas, eps, amsgrad=amsgrad)
+    return _scale_by_adam(b1, b2, eps, amsgrad=False)
+
+
+def scale_by_amsgrad(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> optax.GradientTransformation:
+    """optax's AMSGrad scaling, computed as torch's ``Adam(amsgrad=True)``.
+
+    :func:`scale_by_adam` with ``nu_max``, the running maximum of ``nu``, in the denominator:
+    ``(mu / (1 - b1**t)) / (sqrt(nu_max) / sqrt(1 - b2**t) + eps)``. As in torch the maximum is
+    taken of the moments themselves and bias-corrected after; optax's ``scale_by_amsgrad``
+    takes the maximum of the bias-corrected ``nu``. Follow with :func:`scale_by_learning_rate`.
+
+    Args:
+        b1: the decay rate of the first moment (torch's ``betas[0]``); it may also be a schedule
+            of the step count.
+        b2: the decay rate of the second moment (torch's ``betas[1]``).
+        eps: added to the denominator.
+
+    Returns:
+        An ``optax.GradientTransformation`` with :class:`ScaleByAmsgradState`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import jforeach.transforms as jt
+        >>> tx = jt.scale_by_amsgrad(b2=0.5)
+        >>> state = tx.init([jnp.zeros(1, jnp.float32)])
+        >>> _, state = tx.update([jnp.array([2.0], jnp.float32)], state)
+        >>> _, state = tx.update([jnp.array([0.0], jnp.float32)], state)
+        >>> state.nu[0], state.nu_max[0]
+        (Array([1.], dtype=float32), Array([2.], dtype=float32))
+
+    See also:
+        ``optax.scale_by_amsgrad``, ``torch.optim.Adam``.
+    """
+    return _scale_by_adam(b1, b2, eps, amsgrad=True)
 
 
 def _scale_by_adam(
-    betas: tuple[float, float],
+    b1: Any,
+    b2: float,
     eps: float,
     *,
     amsgrad: bool,
     learning_rate: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
-    """:func:`scale_by_adam`; with a learning rate, torch's whole Adam step (see :func:`_with_learning_rate`)."""
-    beta1, beta2 = betas
+    """:func:`scale_by_adam` or :func:`scale_by_amsgrad`; with a learning rate, torch's whole Adam
+    step (see :func:`_with_learning_rate`)."""
+    beta1, beta2 = b1, b2
     lr_and_beta1: Any = learning_rate
     if callable(beta1) and learning_rate is not None:
         # a cycled beta1 is a schedule of the scheduler's steps, as the lr is, not of Adam's step
@@ -684,117 +780,151 @@ def _scale_by_adam(
             lr = learning_rate(count) if callable(learning_rate) else learning_rate
             return lr, beta1(count)
 
-    def init_fn(params: optax.Params) -> AdamState:
-        return AdamState(
-            count=jnp.zeros([], jnp.int32),
-            exp_avg=_zeros_like(params),
-            exp_avg_sq=_zeros_like(params),
-            max_exp_avg_sq=_zeros_like(params) if amsgrad else None,
-        )
+    def init_fn(params: optax.Params) -> ScaleByAdamState | ScaleByAmsgradState:
+        count, mu, nu = jnp.zeros([], jnp.int32), _zeros_like(params), _zeros_like(params)
+        if amsgrad:
+            return ScaleByAmsgradState(count=count, mu=mu, nu=nu, nu_max=_zeros_like(params))
+        return ScaleByAdamState(count=count, mu=mu, nu=nu)
 
-    def step_fn(updates: optax.Updates, state: AdamState, lr: Any) -> tuple[optax.Updates, AdamState]:
-        # torch's _multi_tensor_adam, op by op
+    def step_fn(updates: optax.Updates, state: Any, lr: Any) -> tuple[optax.Updates, Any]:
+        # torch's _multi_tensor_adam, op by op (exp_avg is mu, exp_avg_sq nu, max_exp_avg_sq nu_max)
         count = optax.safe_int32_increment(state.count)
         dtype = _scalar_dtype(updates)
         # a scheduled beta1 (torch's cycle_momentum): its value after as many scheduler steps
-        b1: Any
+        decay1: Any
         if callable(beta1) and lr is not None:
-            lr, b1 = lr[0], jnp.asarray(lr[1], dtype)
+            lr, decay1 = lr[0], jnp.asarray(lr[1], dtype)
         else:
-            b1 = jnp.asarray(beta1(state.count), dtype) if callable(beta1) else beta1
-        exp_avg = _ops.lerp(state.exp_avg, updates, 1 - b1)
-        exp_avg_sq = _ops.addcmul(_ops.mul(state.exp_avg_sq, beta2), updates, updates, 1 - beta2)
-        bias_correction1 = _one_minus_pow(b1, count, dtype)
+            decay1 = jnp.asarray(beta1(state.count), dtype) if callable(beta1) else beta1
+        mu = _ops.lerp(state.mu, updates, 1 - decay1)
+        nu = _ops.addcmul(_ops.mul(state.nu, beta2), updates, updates, 1 - beta2)
+        bias_correction1 = _one_minus_pow(decay1, count, dtype)
         bias_correction2_sqrt = jnp.sqrt(_one_minus_pow(beta2, count, dtype))
         # torch's step_size = (lr / bias_correction1) * -1; a direction is the lr = -1 update
         step_size = 1 / bias_correction1 if lr is None else jnp.asarray(-(lr / bias_correction1), dtype)
         if amsgrad:
-            max_exp_avg_sq = _ops.maximum(state.max_exp_avg_sq, exp_avg_sq)
-            denom = _ops.sqrt(max_exp_avg_sq)
+            nu_max = _ops.maximum(state.nu_max, nu)
+            denom = _ops.sqrt(nu_max)
         else:
-            max_exp_avg_sq = None
-            denom = _ops.sqrt(exp_avg_sq)
+            denom = _ops.sqrt(nu)
         denom = _ops.add(_ops.div(denom, bias_correction2_sqrt), eps)
         # torch: addcdiv_(params, exp_avg, denom, step_size) = params + (step_size * exp_avg) / denom
-        out = _ops.div(_ops.mul(exp_avg, step_size), denom)
-        return out, AdamState(count, exp_avg, exp_avg_sq, max_exp_avg_sq)
+        out = _ops.div(_ops.mul(mu, step_size), denom)
+        if amsgrad:
+            return out, ScaleByAmsgradState(count, mu, nu, nu_max)
+        return out, ScaleByAdamState(count, mu, nu)
 
     return _with_learning_rate(init_fn, step_fn, lr_and_beta1)
 
 
-def scale_by_rms(alpha: float = 0.99, eps: float = 1e-8, *, centered: bool = False) -> optax.GradientTransformation:
-    """torch's RMSprop direction ``u / (sqrt(square_avg - grad_avg**2) + eps)``.
+def scale_by_rms(decay: float = 0.99, eps: float = 1e-8) -> optax.GradientTransformation:
+    """optax's RMS scaling, computed as torch's RMSprop: ``u / (sqrt(nu) + eps)``.
 
-    ``square_avg = alpha * square_avg + (1 - alpha) * u * u``; with ``centered=True``,
-    ``grad_avg = lerp(grad_avg, u, 1 - alpha)`` is subtracted as above, otherwise the
-    denominator is ``sqrt(square_avg) + eps``. Both start at zero, as in torch.
+    ``nu = decay * nu + (1 - decay) * u * u``, starting at zero as in torch; ``eps`` is added
+    outside the square root (optax's ``eps_in_sqrt=False``), and there is no bias correction.
+    The default ``decay`` is torch's ``alpha`` (optax's is 0.9). :func:`scale_by_stddev` is
+    the centered variant.
 
     Args:
-        alpha: smoothing constant.
+        decay: the decay rate of the squared-update average (torch's ``alpha``).
         eps: added to the denominator.
-        centered: normalize by the estimated variance instead of the second moment.
 
     Returns:
-        An ``optax.GradientTransformation`` with :class:`RmsState`.
+        An ``optax.GradientTransformation`` with :class:`ScaleByRmsState`.
 
     Examples:
         >>> import jax.numpy as jnp
         >>> import jforeach.transforms as jt
-        >>> tx = jt.scale_by_rms(alpha=0.75)
+        >>> tx = jt.scale_by_rms(decay=0.75)
         >>> u, _ = tx.update([jnp.array([2.0], jnp.float32)], tx.init([jnp.zeros(1, jnp.float32)]))
         >>> u[0]
         Array([2.], dtype=float32)
 
     See also:
-        ``optax.scale_by_rms``, ``optax.scale_by_stddev``, ``torch.optim.RMSprop``.
+        ``optax.scale_by_rms``, ``torch.optim.RMSprop``.
     """
-    return _scale_by_rms(alpha, eps, centered=centered)
+    return _scale_by_rms(decay, eps, centered=False)
+
+
+def scale_by_stddev(decay: float = 0.99, eps: float = 1e-8) -> optax.GradientTransformation:
+    """optax's centered RMS scaling, computed as torch's ``RMSprop(centered=True)``.
+
+    ``u / (sqrt(nu - mu**2) + eps)`` with ``nu`` as in :func:`scale_by_rms` and
+    ``mu = lerp(mu, u, 1 - decay)``, both starting at zero; ``eps`` is added outside the square
+    root (optax's ``eps_in_sqrt=False``). The default ``decay`` is torch's ``alpha``.
+
+    Args:
+        decay: the decay rate of both averages (torch's ``alpha``).
+        eps: added to the denominator.
+
+    Returns:
+        An ``optax.GradientTransformation`` with :class:`ScaleByRStdDevState`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import jforeach.transforms as jt
+        >>> tx = jt.scale_by_stddev(decay=0.75, eps=0.0)
+        >>> u, _ = tx.update([jnp.array([2.0], jnp.float32)], tx.init([jnp.zeros(1, jnp.float32)]))
+        >>> u[0]
+        Array([2.309401], dtype=float32)
+
+    See also:
+        ``optax.scale_by_stddev``, ``torch.optim.RMSprop``.
+    """
+    return _scale_by_rms(decay, eps, centered=True)
 
 
 def _scale_by_rms(
-    alpha: float, eps: float, *, centered: bool, learning_rate: optax.ScalarOrSchedule | None = None
+    decay: float, eps: float, *, centered: bool, learning_rate: optax.ScalarOrSchedule | None = None
 ) -> optax.GradientTransformation:
-    """:func:`scale_by_rms`; with a learning rate, torch's whole momentum-free RMSprop step.
+    """:func:`scale_by_rms` or :func:`scale_by_stddev`; with a learning rate, torch's whole
+    momentum-free RMSprop step.
 
     (With momentum torch's step is this direction, :func:`trace` and :func:`scale_by_learning_rate`:
     ``addcdiv_(momentum_buffer, grads, avg)`` then ``add_(params, momentum_buffer, alpha=-lr)``.)
     """
 
-    def init_fn(params: optax.Params) -> RmsState:
-        grad_avg = _zeros_like(params) if centered else None
-        return RmsState(square_avg=_zeros_like(params), grad_avg=grad_avg)
-
-    def step_fn(updates: optax.Updates, state: RmsState, lr: Any) -> tuple[optax.Updates, RmsState]:
-        # torch's _multi_tensor_rmsprop, op by op
-        square_avg = _ops.addcmul(_ops.mul(state.square_avg, alpha), updates, updates, 1 - alpha)
+    def init_fn(params: optax.Params) -> ScaleByRmsState | ScaleByRStdDevState:
         if centered:
-            grad_avg = _ops.lerp(state.grad_avg, updates, 1 - alpha)
-            avg = _ops.sqrt(_ops.addcmul(square_avg, grad_avg, grad_avg, -1))
+            return ScaleByRStdDevState(mu=_zeros_like(params), nu=_zeros_like(params))
+        return ScaleByRmsState(nu=_zeros_like(params))
+
+    def step_fn(updates: optax.Updates, state: Any, lr: Any) -> tuple[optax.Updates, Any]:
+        # torch's _multi_tensor_rmsprop, op by op (square_avg is nu, grad_avg mu)
+        nu = _ops.addcmul(_ops.mul(state.nu, decay), updates, updates, 1 - decay)
+        if centered:
+            mu = _ops.lerp(state.mu, updates, 1 - decay)
+            avg = _ops.sqrt(_ops.addcmul(nu, mu, mu, -1))
+            new_state: Any = ScaleByRStdDevState(mu=mu, nu=nu)
         else:
-            grad_avg = None
-            avg = _ops.sqrt(square_avg)
+            avg = _ops.sqrt(nu)
+            new_state = ScaleByRmsState(nu=nu)
         avg = _ops.add(avg, eps)
         # torch: addcdiv_(params, grads, avg, value=-lr) = params + (-lr * grads) / avg
         numerator = updates if lr is None else _ops.mul(updates, -lr)
-        return _ops.div(numerator, avg), RmsState(square_avg, grad_avg)
+        return _ops.div(numerator, avg), new_state
 
     return _with_learning_rate(init_fn, step_fn, learning_rate)
 
 
-def scale_by_adagrad(initial_accumulator_value: float = 0.0, eps: float = 1e-10) -> optax.GradientTransformation:
-    """torch's Adagrad direction ``u / (sqrt(sum) + eps)`` with ``sum += u * u``.
+def scale_by_rss(initial_accumulator_value: float = 0.0, eps: float = 1e-10) -> optax.GradientTransformation:
+    """optax's root-sum-of-squares scaling, computed as torch's Adagrad: ``u / (sqrt(s) + eps)``.
+
+    ``s = s + u * u`` is the sum of squares (torch's ``sum``); ``eps`` is added outside the
+    square root, where optax computes ``rsqrt(s + eps)`` (and 0 where ``s`` is 0). The defaults
+    are torch's (optax's are 0.1 and 1e-7).
 
     Args:
-        initial_accumulator_value: initial value of every entry of ``sum``.
+        initial_accumulator_value: initial value of every entry of the sum of squares.
         eps: added to the denominator.
 
     Returns:
-        An ``optax.GradientTransformation`` with :class:`AdagradState`.
+        An ``optax.GradientTransformation`` with :class:`ScaleByRssState`.
 
     Examples:
         >>> import jax.numpy as jnp
         >>> import jforeach.transforms as jt
-        >>> tx = jt.scale_by_adagrad(initial_accumulator_value=5.0)
+        >>> tx = jt.scale_by_rss(initial_accumulator_value=5.0)
         >>> u, _ = tx.update([jnp.array([2.0], jnp.float32)], tx.init([jnp.zeros(1, jnp.float32)]))
         >>> u[0]
         Array([0.6666667], dtype=float32)
@@ -802,24 +932,26 @@ def scale_by_adagrad(initial_accumulator_value: float = 0.0, eps: float = 1e-10)
     See also:
         ``optax.scale_by_rss``, ``torch.optim.Adagrad``.
     """
-    return _scale_by_adagrad(initial_accumulator_value, eps)
+    return _scale_by_rss(initial_accumulator_value, eps)
 
 
-def _scale_by_adagrad(
+def _scale_by_rss(
     initial_accumulator_value: float, eps: float, learning_rate: optax.ScalarOrSchedule | None = None
 ) -> optax.GradientTransformation:
-    """:func:`scale_by_adagrad`; with a learning rate (torch's ``lr / (1 + (step - 1) * lr_decay)``
+    """:func:`scale_by_rss`; with a learning rate (torch's ``lr / (1 + (step - 1) * lr_decay)``
     as a schedule), torch's whole Adagrad step."""
 
-    def init_fn(params: optax.Params) -> AdagradState:
-        return AdagradState(sum=jax.tree.map(lambda p: jnp.full_like(p, initial_accumulator_value), params))
+    def init_fn(params: optax.Params) -> ScaleByRssState:
+        return ScaleByRssState(
+            sum_of_squares=jax.tree.map(lambda p: jnp.full_like(p, initial_accumulator_value), params)
+        )
 
-    def step_fn(updates: optax.Updates, state: AdagradState, lr: Any) -> tuple[optax.Updates, AdagradState]:
-        # torch's _multi_tensor_adagrad, op by op
-        state_sum = _ops.addcmul(state.sum, updates, updates, 1)
+    def step_fn(updates: optax.Updates, state: ScaleByRssState, lr: Any) -> tuple[optax.Updates, ScaleByRssState]:
+        # torch's _multi_tensor_adagrad, op by op (state_sums is sum_of_squares)
+        state_sum = _ops.addcmul(state.sum_of_squares, updates, updates, 1)
         std = _ops.add(_ops.sqrt(state_sum), eps)
         # torch: numerator = mul(grads, minus_clr); addcdiv_(params, numerator, std)
         numerator = updates if lr is None else _ops.mul(updates, -lr)
-        return _ops.div(numerator, std), AdagradState(sum=state_sum)
+        return _ops.div(numerator, std), ScaleByRssState(sum_of_squares=state_sum)
 
     return _with_learning_rate(init_fn, step_fn, learning_rate)

@@ -628,13 +628,15 @@ def test_grad_scaler_skips_keep_the_optimizer_step_and_advance_the_schedule_as_t
     for k, state in enumerate(states):
         schedule_counts = {int(n.count) for n in _nodes_of(state, lambda n: isinstance(n, schedules))}
         assert schedule_counts == {k + 1}, (k, schedule_counts)
-        steps = [
-            int(n.count) for n in _nodes_of(state, lambda n: type(n).__name__ in ("AdamState", "AdagradStepState"))
-        ]
+        steps = [int(n.count) for n in _nodes_of(state, lambda n: type(n).__name__ in OPTIMIZER_STEPS)]
         assert steps == [taken[k]], (k, steps)
     if name.startswith("inject"):  # the lr of every step, skipped ones too, is torch's
         lrs = [float(s.inner_state.hyperparams["lr"]) for s in states]
         np.testing.assert_allclose(lrs, [lr for lr, _ in log64], rtol=1e-12)
+
+
+# the states whose counter is torch's optimizer step
+OPTIMIZER_STEPS = ("ScaleByAdamState", "AdagradStepState")
 
 
 def _nodes_of(state, pick):

@@ -82,7 +82,7 @@ def run_both_ways(name, xs_jax, make_torch, jax_args, torch_args, context, jax_k
         check(name, jax_inplace, torch_inplace, f"{context} in-place")
 
 
-def check_all_dtypes(name, dtypes, build, *, kwargs=None, context=""):
+def check_all_dtypes(name, dtypes, build, *, kwargs=None, context="", group=lambda case: None):
     """One op over many dtype cases with one jforeach call per direction.
 
     ``build(case)`` returns ``(xs, make_torch, jax_args, torch_args)`` for one case. torch
@@ -90,10 +90,11 @@ def check_all_dtypes(name, dtypes, build, *, kwargs=None, context=""):
     kernel to compile), and each case torch rejects must be rejected by jforeach on its own.
 
     In place, jforeach's kernel is the out-of-place one followed by a cast into the tensor's dtype
-    (``_engine.apply_one``), so the in-place values are compiled and compared for the first case
-    and for every case where torch's in-place result differs from its out-of-place one in dtype;
-    every other accepted case is checked by abstract evaluation (accepted, the tensor's dtype and
-    shape), which compiles nothing. Rejections are checked on every case in both directions.
+    (``_engine.apply_one``), so the in-place values are compiled and compared for the first case of
+    each ``group(case)`` and for every case where torch's in-place result differs from its
+    out-of-place one in dtype; every other accepted case is checked by abstract evaluation
+    (accepted, the tensor's dtype and shape), which compiles nothing. Rejections are checked on
+    every case in both directions.
     """
     kwargs = kwargs or {}
     op = OPS[name]
@@ -101,6 +102,7 @@ def check_all_dtypes(name, dtypes, build, *, kwargs=None, context=""):
     out_dtypes = {}  # case -> torch's out-of-place result dtypes, to pick the in-place cases to compile
     for mode in modes:
         accepted = []
+        compiled_groups = set()  # in place: the groups whose first accepted case is compiled
         for case in dtypes:
             xs, make_torch, jax_args, torch_args = build(case)
             label = f"{context} {name} {case} {mode}-of-place"
@@ -117,9 +119,11 @@ def check_all_dtypes(name, dtypes, build, *, kwargs=None, context=""):
                     getattr(jforeach, name if mode == "out" else f"{name}_")(fresh, *jax_args, **kwargs)
                 assert not any(x.is_deleted() for x in fresh), f"{label}: a rejected call donated"
                 continue
-            if mode == "in" and accepted and out_dtypes.get(case) == [w.dtype for w in want]:
+            same_dtypes = out_dtypes.get(case) == [w.dtype for w in want]
+            if mode == "in" and group(case) in compiled_groups and same_dtypes:
                 _check_inplace_abstractly(name, xs, jax_args, kwargs, want, label)
                 continue
+            compiled_groups.add(group(case))
             accepted.append((xs, jax_args, want, label))
         if not accepted:
             continue
@@ -194,24 +198,38 @@ def test_binary_scalar_and_scalarlist(name, operand):
     )
 
 
-@pytest.mark.parametrize("other_dtype", ["same", "float32", "bfloat16", "int32"])
+OTHER_DTYPES = ["same", "float32", "bfloat16", "int32"]  # the List operand's dtype ("same": the tensor's)
+
+
 @pytest.mark.parametrize("name", BINARY_OPS)
-def test_binary_list(name, other_dtype):
+def test_binary_list(name):
+    """Every tensor dtype against a List of each of ``OTHER_DTYPES``: a List's arrays promote one by
+    one with their tensors, so all these cases go into one jforeach call per direction (in place, the
+    first case of each List dtype is compiled, as when each List dtype was a call of its own)."""
     domain = (0.5, 2.5) if name in ("div", "pow") else (-3.0, 3.0)
 
-    def build(dtype):
+    def build(case):
+        dtype, other_dtype = case
         xs, make_torch = make(dtype, OPS[name].test_domain)
         # the first operand is a (6,) row, broadcast against the (3, 6) tensor
         odt = dtype if other_dtype == "same" else other_dtype
         others, make_others = make(odt, domain, seed=1, shapes=[(6,), *SHAPES[1:]])
         return xs, make_torch, (others,), lambda: (make_others(),)
 
-    check_all_dtypes(name, ALL_DTYPES, build, context=f"with {other_dtype} list")
+    def cases(other_dtypes):
+        return [(dtype, other) for other in other_dtypes for dtype in ALL_DTYPES]
+
+    def other_dtype(case):
+        return case[1]
+
+    check_all_dtypes(name, cases(OTHER_DTYPES), build, context="with a list", group=other_dtype)
     # alpha's rules read the result's dtype, which the seven tensor dtypes with a same-dtype and a
     # float32 list already span; the bfloat16 and int32 lists add no result dtype alpha could meet
-    if name in ("add", "sub") and other_dtype in ("same", "float32"):
+    if name in ("add", "sub"):
         for alpha in (2, 0.5):
-            check_all_dtypes(name, ALL_DTYPES, build, kwargs={"alpha": alpha}, context=f"{other_dtype} alpha={alpha}")
+            check_all_dtypes(
+                name, cases(OTHER_DTYPES[:2]), build, kwargs={"alpha": alpha}, context=f"alpha={alpha}", group=other_dtype
+            )
 
 
 @pytest.mark.parametrize("name", ["add", "mul", "div"])
@@ -225,15 +243,42 @@ def test_binary_tensor_overload(name):
         )
 
 
-@pytest.mark.parametrize("dtype", ALL_DTYPES)
-def test_pow_scalar_base(dtype):
-    xs, make_torch = make(dtype, (-2.0, 2.0))
+def check_merged(cases, jax_call, torch_call, context=""):
+    """``jax_call(xs)`` against ``torch_call(make_torch)`` for every ``(label, xs, make_torch)`` case.
+
+    As in :func:`check_all_dtypes`: the cases torch accepts go into one jforeach call, and each case
+    torch rejects must be rejected by jforeach on its own, donating nothing.
+    """
+    accepted = []
+    for label, xs, make_torch in cases:
+        try:
+            want = torch_call(make_torch)
+        except (RuntimeError, TypeError, ValueError):
+            fresh = [jnp.array(x, copy=True) for x in xs]
+            with pytest.raises((TypeError, ValueError)):
+                jax_call(fresh)
+            assert not any(x.is_deleted() for x in fresh), f"{context} {label}: a rejected call donated"
+            continue
+        accepted.append((label, xs, want))
+    if not accepted:
+        return
+    got = jax_call([jnp.array(x, copy=True) for _, xs, _ in accepted for x in xs])
+    start = 0
+    for label, xs, want in accepted:
+        assert len(want) == len(xs), label
+        for j, w in enumerate(want):
+            assert_matches(got[start + j], w, context=f"{context} {label}")
+        start += len(xs)
+
+
+def test_pow_scalar_base():
+    cases = [(dtype, *make(dtype, (-2.0, 2.0))) for dtype in ALL_DTYPES]
     for base in (2.0, 3, 0.5):
-        check(
-            "pow",
-            lambda b=base: jforeach.pow(b, xs),
-            lambda b=base: torch._foreach_pow(b, make_torch()),
-            f"pow({base}, {dtype})",
+        check_merged(
+            cases,
+            lambda xs, b=base: jforeach.pow(b, xs),
+            lambda make_torch, b=base: torch._foreach_pow(b, make_torch()),
+            f"pow({base}, tensors)",
         )
 
 
@@ -306,14 +351,7 @@ def test_norm(ord_):
 @pytest.mark.parametrize("out", ["float32", "float64", "bfloat16"])
 def test_norm_dtype(out):
     jdt, tdt = DTYPES[out]
-    for dtype in ALL_DTYPES:
-        xs, make_torch = make(dtype)
-        check(
-            "norm",
-            lambda xs=xs: jforeach.norm(xs, 2, jdt),
-            lambda make_torch=make_torch: torch._foreach_norm(make_torch(), 2, dtype=tdt),
-            f"norm {dtype} dtype={out}",
-        )
+    check_all_dtypes("norm", ALL_DTYPES, lambda d: (*make(d), (2, jdt), lambda: (2, tdt)), context=f"dtype={out}")
 
 
 @pytest.mark.parametrize("ord_", [1, 2, 3, 0.5])
@@ -343,22 +381,33 @@ def test_reductions_of_special_values():
         jforeach.max(x)
 
 
-@pytest.mark.parametrize("dtype", ALL_DTYPES)
-def test_zero_copy_clone(dtype):
-    xs, make_torch = make(dtype)
+def test_zero_copy_clone():
+    cases = [(dtype, *make(dtype)) for dtype in ALL_DTYPES]
     src, make_src = make("float32", seed=3)
-    ts = make_torch()
-    torch._foreach_zero_(ts)
-    out = jforeach.zero_([jnp.array(x, copy=True) for x in xs])
-    for g, w in zip(out, ts, strict=True):
-        assert_matches(g, w, context="zero_")
-    ts = make_torch()
-    torch._foreach_copy_(ts, make_src())
-    out = jforeach.copy_([jnp.array(x, copy=True) for x in xs], src)
-    for g, w in zip(out, ts, strict=True):
-        assert_matches(g, w, context="copy_")
-    for g, w in zip(jforeach.clone(xs), torch._foreach_clone(make_torch()), strict=True):
-        assert_matches(g, w, context="clone")
+
+    def torch_zero(make_torch):
+        ts = make_torch()
+        torch._foreach_zero_(ts)
+        return ts
+
+    def torch_copy(make_torch):
+        ts = make_torch()
+        torch._foreach_copy_(ts, make_src())
+        return ts
+
+    def jax_zero(xs):
+        out = jforeach.zero_(xs)
+        assert out is xs
+        return xs
+
+    def jax_copy(xs):
+        out = jforeach.copy_(xs, src * (len(xs) // len(src)))  # the float32 sources, once per case
+        assert out is xs
+        return xs
+
+    check_merged(cases, jax_zero, torch_zero, "zero_")
+    check_merged(cases, jax_copy, torch_copy, "copy_")
+    check_merged(cases, jforeach.clone, lambda make_torch: torch._foreach_clone(make_torch()), "clone")
 
 
 def test_the_article_values_are_corrected():

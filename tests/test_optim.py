@@ -70,13 +70,13 @@ CONFIGS = [
     ("adagrad", {"lr": 0.1, "maximize": True, "eps": 1e-3}),
 ]
 
-# torch's state names -> jforeach state fields, per optimizer.
+# torch's state names -> jforeach state fields (optax's names), per optimizer.
 STATE_FIELDS = {
-    "sgd": {"momentum_buffer": "momentum_buffer"},
-    "adam": {"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq", "max_exp_avg_sq": "max_exp_avg_sq"},
-    "adamw": {"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq", "max_exp_avg_sq": "max_exp_avg_sq"},
-    "rmsprop": {"square_avg": "square_avg", "grad_avg": "grad_avg", "momentum_buffer": "momentum_buffer"},
-    "adagrad": {"sum": "sum"},
+    "sgd": {"momentum_buffer": "trace"},
+    "adam": {"exp_avg": "mu", "exp_avg_sq": "nu", "max_exp_avg_sq": "nu_max"},
+    "adamw": {"exp_avg": "mu", "exp_avg_sq": "nu", "max_exp_avg_sq": "nu_max"},
+    "rmsprop": {"square_avg": "nu", "grad_avg": "mu", "momentum_buffer": "trace"},
+    "adagrad": {"sum": "sum_of_squares"},
 }
 
 # Per optimizer, for the report at the end of the module: the direct jforeach-vs-torch float32
@@ -292,7 +292,7 @@ def test_dict_pytree_and_state_structure():
     assert jax.tree.structure(updates) == jax.tree.structure(params)
     new = optax.apply_updates(params, updates)
     np.testing.assert_allclose(new["w"], 0.9 * np.ones((2, 3)), rtol=1e-6)
-    adam_state = _state_field(state, "exp_avg")
+    adam_state = _state_field(state, "mu")
     assert jax.tree.structure(adam_state) == jax.tree.structure(params)
 
 
@@ -300,7 +300,7 @@ def test_packed_state_is_packed():
     params = jforeach.pack([jnp.ones(3), jnp.ones((2, 2))])
     tx = jforeach.optim.adamw(amsgrad=True)
     state = tx.init(params)
-    for field in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"):
+    for field in ("mu", "nu", "nu_max"):
         assert isinstance(_state_field(state, field), jforeach.Packed)
 
 
@@ -456,7 +456,7 @@ def test_0d_low_precision_params_keep_their_dtype_in_the_state():
     for _ in range(3):
         updates, state = jax.jit(tx.update)(params, state, params)
         params = optax.apply_updates(params, updates)
-    buffer = _state_field(state, "momentum_buffer")
+    buffer = _state_field(state, "trace")
     assert jax.tree.map(lambda b: b.dtype, buffer) == {"t": jnp.bfloat16, "w": jnp.bfloat16}
     assert params["t"].dtype == jnp.bfloat16
     mixed = {"a": jnp.ones(3, jnp.float64), "b": jnp.array(1.0, jnp.float32)}

@@ -262,17 +262,15 @@ def test_packed_nested_in_a_container_is_updated_in_place():
     assert_trees_equal(packed.unpack(), jforeach.add(float_tree(), 1.0))
 
 
-def test_no_retrace_for_same_layout():
-    from jforeach import _engine
-
+def test_no_retrace_for_same_layout(jax_compiles):
     packed = jforeach.pack(float_tree())
     jforeach.mul(packed, SCALARS)
     jforeach.add_(packed, 0.5)
-    count = _engine.trace_count
+    traced, compiled = len(jax_compiles.traces), len(jax_compiles.compiles)
     for value in (1.0, 2.0, 3.0):
         jforeach.mul(jforeach.pack(float_tree()), [value] * N)  # a new Packed with an equal layout
         jforeach.add_(packed, value)
-    assert _engine.trace_count == count
+    assert jax_compiles.traces[traced:] == [] and jax_compiles.compiles[compiled:] == []
     assert_trees_equal(packed.unpack(), jforeach.add(float_tree(), 6.5))
 
 

@@ -21,7 +21,7 @@ from test_optim import TORCH as OPTIM_TORCH
 
 import jforeach
 import jforeach.optim
-from jforeach import _optim_more
+from jforeach import _optim_more, _state_dict
 from jforeach._state_dict import state_from_torch, state_to_torch, torch_order
 
 K = 10  # steps before the hand-over, and after it
@@ -125,9 +125,26 @@ def _by_name(tree):
     return {".".join(str(k.key) for k in path): np.asarray(leaf) for path, leaf in flat}
 
 
+# torch's state key -> the field holding it, in the states with optax's names (the other
+# optimizers' states name their fields as torch's keys)
+OPTAX_FIELDS = {
+    "ScaleByAdamState": {"exp_avg": "mu", "exp_avg_sq": "nu"},
+    "ScaleByAmsgradState": {"exp_avg": "mu", "exp_avg_sq": "nu", "max_exp_avg_sq": "nu_max"},
+    "TraceState": {"momentum_buffer": "trace"},
+    "ScaleByRmsState": {"square_avg": "nu"},
+    "ScaleByRStdDevState": {"square_avg": "nu", "grad_avg": "mu"},
+    "ScaleByRssState": {"sum": "sum_of_squares"},
+}
+
+
+def _field_name(node, name):
+    return OPTAX_FIELDS.get(type(node).__name__, {}).get(name, name)
+
+
 def _node(state, name):
-    """The first NamedTuple of the state (depth first, in chains and wrappers) with a field ``name``."""
-    if hasattr(state, "_fields") and name in state._fields:
+    """The first NamedTuple of the state (depth first, in chains and wrappers) with a field ``name``
+    or the field holding torch's state key ``name``."""
+    if hasattr(state, "_fields") and _field_name(state, name) in state._fields:
         return state
     if isinstance(state, tuple | list | dict):
         for child in state.values() if isinstance(state, dict) else state:
@@ -140,7 +157,7 @@ def _node(state, name):
 def _field(state, name):
     node = _node(state, name)
     assert node is not None, f"no field {name}"
-    return getattr(node, name)
+    return getattr(node, _field_name(node, name))
 
 
 # ---------------------------------------------------------------------------------------
@@ -412,7 +429,11 @@ def test_state_from_torch_rejects_what_does_not_fit():
         state_from_torch(template, saved["state"], order)
     # amsgrad's buffer has no home in a jforeach adam built without amsgrad
     _, amsgrad = _adam_checkpoint(amsgrad=True)
-    with pytest.raises(ValueError, match=fn + r"torch parameter 0 has state 'max_exp_avg_sq'.*AdamState"):
+    with pytest.raises(
+        ValueError,
+        match=fn + r"torch parameter 0 has state 'max_exp_avg_sq'.*ScaleByAdamState has no field for it, "
+        r"ScaleByAmsgradState.nu_max holds it",
+    ):
         state_from_torch(template, amsgrad, order)
     assert int(_node(template, "exp_avg").count) == 0  # the template is untouched
 
@@ -504,7 +525,7 @@ def test_state_from_torch_fills_an_optimizer_inside_grad_scaler():
         opt.step()
     order = jforeach.optim.torch_order(["w", "b"], params)
     state = jforeach.optim.state_from_torch(tx.init(params), opt.state_dict(), order)
-    exp_avg, exp_avg_sq = (optax.tree_utils.tree_get(state, key) for key in ("exp_avg", "exp_avg_sq"))
+    exp_avg, exp_avg_sq = (optax.tree_utils.tree_get(state, key) for key in ("mu", "nu"))
     np.testing.assert_array_equal(np.asarray(exp_avg["w"]), opt.state[tw]["exp_avg"].numpy())
     np.testing.assert_array_equal(np.asarray(exp_avg_sq["b"]), opt.state[tb]["exp_avg_sq"].numpy())
     assert float(state.scale) == 2.0**16  # the scaler's own state is left as the template had it
@@ -636,3 +657,21 @@ def test_multi_transform_labels_of_param_groups_are_checked():
         state_from_torch(template, saved, torch_order(NAMES, _tree(start)))  # the order of named_parameters()
     with pytest.raises(ValueError, match=r"labels must name one of the multi_transform labels"):
         state_to_torch(template, order, param_groups=saved["param_groups"], labels=["decay"])
+
+
+def test_the_torch_key_table_covers_every_field_and_unknown_states_are_errors():
+    # every field of every state the table knows, but the step counter, has one torch key
+    for state_type, keys in _state_dict._TORCH_KEYS.items():
+        assert set(keys) == set(state_type._fields) - {"count"}, state_type.__name__
+    params = {"b": jnp.zeros(2), "w": jnp.ones((2, 2))}
+    tx = jforeach.optim.adam(lr=0.1)
+    ema = jforeach.optim.swa_utils.averaged_model()
+    state = (tx.init(params), ema.init(params))  # an EMA's averaged parameters are no optimizer state
+    groups = [{"lr": 0.1, "params": [0, 1]}]
+    message = r"AveragedParams holds values per parameter \(params\) but is not an optimizer state with known torch"
+    with pytest.raises(ValueError, match=message):
+        state_to_torch(state, param_groups=groups, as_tensor=np.asarray)
+    with pytest.raises(ValueError, match=message):
+        state_from_torch(state, {"state": {}, "param_groups": groups})
+    with pytest.raises(ValueError, match=message):  # also with no known optimizer state beside it
+        state_to_torch(ema.init(params), param_groups=groups, step=0, as_tensor=np.asarray)

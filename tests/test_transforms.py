@@ -168,7 +168,7 @@ def test_clip_by_norm_rejects_non_numbers():
 @PACKED
 def test_weight_decay_transforms(packed):
     grads, params = _grads(4), _grads(5)
-    coupled = _apply_chain(jt.add_weight_decay(0.1), grads, packed, params)
+    coupled = _apply_chain(jt.add_decayed_weights(0.1), grads, packed, params)
     for o, g, p in zip(coupled, grads, params, strict=True):
         np.testing.assert_allclose(o, g + np.float32(0.1) * p, rtol=1e-6)
     decoupled = _apply_chain(jt.add_decoupled_weight_decay(0.1, 0.5), grads, packed, params)
@@ -177,7 +177,7 @@ def test_weight_decay_transforms(packed):
 
 
 def test_weight_decay_requires_params():
-    for tx in (jt.add_weight_decay(0.1), jt.add_decoupled_weight_decay(0.1, 1e-3)):
+    for tx in (jt.add_decayed_weights(0.1), jt.add_decoupled_weight_decay(0.1, 1e-3)):
         with pytest.raises(ValueError, match="params"):
             tx.update([jnp.ones(2)], tx.init([jnp.ones(2)]))
 
@@ -201,7 +201,7 @@ def test_trace_first_step_is_clone_like_torch():
         for dtype in (torch.float32, torch.float64)
     }
     opts = [torch.optim.SGD(ps, lr=1.0, momentum=0.9, dampening=0.5, foreach=True) for ps in tp.values()]
-    tx = optax.chain(jt.trace(0.9, 0.5), jt.scale_by_learning_rate(1.0))
+    tx = optax.chain(jt.trace(0.9, dampening=0.5), jt.scale_by_learning_rate(1.0))
     params = [jnp.zeros(s) for s in SHAPES]
     state = tx.init(params)
     for k, g in enumerate(grads):
@@ -233,3 +233,69 @@ def test_clip_by_norm_state_holds_torchs_total_norm(norm_type, packed):
     total = optax.tree_utils.tree_get(state, "total_norm")
     assert total.dtype == jnp.float32
     np.testing.assert_allclose(float(total), float(want_total), rtol=2e-7)
+
+
+# Each public stateful transform under its optax name, chained with the learning rate, against the
+# torch optimizer that has its arithmetic; the state fields (optax's names) hold torch's state keys.
+# (jforeach.optim rounds the lr into the step as torch does; a separate scale_by_learning_rate does
+# not, which the float64-reference bound absorbs.)
+OPTAX_NAMED = [
+    ("scale_by_adam", lambda: jt.scale_by_adam(0.8, 0.9, 1e-6), "Adam", {"betas": (0.8, 0.9), "eps": 1e-6},
+     {"mu": "exp_avg", "nu": "exp_avg_sq"}),
+    ("scale_by_amsgrad", lambda: jt.scale_by_amsgrad(0.8, 0.9, 1e-6), "Adam",
+     {"betas": (0.8, 0.9), "eps": 1e-6, "amsgrad": True},
+     {"mu": "exp_avg", "nu": "exp_avg_sq", "nu_max": "max_exp_avg_sq"}),
+    ("trace", lambda: jt.trace(0.9, True), "SGD", {"momentum": 0.9, "nesterov": True}, {"trace": "momentum_buffer"}),
+    ("scale_by_rms", lambda: jt.scale_by_rms(0.9, 1e-6), "RMSprop", {"alpha": 0.9, "eps": 1e-6}, {"nu": "square_avg"}),
+    ("scale_by_stddev", lambda: jt.scale_by_stddev(0.9, 1e-6), "RMSprop",
+     {"alpha": 0.9, "eps": 1e-6, "centered": True}, {"nu": "square_avg", "mu": "grad_avg"}),
+    ("scale_by_rss", lambda: jt.scale_by_rss(0.1, 1e-8), "Adagrad",
+     {"initial_accumulator_value": 0.1, "eps": 1e-8}, {"sum_of_squares": "sum"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "torch_name", "kwargs", "fields"), OPTAX_NAMED, ids=[c[0] for c in OPTAX_NAMED]
+)
+def test_optax_named_transforms_follow_torch(name, make, torch_name, kwargs, fields):
+    lr, steps = 0.05, 4
+    start = _grads(9)
+    noise = [_grads(10 + k) for k in range(steps)]
+    runs = {}
+    for dtype in (torch.float32, torch.float64):
+        tparams = [torch.tensor(p).to(dtype) for p in start]
+        opt = getattr(torch.optim, torch_name)(tparams, lr=lr, **kwargs, foreach=True)
+        for g in noise:
+            for p, x in zip(tparams, g, strict=True):
+                p.grad = p + torch.tensor(x).to(dtype)
+            opt.step()
+        runs[dtype] = (
+            [p.numpy() for p in tparams],
+            {k: [opt.state[p][k].numpy() for p in tparams] for k in fields.values()},
+        )
+    tx = optax.chain(make(), jt.scale_by_learning_rate(lr))
+    params = [jnp.asarray(p) for p in start]
+    state = tx.init(params)
+    step = jax.jit(tx.update)
+    for g in noise:
+        updates, state = step(jax.tree.map(lambda p, x: p + x, params, [jnp.asarray(x) for x in g]), state, params)
+        params = optax.apply_updates(params, updates)
+    inner = state[0]
+    assert type(inner).__name__ in jt.__all__ and set(fields) <= set(inner._fields), type(inner)
+    (t32, s32), (t64, s64) = runs[torch.float32], runs[torch.float64]
+    for i, (o, t, r) in enumerate(zip(params, t32, t64, strict=True)):
+        _check_against_reference(f"{name}: parameter {i}", np.asarray(o), t, r, start=start[i])
+    for field, key in fields.items():
+        for i, (o, t, r) in enumerate(zip(getattr(inner, field), s32[key], s64[key], strict=True)):
+            _check_against_reference(f"{name}: {field} ({key}) {i}", np.asarray(o), t, r)
+
+
+def test_add_decayed_weights_mask_and_learning_rate_sign():
+    params = {"b": jnp.array([2.0], jnp.float32), "w": jnp.array([4.0], jnp.float32)}
+    grads = {"b": jnp.array([1.0], jnp.float32), "w": jnp.array([1.0], jnp.float32)}
+    for mask in ({"b": False, "w": True}, lambda p: {"b": False, "w": True}):
+        tx = jt.add_decayed_weights(0.5, mask)
+        out, _ = tx.update(grads, tx.init(params), params)
+        assert float(out["b"][0]) == 1.0 and float(out["w"][0]) == 3.0  # 1 + 0.5 * 4 on w only
+    tx = jt.scale_by_learning_rate(0.25, flip_sign=False)
+    assert float(tx.update(grads, tx.init(params))[0]["w"][0]) == 0.25
