@@ -35,10 +35,6 @@ from ._kernels import Arg, Kind
 from ._table import OPS, Op, Operand
 from .packed import Packed
 
-trace_count = 0
-"""How many times a kernel was traced: tests check that repeated calls do not retrace."""
-
-
 # ----------------------------------------------------------------------------------------------
 # Leaves
 
@@ -332,8 +328,6 @@ def _build_kernel(key: HashedKey) -> Any:
     op = _row(op_name)
 
     def run(xs, payloads):
-        global trace_count
-        trace_count += 1
         _KERNELS.add_weight(key, 1 + len(xs) / _ARRAYS_PER_UNIT)  # one more executable of this kernel
         payloads = _kernels.with_statics(kinds, payloads)
         return _kernels.apply_all(op, xs, kinds, payloads, inplace=inplace, layout=layout, shardings=shardings)

@@ -284,7 +284,7 @@ def apply_all(
             if layout is None:
                 raise at_tensor(error, i, x.shape) from None
             raise
-        if group is not None:
+        if layout is not None and group is not None:
             result = packed.zero_padding(group, result, start)
             if layout.sharding is not None:  # zero_'s constant result would otherwise come out replicated
                 result = _arrays.constrain(result, layout.sharding)
