@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import jax
 import numpy as np
 
-from . import _engine
+from . import _arrays
 from ._table import Op
 
 _P = inspect.Parameter
@@ -87,7 +87,7 @@ def is_scalar_base(base: Any, exponent: Any) -> bool:
     item) with a non-number exponent, raised to every tensor of ``exponent``."""
     if type(base) in _CONTAINERS:  # the common call, decided without the slower isinstance checks
         return False
-    is_number = _engine._is_number
+    is_number = _arrays.is_number
     return is_number(base) or (_is_0d_array(base) and not (is_number(exponent) or _is_0d_array(exponent)))
 
 

@@ -20,7 +20,6 @@ import dataclasses
 import functools
 import itertools
 import math
-import numbers
 import operator
 from collections.abc import Sequence
 from typing import Any
@@ -29,147 +28,23 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _dtypes
+from . import _arrays, _dtypes, _kernels
 from ._cache import HashedKey, WeightedLRU
 from ._dtypes import Rank
+from ._kernels import Arg, Kind
 from ._table import OPS, Op, Operand
-
-_CATEGORY_NAMES = ("bool", "int", "float", "complex")
-_NUMBER_TYPES = (numbers.Number, np.bool_)
-
-
-_CONCRETE: frozenset[type] = frozenset()  # _concrete(), once known
-
-
-@functools.cache
-def _concrete() -> frozenset[type]:
-    """The concrete array type: comparing types is 5x faster than isinstance(x, jax.Array), which
-    matters at 20,000 arrays a call. Found on first use: making an array at import would start JAX's
-    backend, after which ``jax.distributed.initialize`` and backend flags can no longer be set. The
-    first use may be inside a trace, where a new array would be a tracer: it is made eagerly."""
-    global _CONCRETE
-    with jax.ensure_compile_time_eval():
-        _CONCRETE = frozenset({type(jnp.zeros(()))})
-    return _CONCRETE
-
-
-trace_count = 0
-"""How many times a kernel was traced: tests check that repeated calls do not retrace."""
-
+from .packed import Packed
 
 # ----------------------------------------------------------------------------------------------
 # Leaves
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, _NUMBER_TYPES) and not isinstance(value, jax.Array | np.ndarray)
-
-
-def _leaf_name(tree: Any, index: int) -> str:
-    """``[2]['w']`` style position of the index-th leaf, for error messages."""
-    paths = jax.tree_util.tree_flatten_with_path(tree)[0]
-    return jax.tree_util.keystr(paths[index][0]) or "<root>"
-
-
-def as_leaves(tree: Any, fname: str, what: str = "tensors", *, inplace: bool = False) -> tuple[list[jax.Array], Any]:
-    """Flatten ``tree`` into JAX arrays, converting numpy arrays and Python numbers.
-
-    ``None`` as ``tensors`` itself, or as an entry of a list or tuple of tensors (torch's TensorList,
-    ``[a, None]``), is an error, as in torch. Deeper in a pytree (a dict value, a module's field, as
-    ``eqx.partition`` leaves them) ``None`` is an empty subtree, as everywhere in JAX.
-    ``inplace``: numpy arrays will be updated in place (see :func:`write_back`), so they must be
-    writeable and of a dtype JAX computes in.
-    """
-    if _holds_only_arrays(tree):
-        return jax.tree.flatten(tree)  # the leaves are the entries: concrete arrays, nothing to convert
-    if tree is None:
-        raise _prefixed(TypeError(f"{what} is None; expected an array or a tree of arrays"), fname)
-    if type(tree) in (list, tuple) and any(map(_is_none, tree)):
-        i = next(i for i, v in enumerate(tree) if v is None)
-        raise _prefixed(TypeError(f"{what}[{i}] is None; every entry must be an array or a number"), fname)
-    leaves, treedef = jax.tree.flatten(tree)
-    if set(map(type, leaves)) <= _concrete() or all(map(isinstance, leaves, itertools.repeat(jax.Array))):
-        return leaves, treedef
-    for i, leaf in enumerate(leaves):
-        if isinstance(leaf, jax.Array):
-            continue
-        if isinstance(leaf, np.ndarray) and inplace:
-            problem = _numpy_in_place_problem(leaf, f"{what}{_leaf_name(tree, i)}")
-            if problem is not None:
-                raise _prefixed(problem, fname)
-        if isinstance(leaf, np.ndarray | np.generic) or _is_number(leaf):
-            leaves[i] = jnp.asarray(leaf)
-            continue
-        raise TypeError(
-            f"`jforeach.{fname}`: {what}{_leaf_name(tree, i)} is a {type(leaf).__name__}, not an array or a number"
-        )
-    return leaves, treedef
-
-
-def _prefixed(error: Exception, fname: str) -> Exception:
-    return type(error)(f"`jforeach.{fname}`: {error}")
-
-
-def _holds_only_arrays(tree: Any) -> bool:
-    """A flat list, tuple or dict of JAX arrays (the common case): no None to look for."""
-    if isinstance(tree, dict):
-        tree = tree.values()
-    elif not isinstance(tree, list | tuple):
-        return False
-    return set(map(type, tree)) <= _concrete()
-
-
-def _is_none(x: Any) -> bool:
-    return x is None
-
-
-def _numpy_in_place_problem(array: np.ndarray, name: str) -> Exception | None:
-    """A numpy array is written into by an in-place op: it must be writeable, in a dtype JAX keeps."""
-    if not array.flags.writeable:
-        return ValueError(f"{name} is a read-only numpy array; an in-place op writes its result into it")
-    if _dtypes.canonical(array.dtype) != array.dtype:
-        return TypeError(
-            f"{name} is a {array.dtype.name} numpy array, which JAX computes in "
-            f"{_dtypes.canonical(array.dtype).name} (jax_enable_x64 is off): an in-place update would lose "
-            "precision; enable x64, or convert it"
-        )
-    return None
-
-
-def _is_tracer(leaves: Sequence[object]) -> bool:
-    types = set(map(type, leaves))
-    return not types <= _concrete() and any(issubclass(t, jax.core.Tracer) for t in types)
 
 
 # ----------------------------------------------------------------------------------------------
 # Operands
 
 
-@dataclasses.dataclass(frozen=True)
-class Kind:
-    """The static half of a classified operand: which overload, and how it promotes."""
-
-    overload: str  # "Scalar", "ScalarList", "List", "Tensor", or "Static" (ord, dtype: not traced)
-    # Scalar / ScalarList: the dtype torch gives the number(s); a tuple for a ScalarList of mixed types
-    number_dtype: Any = None
-    static: Any = None  # "Static" operands: the value itself
-    # a ScalarList of strongly typed 0-d arrays on a Packed: torch's TensorList, promoting as 0-d tensors
-    zero_dim: bool = False
-
-    @property
-    def rank(self) -> Rank:
-        """How a ScalarList's entries promote: as numbers, or as 0-d tensors."""
-        return Rank.ZERO_DIM if self.zero_dim else Rank.NUMBER
-
-    def select(self, indices: Sequence[int]) -> Kind:
-        """This kind for the tensors at ``indices`` (a chunk, or the representatives of a check)."""
-        if isinstance(self.number_dtype, tuple):
-            return dataclasses.replace(self, number_dtype=tuple(self.number_dtype[i] for i in indices))
-        return self
-
-
 def _number_dtype(value: Any) -> np.dtype:
-    if _is_number(value):
+    if _arrays.is_number(value):
         return _dtypes.number_dtype(value)
     # a 0-d array where torch takes a Scalar: it promotes like a number of its category
     return _dtypes.number_dtype(np.zeros((), value.dtype).item())
@@ -182,7 +57,7 @@ def _weak(value: Any) -> bool:
 
 def _is_number_or_0d(value: Any) -> bool:
     """What a ScalarList entry may be: a Python/numpy number or a 0-d array."""
-    return _is_number(value) or (isinstance(value, jax.Array | np.ndarray) and value.ndim == 0)
+    return _arrays.is_number(value) or (isinstance(value, jax.Array | np.ndarray) and value.ndim == 0)
 
 
 def _all_numbers_or_0d(values: Sequence[Any]) -> bool:
@@ -200,28 +75,23 @@ def _describe(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packed: Any) -> tuple[Kind, Any]:
+def _classify(spec: Operand, value: Any, n: int, treedef: Any, packed: Any) -> tuple[Kind, Any]:
     """Decide which torch overload ``value`` is, and return (static kind, dynamic payload)."""
-    from .packed import Packed
-
     allowed = spec.overloads
     if isinstance(value, str | bytes) or value is None:
         expected = " or ".join(_OVERLOAD_WORDS[o] for o in allowed)
-        raise TypeError(f"`jforeach.{fname}`: {spec.name} must be {expected}; got {value!r}")
+        raise TypeError(f"{spec.name} must be {expected}; got {value!r}")
     is_array = isinstance(value, jax.Array | np.ndarray)
     if isinstance(value, Packed) or packed is not None:
         if isinstance(value, Packed) and "List" in allowed:
             if packed is None:
-                raise TypeError(
-                    f"`jforeach.{fname}`: {spec.name} is a Packed but tensors is not; pack both "
-                    "(`jforeach.pack`) or neither"
-                )
-            value._check_alive(fname, spec.name)
-            packed.layout._check_same(value.layout, fname, spec.name)
+                raise TypeError(f"{spec.name} is a Packed but tensors is not; pack both (`jforeach.pack`) or neither")
+            value._check_alive(spec.name)
+            packed.layout._check_same(value.layout, spec.name)
             return Kind("List"), list(value.buffers)
         if is_array and value.ndim > 0 and "Tensor" in allowed and not (spec.name == "value" and value.ndim == 1):
             raise TypeError(
-                f"`jforeach.{fname}`: tensors is a Packed, so {spec.name} must be a number, a 0-d array, a "
+                f"tensors is a Packed, so {spec.name} must be a number, a 0-d array, a "
                 f"sequence of numbers or a Packed of the same layout; got {_describe(value)}"
             )
         if (
@@ -231,48 +101,45 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
             and not (is_array and "Tensor" in allowed)
         ):
             raise TypeError(
-                f"`jforeach.{fname}`: tensors is a Packed but {spec.name} is {_describe(value)}; "
+                f"tensors is a Packed but {spec.name} is {_describe(value)}; "
                 "pack it with the same layout (`jforeach.pack`)"
             )
     scalar_array = is_array and value.ndim == 0 and ("List" not in allowed or packed is not None)
     if scalar_array and "Tensor" in allowed and not spec.zero_dim_as_number and not _weak(value):
         return Kind("Tensor"), jnp.asarray(value)
-    if ("Scalar" in allowed or "Tensor" in allowed) and (_is_number(value) or scalar_array):
-        return Kind("Scalar", _number_dtype(value)), _check_int_range(value, spec.name, fname)
+    if ("Scalar" in allowed or "Tensor" in allowed) and (_arrays.is_number(value) or scalar_array):
+        return Kind("Scalar", _number_dtype(value)), _check_int_range(value, spec.name)
     if "ScalarList" in allowed and isinstance(value, Sequence) and not isinstance(value, str):
         if _all_numbers_or_0d(value):
             if _zero_dim_tensor_list(spec, value, n):
                 if packed is None:
-                    leaves, _ = as_leaves(value, fname, spec.name)
+                    leaves, _ = _arrays.as_leaves(value, spec.name)
                     return Kind("List"), leaves
                 # on a Packed: one value per tensor, promoting with its own dtype as a 0-d tensor
                 kind, payload = _scalar_list(value, exact=True)
                 return dataclasses.replace(kind, zero_dim=True), payload
             if len(value) != n:
-                raise ValueError(f"`jforeach.{fname}`: tensors has {n} arrays but {spec.name} has {len(value)} scalars")
+                raise ValueError(f"tensors has {n} arrays but {spec.name} has {len(value)} scalars")
             if n == 0:
                 return Kind("ScalarList", _dtypes.DEFAULT_FLOAT), []
             try:
                 return _scalar_list(value)
             except ValueError as e:
-                raise ValueError(f"`jforeach.{fname}`: {spec.name}: {e}") from None
+                raise ValueError(f"{spec.name}: {e}") from None
     if "List" in allowed and packed is None:
         other_treedef = jax.tree.structure(value)
         if other_treedef == treedef:
-            leaves, _ = as_leaves(value, fname, spec.name)
+            leaves, _ = _arrays.as_leaves(value, spec.name)
             return Kind("List"), leaves
         if not ("Scalar" in allowed and is_array and value.ndim == 0) and not ("Tensor" in allowed and is_array):
             n_other = len(jax.tree.leaves(value))
             if isinstance(value, list | tuple) and any(v is None for v in value):  # None: an empty subtree
                 i = next(i for i, v in enumerate(value) if v is None)
-                raise TypeError(
-                    f"`jforeach.{fname}`: {spec.name}[{i}] is None; every entry must be a number or an array"
-                )
+                raise TypeError(f"{spec.name}[{i}] is None; every entry must be a number or an array")
             if n_other != n:
-                raise ValueError(f"`jforeach.{fname}`: tensors has {n} arrays but {spec.name} has {n_other}")
+                raise ValueError(f"tensors has {n} arrays but {spec.name} has {n_other}")
             raise ValueError(
-                f"`jforeach.{fname}`: the structure of {spec.name}, {other_treedef}, differs from the "
-                f"structure of tensors, {treedef}"
+                f"the structure of {spec.name}, {other_treedef}, differs from the structure of tensors, {treedef}"
             )
     if "Scalar" in allowed and is_array and value.ndim == 0:
         # a weakly typed 0-d array is a Python number that went through jit: a Scalar
@@ -282,12 +149,12 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, fname: str, packe
     if is_array and "ScalarList" in allowed and value.ndim == 1 and spec.name == "value":
         # addcmul/addcdiv's torch Tensor overload: a 1-D tensor of one scalar per tensor.
         if value.shape[0] != n:
-            raise ValueError(f"`jforeach.{fname}`: tensors has {n} arrays but {spec.name} has {value.shape[0]} scalars")
-        return _scalar_list(list(value if _is_tracer([value]) else np.asarray(value)))
+            raise ValueError(f"tensors has {n} arrays but {spec.name} has {value.shape[0]} scalars")
+        return _scalar_list(list(value if _arrays.is_tracer([value]) else np.asarray(value)))
     if is_array and "Tensor" in allowed:
         return Kind("Tensor"), jnp.asarray(value)
     expected = " or ".join(_OVERLOAD_WORDS[o] for o in allowed)
-    raise TypeError(f"`jforeach.{fname}`: {spec.name} must be {expected}; got {_describe(value)}")
+    raise TypeError(f"{spec.name} must be {expected}; got {_describe(value)}")
 
 
 def _zero_dim_tensor_list(spec: Operand, value: Sequence[Any], n: int) -> bool:
@@ -306,7 +173,7 @@ def _zero_dim_tensor_list(spec: Operand, value: Sequence[Any], n: int) -> bool:
     )
 
 
-def _check_int_range(value: Any, name: str, fname: str) -> Any:
+def _check_int_range(value: Any, name: str) -> Any:
     """An integer Scalar as the kernel gets it: torch holds it as an int64 (a uint64 from 2**63 to
     2**64 - 1) and raises beyond. One JAX's int type cannot hold travels as a float: right for floating
     results (torch converts it to their dtype); integral results reject it (``apply_one``)."""
@@ -315,30 +182,13 @@ def _check_int_range(value: Any, name: str, fname: str) -> Any:
         info = np.iinfo(_dtypes.canonical(np.dtype(np.int64)))
         if not info.min <= value <= info.max:
             if not _TORCH_INT_MIN <= value <= _TORCH_INT_MAX:
-                raise ValueError(
-                    f"`jforeach.{fname}`: {name}={value} {_does_not_fit(info)} (nor in torch's int64/uint64)"
-                )
+                raise ValueError(f"{name}={value} {_kernels.does_not_fit(info)} (nor in torch's int64/uint64)")
             return float(value)
     return value
 
 
 # the integers torch takes for a Scalar: int64, and uint64 above it
 _TORCH_INT_MIN, _TORCH_INT_MAX = -(2**63), 2**64 - 1
-
-
-def _is_wide_int(arg: Arg) -> bool:
-    """An integer number that travels as a float because JAX's int type cannot hold it."""
-    return (
-        arg.rank == Rank.NUMBER
-        and _dtypes.category(arg.dtype) == 1
-        and jnp.ndim(arg.value) == 0
-        and jnp.issubdtype(jnp.result_type(arg.value), jnp.inexact)
-    )
-
-
-def _does_not_fit(info: np.iinfo) -> str:
-    hint = "" if info.bits == 64 else " (enable jax_enable_x64 for 64-bit integers)"
-    return f"does not fit in {info.dtype.name}{hint}"
 
 
 _OVERLOAD_WORDS = {
@@ -368,7 +218,7 @@ def _scalar_list(values: Sequence[Any], *, exact: bool = False) -> tuple[Kind, A
     per_entry = [np.dtype(v.dtype) if exact else _number_dtype(v) for v in values]
     widest = np.dtype(functools.reduce(jnp.promote_types, set(per_entry)))
     if len(set(per_entry)) == 1:
-        if _is_tracer(values):
+        if _arrays.is_tracer(values):
             return Kind("ScalarList", widest), [jnp.asarray(v, widest) for v in values]
         try:
             host = np.asarray([np.asarray(v).item() for v in values], dtype=_wide_host_dtype(widest))
@@ -377,7 +227,7 @@ def _scalar_list(values: Sequence[Any], *, exact: bool = False) -> tuple[Kind, A
         return Kind("ScalarList", widest), host
     # mixed ints and floats: every entry keeps its own type for promotion (an int for an int tensor
     # stays an int), carried in a static tuple, and travels as that type (2**53 + 1 stays exact)
-    if _is_tracer(values):
+    if _arrays.is_tracer(values):
         return Kind("ScalarList", tuple(per_entry)), [jnp.asarray(v) for v in values]
     entries = [_host_entry(np.asarray(v).item(), d) for v, d in zip(values, per_entry, strict=True)]
     return Kind("ScalarList", tuple(per_entry)), entries
@@ -390,7 +240,9 @@ def _host_entry(value: Any, dtype: np.dtype) -> np.ndarray:
     wide = _wide_host_dtype(dtype)
     if _dtypes.category(wide) == 1 and not np.iinfo(wide).min <= value <= np.iinfo(wide).max:
         if not _TORCH_INT_MIN <= value <= _TORCH_INT_MAX:
-            raise ValueError(f"an entry, {value}, {_does_not_fit(np.iinfo(wide))} (nor in torch's int64/uint64)")
+            raise ValueError(
+                f"an entry, {value}, {_kernels.does_not_fit(np.iinfo(wide))} (nor in torch's int64/uint64)"
+            )
         wide = _wide_host_dtype(np.dtype(np.float64))
     return np.asarray(value, wide)
 
@@ -405,130 +257,8 @@ def _wide_host_dtype(dtype: np.dtype) -> np.dtype:
 # One tensor: dtype rules and the row function
 
 
-@dataclasses.dataclass(frozen=True)
-class Arg:
-    """An operand as one tensor sees it inside the kernel."""
-
-    value: Any
-    dtype: np.dtype  # the dtype it promotes as
-    rank: Rank
-    promotes: bool
-    name: str = ""
-
-
-def _check_accepts(op: Op, dtype: np.dtype, fname: str, args: Sequence[Arg] = ()) -> None:
-    if not op.bool_operands and any(a.dtype == np.bool_ for a in args):
-        raise TypeError(f"`jforeach.{fname}`: {op.name} with a bool operand is not supported (as in torch)")
-    if _CATEGORY_NAMES[_dtypes.category(dtype)] not in op.accepts:
-        raise TypeError(
-            f"`jforeach.{fname}`: {op.name} is not defined for {np.dtype(dtype).name} tensors "
-            f"(torch rejects {_dtypes.torch_name(dtype)} too)"
-        )
-
-
-def result_dtype(op: Op, x_dtype: np.dtype, x_rank: Rank, args: Sequence[Arg]) -> np.dtype:
-    if op.dtype_rule == "same":
-        return np.dtype(x_dtype)
-    promoted = _dtypes.result_type((x_dtype, x_rank), *((a.dtype, a.rank) for a in args if a.promotes))
-    return _dtypes.float_result(promoted) if op.dtype_rule == "float" else promoted
-
-
-def apply_one(op: Op, x: jax.Array, args: Sequence[Arg], *, inplace: bool, fname: str) -> jax.Array:
-    """The op on one tensor, with torch's dtype rules; raises TypeError/ValueError while tracing."""
-    _check_accepts(op, x.dtype, fname, args)
-    out_dtype = result_dtype(op, x.dtype, _dtypes.rank_of(x.ndim), args)
-    if op.integral_divisor_pair and all(_dtypes.category(a.dtype) <= 1 for a in args if a.rank != Rank.NUMBER):
-        raise TypeError(
-            f"`jforeach.{fname}`: integer division with addcdiv is not supported (as in torch): cast tensor1 "
-            "or tensor2 to a floating dtype"
-        )
-    numbers = any(a.rank == Rank.NUMBER and a.promotes for a in args)
-    accepts = op.result_accepts & (op.number_result_accepts if numbers else op.array_result_accepts)
-    if _CATEGORY_NAMES[_dtypes.category(out_dtype)] not in accepts:
-        raise TypeError(
-            f"`jforeach.{fname}`: {op.name} with a {out_dtype.name} result is not implemented (nor in torch)"
-        )
-    for a in args:
-        if a.name == "alpha" and _dtypes.category(a.dtype) >= 2 > _dtypes.category(out_dtype):
-            raise TypeError(
-                f"`jforeach.{fname}`: for integral input tensors, alpha must not be a floating point number"
-            )
-        if a.name == "alpha" and a.dtype == np.bool_ and out_dtype != np.bool_:
-            raise TypeError(f"`jforeach.{fname}`: a bool alpha is only supported for bool results (as in torch)")
-        if _dtypes.category(out_dtype) <= 1 and _is_wide_int(a):
-            info = np.iinfo(_dtypes.canonical(np.dtype(np.int64)))
-            raise ValueError(
-                f"`jforeach.{fname}`: {a.name} is an integer that {_does_not_fit(info)}; the result is {out_dtype.name}"
-            )
-    if op.same_dtype_operands:
-        for a in args:
-            if a.rank != Rank.NUMBER and a.dtype != x.dtype:
-                raise TypeError(
-                    f"`jforeach.{fname}`: {op.name} needs every array operand in the tensor's dtype "
-                    f"{np.dtype(x.dtype).name}, got {np.dtype(a.dtype).name}"
-                )
-    if inplace and not _dtypes.can_cast(out_dtype, x.dtype):
-        raise TypeError(
-            f"`jforeach.{fname}`: result type {out_dtype.name} can't be cast to the input dtype "
-            f"{np.dtype(x.dtype).name}"
-        )
-    compute = _dtypes.opmath(out_dtype)
-    # torch casts dimensioned tensors to the common (result) dtype before its kernel computes in
-    # opmath: for a float16 result, an int32 70000 is inf before it is multiplied (0-d tensors are
-    # CPU scalars to its kernels, read in opmath)
-    rounded = compute != out_dtype
-    if op.operands_in_result_dtype:  # torch rounds them to a float16/bfloat16 result's dtype first
-        # (pow: a tiny exponent kept at float32's smallest normal by _keep_tiny_exponents rounds to 0)
-        untiny = op.name == "pow" and rounded
-        values = [_convert(_convert(_untiny(a.value) if untiny else a.value, out_dtype), compute) for a in args]
-    else:
-        values = [
-            _convert(_convert(a.value, out_dtype), compute)
-            if rounded and a.promotes and a.rank == Rank.DIMENSIONED
-            else _convert(a.value, compute)
-            for a in args
-        ]
-    out = op.fn(_convert(_convert(x, out_dtype), compute) if rounded and x.ndim else _convert(x, compute), *values)
-    if inplace:
-        if out.shape != x.shape:
-            raise ValueError(
-                f"`jforeach.{fname}`: the result has shape {out.shape} but the tensor it is written "
-                f"into has shape {x.shape}"
-            )
-        return out.astype(x.dtype)
-    if op.name == "abs" and _dtypes.category(x.dtype) == 3:
-        return out  # torch's abs of complex is real
-    return out.astype(out_dtype)
-
-
-def _untiny(value: Any) -> jax.Array:
-    """Undo :func:`_keep_tiny_exponents` for a float16/bfloat16 result, whose rounding makes it 0."""
-    value = jnp.asarray(value)
-    if not jnp.issubdtype(value.dtype, jnp.floating):
-        return value
-    return jnp.where(jnp.abs(value) == _FLOAT32_TINY, value * 0, value)
-
-
-def _convert(value: Any, dtype: np.dtype) -> jax.Array:
-    value = jnp.asarray(value)
-    if value.dtype == jnp.bool_ and dtype != np.bool_:
-        # through uint8: XLA rewrites convert(bool) / y into a select that loses 0/0 = nan
-        value = value.astype(jnp.uint8)
-    return value.astype(dtype)
-
-
 # ----------------------------------------------------------------------------------------------
 # The kernel and its cache
-
-
-def _arg_for(kind: Kind, payload: Any, i: int, spec: Operand) -> Arg:
-    if kind.overload == "Scalar":
-        return Arg(payload, kind.number_dtype, Rank.NUMBER, spec.promotes, spec.name)
-    if kind.overload == "ScalarList":
-        dtype = kind.number_dtype[i] if isinstance(kind.number_dtype, tuple) else kind.number_dtype
-        return Arg(payload[i], dtype, kind.rank, spec.promotes, spec.name)
-    leaf = payload[i] if kind.overload == "List" else payload
-    return Arg(leaf, np.dtype(leaf.dtype), _dtypes.rank_of(leaf.ndim), spec.promotes, spec.name)
 
 
 # Kernels pin compiled code: an executable weighs one unit, plus one per 256 arrays it takes (its code
@@ -551,12 +281,11 @@ def _kernel(
     kinds: tuple[Kind, ...],
     inplace: bool,
     donate: bool,
-    fname: str,
     layout: Any,
     shardings: tuple[Any, ...] | None = None,
 ):
     """The jitted kernel for a static signature, from the bounded kernel cache (see ``_build_kernel``)."""
-    return _kernel_for(_kernel_key(op_name, kinds, inplace, donate, fname, layout, shardings))
+    return _kernel_for(_kernel_key(op_name, kinds, inplace, donate, layout, shardings))
 
 
 def _kernel_key(
@@ -564,11 +293,10 @@ def _kernel_key(
     kinds: tuple[Kind, ...],
     inplace: bool,
     donate: bool,
-    fname: str,
     layout: Any,
     shardings: tuple[Any, ...] | None = None,
 ) -> HashedKey:
-    return HashedKey((op_name, kinds, inplace, donate, fname, layout, shardings))
+    return HashedKey((op_name, kinds, inplace, donate, layout, shardings))
 
 
 # rows' overloads that are not rows of OPS (the scalar-base pow), by name, for the kernels keyed by it
@@ -596,40 +324,17 @@ def _build_kernel(key: HashedKey) -> Any:
     An error for one tensor carries its index within the kernel's arrays (``_at_tensor``): the
     caller turns it into the tensor's position in the whole call.
     """
-    op_name, kinds, inplace, donate, fname, layout, shardings = key.fields
+    op_name, kinds, inplace, donate, layout, shardings = key.fields
     op = _row(op_name)
-    specs = op.operands
 
     def run(xs, payloads):
-        global trace_count
-        trace_count += 1
         _KERNELS.add_weight(key, 1 + len(xs) / _ARRAYS_PER_UNIT)  # one more executable of this kernel
-        payloads = _with_statics(kinds, payloads)
-        if layout is not None:
-            return layout._apply(op, xs, kinds, payloads, inplace=inplace, fname=fname)
-        out = []
-        for i, x in enumerate(xs):
-            try:
-                if op.family == "reduction":
-                    out.append(reduce_one(op, x, *(k.static for k in kinds), fname=fname))
-                    continue
-                args = [_arg_for(k, p, i, s) for k, p, s in zip(kinds, payloads, specs, strict=True)]
-                out.append(apply_one(op, x, args, inplace=inplace, fname=fname))
-            except (TypeError, ValueError) as e:
-                raise _at_tensor(e, i, x.shape) from None
-        if shardings is not None:
-            out = [o if s is None else constrain(o, s) for o, s in zip(out, shardings, strict=True)]
-        return out
+        payloads = _kernels.with_statics(kinds, payloads)
+        return _kernels.apply_all(op, xs, kinds, payloads, inplace=inplace, layout=layout, shardings=shardings)
 
-    run.__name__ = fname
+    run.__name__ = op.name + ("_" if inplace else "")
     # keep_unused: zero_ and copy_ never read their tensors, yet their buffers must still be donated
     return jax.jit(run, donate_argnums=(0,) if donate else (), keep_unused=donate)
-
-
-def _at_tensor(error: Exception, index: int, shape: tuple[int, ...]) -> Exception:
-    """``error`` marked as raised for the kernel's ``index``-th tensor (of ``shape``)."""
-    error._jforeach_tensor = (index, tuple(shape))  # type: ignore[attr-defined]
-    return error
 
 
 def _shift_tensor_index(error: Exception, positions: Sequence[int]) -> None:
@@ -638,65 +343,6 @@ def _shift_tensor_index(error: Exception, positions: Sequence[int]) -> None:
     if mark is not None and not getattr(error, "_jforeach_shifted", False):
         error._jforeach_tensor = (positions[mark[0]], mark[1])  # type: ignore[attr-defined]
         error._jforeach_shifted = True  # type: ignore[attr-defined]
-
-
-def check_reduction(op: Op, x_dtype: Any, has_empty: bool, statics: Sequence[Any], fname: str) -> tuple[Any, Any]:
-    """torch's checks for norm / powsum / max; returns (result dtype, ord) (ord None for max)."""
-    _check_accepts(op, x_dtype, fname)
-    if op.name == "max":
-        if has_empty:
-            raise ValueError(f"`jforeach.{fname}`: max of an empty tensor is undefined")
-        return np.dtype(x_dtype), None
-    ord_, dtype = statics
-    if has_empty and op.name == "norm" and (ord_ < 0 or ord_ == float("inf")):
-        raise ValueError(f"`jforeach.{fname}`: the {ord_} norm of an empty tensor is undefined (no identity)")
-    return reduction_dtype(x_dtype, dtype, fname, any_float=op.name == "powsum"), ord_
-
-
-def reduce_one(op: Op, x: jax.Array, *statics: Any, fname: str) -> jax.Array:
-    """norm / powsum / max of one tensor, as a 0-d array."""
-    out_dtype, ord_ = check_reduction(op, x.dtype, x.size == 0, statics, fname)
-    if op.name == "max":
-        return op.fn(x)
-    return op.fn(reduction_input(x, out_dtype), ord_).astype(out_dtype)
-
-
-def reduction_input(x: jax.Array, out_dtype: np.dtype) -> jax.Array:
-    """What norm / powsum reduce: torch casts the tensor to the result dtype first, then computes in
-    its opmath (float64 input with dtype=float16 is rounded to float16); a complex tensor's magnitudes."""
-    if _dtypes.category(x.dtype) == 3:
-        x = jnp.abs(x)
-    return _convert(_convert(x, out_dtype), _dtypes.opmath(out_dtype))
-
-
-def reduction_dtype(x_dtype: np.dtype, dtype: Any, fname: str, *, any_float: bool = False) -> np.dtype:
-    """The result dtype of norm / powsum with ``dtype=``; the norm of a complex tensor is real.
-
-    ``norm`` (torch's linalg.vector_norm) takes a dtype of the input's category at least as wide as
-    it; ``powsum`` (``any_float``) any floating or complex dtype, for any input, narrowing included,
-    and needs one for integer and bool input.
-    """
-    x_dtype = np.dtype(x_dtype)
-    if dtype is None:
-        if _dtypes.category(x_dtype) <= 1:
-            raise TypeError(
-                f"`jforeach.{fname}`: a {x_dtype.name} tensor needs a floating dtype= (torch rejects "
-                f"{_dtypes.torch_name(x_dtype)} too)"
-            )
-        return np.dtype(jnp.finfo(x_dtype).dtype)
-    dtype = _dtypes.canonical(np.dtype(dtype))
-    if any_float:
-        ok = _dtypes.category(dtype) >= 2
-    else:
-        same = _dtypes.category(dtype) == _dtypes.category(x_dtype)
-        ok = same and np.dtype(jnp.promote_types(x_dtype, dtype)) == dtype
-    if not ok:
-        wanted = "a floating or complex dtype" if any_float else "a dtype of the input's kind at least as wide"
-        raise TypeError(
-            f"`jforeach.{fname}`: dtype={dtype.name} is not allowed for a {x_dtype.name} tensor; torch "
-            f"accepts only {wanted}"
-        )
-    return np.dtype(jnp.finfo(dtype).dtype)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -724,12 +370,12 @@ def _is_default(spec: Operand, value: Any) -> bool:
     return type(value) is type(default) and type(value) in (int, float) and value == default
 
 
-def _check_static_operand(op: Op, spec: Operand, value: Any, fname: str) -> None:
+def _check_static_operand(op: Op, spec: Operand, value: Any) -> None:
     if spec.name == "ord":
         if op.name == "powsum" and isinstance(value, bool):
             return
-        if not _is_number(value) or isinstance(value, complex | bool):
-            raise TypeError(f"`jforeach.{fname}`: ord must be a real number, got {value!r}")
+        if not _arrays.is_number(value) or isinstance(value, complex | bool):
+            raise TypeError(f"ord must be a real number, got {value!r}")
 
 
 def call(
@@ -748,10 +394,10 @@ def call(
         if op.name in OPS:
             raise ValueError(f"an overload of a row needs a name of its own, not {op.name!r}")
         _OVERLOADS.setdefault(op.name, op)
-    out, plan_key = _fast_call(op, tensors, operands, inplace, fname, alpha_given)
+    out, plan_key = _fast_call(op, tensors, operands, inplace, alpha_given)
     if out is _MISS:
         try:
-            out = _call(op, tensors, operands, inplace=inplace, fname=fname, alpha_given=alpha_given, plan_key=plan_key)
+            out = _call(op, tensors, operands, inplace=inplace, alpha_given=alpha_given, plan_key=plan_key)
         except (TypeError, ValueError) as error:
             raise _named(error, fname, tensors) from None
         except RuntimeError as error:  # JAX's, for a deleted array read while classifying an operand
@@ -786,11 +432,9 @@ def _named(error: Exception, fname: str, tensors: Any) -> Exception:
 
 def _position(tensors: Any, index: int) -> str:
     """How an error names the ``index``-th tensor of a call: ``tensors[3]``, ``tensors['w']``."""
-    from .packed import Packed
-
     if isinstance(tensors, Packed):
         return f"buffer {index} ({tensors.layout.groups[index].dtype.name}) of the Packed tensors"
-    return f"tensors{_leaf_name(tensors, index)}"
+    return f"tensors{_arrays.leaf_name(tensors, index)}"
 
 
 def _call(
@@ -799,33 +443,30 @@ def _call(
     operands: Sequence[Any],
     *,
     inplace: bool,
-    fname: str,
     alpha_given: bool,
     plan_key: HashedKey | None = None,
 ) -> Any:
     """The whole path: classify, check, run. With ``plan_key``, what it decided is kept as the plan
     of that call signature, for :func:`_fast_call` to repeat."""
-    from .packed import Packed
-
     packed = tensors if isinstance(tensors, Packed) else None
     if packed is not None:
         if not op.on_packed:
             raise TypeError(f"{op.name} does not take a Packed (it needs each tensor's shape); unpack it")
-        packed._check_alive(fname)
+        packed._check_alive()
         leaves, treedef = list(packed.buffers), None
         n = packed.layout.num_tensors
     else:
-        leaves, treedef = as_leaves(tensors, fname, inplace=inplace)
+        leaves, treedef = _arrays.as_leaves(tensors, inplace=inplace)
         n = len(leaves)
 
     nested = treedef is not None and treedef.num_nodes != treedef.num_leaves + 1  # not a flat list or dict
     if nested and (op.family == "reduction" or any(_may_be_scalar_list(v) for v in operands)):
-        _reject_nested_packed(tensors, fname)
+        _reject_nested_packed(tensors)
     kinds: list[Kind] = []
     payloads: list[Any] = []
     for spec, value in zip(op.operands, operands, strict=True):
         if op.family == "reduction":
-            _check_static_operand(op, spec, value, fname)
+            _check_static_operand(op, spec, value)
             if op.name == "powsum" and isinstance(value, bool):
                 value = int(value)  # torch's powsum takes True/False as the orders 1/0 (its norm does not)
             kinds.append(Kind("Static", static=value))
@@ -833,38 +474,36 @@ def _call(
             continue
         if alpha_given and spec.name == "other" and _is_strong_0d(value):
             spec = _alpha_overload(op, spec)
-        kind, payload = _classify(spec, value, n, treedef, fname, packed)
+        kind, payload = _classify(spec, value, n, treedef, packed)
         if kind.overload == "Scalar" and _is_default(spec, value):
             kind = dataclasses.replace(kind, static=value)  # alpha=1, value=1: compiled in, as torch skips them
         kinds.append(kind)
         payloads.append(payload)
     if packed is None:
-        _check_tensor_operands_do_not_grow(leaves, kinds, payloads, op, fname)
+        _check_tensor_operands_do_not_grow(leaves, kinds, payloads, op)
     # torch's checks on the numbers' values (pow's negative exponents, c10's overflow), before any donation
-    _check_scalar_values(op, leaves, packed, kinds, payloads, fname)
+    _check_scalar_values(op, leaves, packed, kinds, payloads)
     if op.name == "pow":
         payloads = [_keep_tiny_exponents(k, p) for k, p in zip(kinds, payloads, strict=True)]
 
-    tensors_traced = _is_tracer(leaves)
+    tensors_traced = _arrays.is_tracer(leaves)
     tracing = tensors_traced or any(map(_holds_tracer, payloads))
     if inplace and tracing and leaves and not tensors_traced:
         raise ValueError(
             "the tensors are concrete arrays but an operand is traced (this call runs inside jax.jit, grad or "
             "vmap, and the tensors come from outside it): writing traced values into the caller's containers "
             "would leak tracers out of the transformation. Pass the tensors as an argument of the transformed "
-            f"function, or use the out-of-place `jforeach.{fname.removesuffix('_')}` and return its result"
+            f"function, or use the out-of-place `jforeach.{op.name}` and return its result"
         )
     donate = inplace and not tracing
     if donate:
-        payloads = _check_aliasing(leaves, payloads, fname)
+        payloads = _check_aliasing(leaves, payloads, op.name)
     shardings = _pinned_shardings(op, leaves) if donate and packed is None else None
-    key = _kernel_key(
-        op.name, tuple(kinds), inplace, donate, fname, packed.layout if packed is not None else None, shardings
-    )
+    key = _kernel_key(op.name, tuple(kinds), inplace, donate, packed.layout if packed is not None else None, shardings)
     fn = _kernel_for(key)
     plan = None
     if packed is not None:
-        prepared = packed.layout._prepare_payloads(op, kinds, payloads, leaves)
+        prepared = _kernels.prepare_payloads(op, packed.layout, kinds, payloads, leaves)
         if plan_key is not None:
             plan = _plan(op, kinds, ((0, len(leaves), key),), segments=prepared[-1])
         out = _run(fn, leaves, _for_kernel(kinds, prepared[:-1], True) + prepared[-1:], range(len(leaves)), op)
@@ -878,7 +517,7 @@ def _call(
         # first chunk donates its buffers
         _check_not_deleted(leaves, kinds, payloads, op, tensors, operands)
         if donate:
-            _validate_before_donating(op.name, leaves, kinds, payloads, fname)
+            _validate_before_donating(op.name, leaves, kinds, payloads)
         out = []
         chunks = []
         for start in range(0, len(leaves), CHUNK):
@@ -888,7 +527,7 @@ def _call(
             chunk_key = key
             if chunk_kinds != tuple(kinds) or shardings is not None:
                 chunk_shardings = shardings[start:stop] if shardings is not None else None
-                chunk_key = _kernel_key(op.name, chunk_kinds, inplace, donate, fname, None, chunk_shardings)
+                chunk_key = _kernel_key(op.name, chunk_kinds, inplace, donate, None, chunk_shardings)
             chunks.append((start, stop, chunk_key))
         if plan_key is not None and _chunks_checked_by_dtype(op, kinds, shardings):
             plan = _plan(op, kinds, chunks, dtypes=frozenset(map(operator.attrgetter("dtype"), leaves)))
@@ -946,7 +585,7 @@ class _Plan:
     """What :func:`_call` decided for one call signature (the key :func:`_call_form` computes).
 
     ``kernels``: ``(start, stop, kernel key)`` per kernel (several for a long list). ``segments``: a
-    Packed's segment ids (``Layout._prepare_payloads``). ``shardings``: the pinned shardings of the
+    Packed's segment ids (``_kernels.prepare_payloads``). ``shardings``: the pinned shardings of the
     results (``_pinned_shardings``). ``dtypes``: for a long list, the tensor dtypes its chunk kernels
     were checked for (their errors depend on nothing else, see :func:`_chunks_checked_by_dtype`).
     ``checks``: the number operands whose values torch checks, as ``(index, spec)``; ``arrays``:
@@ -995,17 +634,10 @@ _FORM_KINDS = {
     "arrays": ("List",),
     "static": ("Static",),
 }
-_FORMS_AT = 4  # the operand forms' place in the key (after the tensors' structure)
+_FORMS_AT = 3  # the operand forms' place in the key (after the op, alpha_given and the tensors' structure)
 
 
-@functools.cache
-def _packed_type() -> type:
-    from .packed import Packed
-
-    return Packed
-
-
-def _call_form(op: Op, tensors: Any, operands: Sequence[Any], inplace: bool, fname: str, alpha_given: bool):
+def _call_form(op: Op, tensors: Any, operands: Sequence[Any], inplace: bool, alpha_given: bool):
     """``(key, leaves, payloads, packed)`` for a call the fast path can take, or None.
 
     The key holds everything the classification depends on: the tensors' container (a Packed's
@@ -1018,7 +650,7 @@ def _call_form(op: Op, tensors: Any, operands: Sequence[Any], inplace: bool, fna
     tensors' container. Anything else (numpy arrays, tracers, nested trees, mixed number types)
     takes the whole path every time.
     """
-    concrete = _CONCRETE or _concrete()
+    concrete = _arrays.CONCRETE or _arrays.concrete_types()
     container = type(tensors)
     packed = None
     if container is list or container is tuple:
@@ -1026,12 +658,12 @@ def _call_form(op: Op, tensors: Any, operands: Sequence[Any], inplace: bool, fna
             return None
         leaves = tensors if container is list else list(tensors)
         structure: Any = (container, len(tensors))
-    elif container is _packed_type():
+    elif container is Packed:
         leaves = list(tensors._buffers)
         if not set(map(type, leaves)) <= concrete:
             return None
         packed = tensors
-        # (committed: which segment ids the plan holds, see Layout._segment_ids_for)
+        # (committed: which segment ids the plan holds, see packed.segment_ids)
         structure = (container, tensors.layout, tensors._masked, leaves[0].committed if leaves else None)
     elif container in concrete:
         leaves, structure = [tensors], container
@@ -1041,7 +673,7 @@ def _call_form(op: Op, tensors: Any, operands: Sequence[Any], inplace: bool, fna
         leaves, structure = jax.tree.flatten(tensors)
     else:
         return None
-    key: list[Any] = [op.name, fname, alpha_given, structure]
+    key: list[Any] = [op.name, alpha_given, structure]
     payloads = list(operands)
     reduction = op.family == "reduction"
     for i, (value, spec) in enumerate(zip(operands, op.operands, strict=True)):
@@ -1050,7 +682,7 @@ def _call_form(op: Op, tensors: Any, operands: Sequence[Any], inplace: bool, fna
             types = set(map(type, value))
             if types <= concrete:
                 # all 0-d: perhaps a ScalarList or torch's list of 0-d tensors (_zero_dim_tensor_list)
-                if not types or reduction or (kind, len(value)) != structure:
+                if not types or reduction or kind is not container or len(value) != len(leaves):
                     return None
                 if not value[0].shape and all(map(_is_0d, value)):
                     return None
@@ -1079,7 +711,7 @@ def _call_form(op: Op, tensors: Any, operands: Sequence[Any], inplace: bool, fna
                     if not x64 or not -(2**63) <= value < 2**63:
                         return None
                     key.append((kind, x64))
-            elif op.name == "pow" and kind is float and 0 < abs(value) < _FLOAT32_TINY:
+            elif op.name == "pow" and kind is float and 0 < abs(value) < _kernels.FLOAT32_TINY:
                 return None  # (_keep_tiny_exponents changes it)
             else:
                 key.append(kind)
@@ -1087,7 +719,7 @@ def _call_form(op: Op, tensors: Any, operands: Sequence[Any], inplace: bool, fna
             if value.shape or op.name == "pow" or reduction:  # (pow: _keep_tiny_exponents reads a 0-d value)
                 return None
             key.append(("array0d", value.dtype, value.weak_type))
-        elif kind is _packed_type():
+        elif kind is Packed:
             buffers = list(value._buffers)
             if not set(map(type, buffers)) <= concrete or reduction:
                 return None
@@ -1097,7 +729,8 @@ def _call_form(op: Op, tensors: Any, operands: Sequence[Any], inplace: bool, fna
             if reduction or not value or not set(map(type, value.values())) <= concrete:
                 return None
             arrays, other = jax.tree.flatten(value)
-            if other != structure or all(map(_is_0d, arrays)):
+            # (a PyTreeDef compares neither equal nor unequal to anything else: the container first)
+            if container is not dict or not other == structure or all(map(_is_0d, arrays)):
                 return None
             key.append("arrays")
             payloads[i] = arrays
@@ -1128,7 +761,7 @@ def _host_numbers(values: Sequence[Any], entry: type, op: Op, x64: bool) -> np.n
         host = np.asarray(values, dtype=dtype)
     except OverflowError:
         return None
-    if entry is float and op.name == "pow" and np.any((host != 0) & (np.abs(host) < _FLOAT32_TINY)):
+    if entry is float and op.name == "pow" and np.any((host != 0) & (np.abs(host) < _kernels.FLOAT32_TINY)):
         return None
     return host
 
@@ -1182,7 +815,7 @@ def _numbers_fit(op: Op, plan: _Plan, operands: Sequence[Any], payloads: Sequenc
     else:
         return True
     try:
-        _check_scalar_values(op, leaves, packed, plan.kinds, payloads, "")
+        _check_scalar_values(op, leaves, packed, plan.kinds, payloads)
     except (TypeError, ValueError):
         return False
     return True
@@ -1195,7 +828,7 @@ def _floats_fit(values: Sequence[float], integral_target: bool) -> bool:
     return max(map(abs, values)) <= _FLOAT16_MAX
 
 
-def _fast_call(op: Op, tensors: Any, operands: Sequence[Any], inplace: bool, fname: str, alpha_given: bool):
+def _fast_call(op: Op, tensors: Any, operands: Sequence[Any], inplace: bool, alpha_given: bool):
     """``(result, key)``: the call run by its signature's plan, or ``_MISS`` where it has none yet
     or something it checks changed (then :func:`_call` runs, decides again and raises any error).
 
@@ -1204,7 +837,7 @@ def _fast_call(op: Op, tensors: Any, operands: Sequence[Any], inplace: bool, fna
     list, the tensors' dtypes and deleted arrays. A new shape or dtype traces the kernel, whose
     errors are raised before it runs; a deleted array, JAX finds before it donates any argument.
     """
-    form = _call_form(op, tensors, operands, inplace, fname, alpha_given)
+    form = _call_form(op, tensors, operands, inplace, alpha_given)
     if form is None:
         return _MISS, None
     key, leaves, payloads, packed = form
@@ -1271,15 +904,6 @@ def _for_kernel(kinds: Sequence[Kind], payloads: Sequence[Any], packed: bool) ->
     return out
 
 
-def _with_statics(kinds: Sequence[Kind], payloads: Sequence[Any]) -> list[Any]:
-    """Inside the kernel: default numbers back in place of their payloads (a Packed's segment ids follow)."""
-    out = list(payloads)
-    for i, kind in enumerate(kinds):
-        if kind.overload == "Scalar" and kind.static is not None:
-            out[i] = kind.static
-    return out
-
-
 def _is_deleted_array(array: jax.Array) -> bool:
     return array.is_deleted()
 
@@ -1304,20 +928,17 @@ def _finish_list(tensors: Any, out: list[Any], inplace: bool, structure: Any) ->
     return out[0]
 
 
-_FLOAT32_TINY = float(np.finfo(np.float32).tiny)
-
-
 def _keep_tiny_exponents(kind: Kind, payload: Any) -> Any:
     """A nonzero float exponent below float32's smallest normal would round (or flush) to zero, and
     ``0 ** -1e-300`` would be 1 where torch gives inf: the smallest normal of its sign gives torch's
     powers (1 for positive bases, inf or 0 at zero, nan for negative ones) in every dtype."""
 
     def keep(v: Any) -> Any:
-        if isinstance(v, float | np.floating) and 0 < abs(float(v)) < _FLOAT32_TINY:
-            return type(v)(math.copysign(_FLOAT32_TINY, float(v)))
+        if isinstance(v, float | np.floating) and 0 < abs(float(v)) < _kernels.FLOAT32_TINY:
+            return type(v)(math.copysign(_kernels.FLOAT32_TINY, float(v)))
         if isinstance(v, jax.Array | np.ndarray) and not isinstance(v, jax.core.Tracer) and v.ndim == 0:
-            if jnp.issubdtype(v.dtype, jnp.floating) and 0 < abs(float(v)) < _FLOAT32_TINY:
-                kept = math.copysign(_FLOAT32_TINY, float(v))
+            if jnp.issubdtype(v.dtype, jnp.floating) and 0 < abs(float(v)) < _kernels.FLOAT32_TINY:
+                kept = math.copysign(_kernels.FLOAT32_TINY, float(v))
                 return jnp.asarray(kept) if _weak(v) else jnp.asarray(kept, v.dtype)
         return v
 
@@ -1326,8 +947,8 @@ def _keep_tiny_exponents(kind: Kind, payload: Any) -> Any:
     if kind.overload == "ScalarList" and isinstance(payload, np.ndarray):  # one host array: kept one
         if payload.dtype.kind != "f":
             return payload
-        tiny = (payload != 0) & (np.abs(payload) < _FLOAT32_TINY)
-        return np.where(tiny, np.copysign(_FLOAT32_TINY, payload), payload).astype(payload.dtype)
+        tiny = (payload != 0) & (np.abs(payload) < _kernels.FLOAT32_TINY)
+        return np.where(tiny, np.copysign(_kernels.FLOAT32_TINY, payload), payload).astype(payload.dtype)
     if kind.overload == "ScalarList":
         return [keep(v) for v in payload]
     return payload
@@ -1335,7 +956,7 @@ def _keep_tiny_exponents(kind: Kind, payload: Any) -> Any:
 
 def _holds_tracer(payload: Any) -> bool:
     if isinstance(payload, list):
-        return _is_tracer(payload)
+        return _arrays.is_tracer(payload)
     return isinstance(payload, jax.core.Tracer)
 
 
@@ -1353,7 +974,7 @@ def _check_not_deleted(
     positions: Sequence[int] | None = None,
 ) -> None:
     """Raise a ``ValueError`` naming the first array of the call that was already deleted."""
-    concrete = _concrete()
+    concrete = _arrays.concrete_types()
     for i, leaf in enumerate(leaves):
         if type(leaf) in concrete and leaf.is_deleted():
             where = positions[i] if positions is not None else i
@@ -1366,7 +987,7 @@ def _check_not_deleted(
         for i, array in enumerate(arrays):
             if _is_deleted(array):
                 where = positions[i] if positions is not None and kind.overload == "List" else i
-                path = _leaf_name(value, where) if kind.overload == "List" and value is not None else ""
+                path = _arrays.leaf_name(value, where) if kind.overload == "List" and value is not None else ""
                 raise ValueError(f"{spec.name}{path} was deleted (donated to an earlier call)")
 
 
@@ -1379,7 +1000,7 @@ def _may_be_scalar_list(value: Any) -> bool:
 
 
 def _check_tensor_operands_do_not_grow(
-    leaves: Sequence[jax.Array], kinds: Sequence[Kind], payloads: Sequence[Any], op: Op, fname: str
+    leaves: Sequence[jax.Array], kinds: Sequence[Kind], payloads: Sequence[Any], op: Op
 ) -> None:
     """A Tensor operand with dimensions (torch takes only 0-d ones) must broadcast to every tensor.
 
@@ -1392,7 +1013,7 @@ def _check_tensor_operands_do_not_grow(
         for i, leaf in enumerate(leaves):
             if _broadcast_shape(leaf.shape, payload.shape) != leaf.shape:
                 raise ValueError(
-                    f"`jforeach.{fname}`: {spec.name} (shape {payload.shape}) does not broadcast to the shape "
+                    f"{spec.name} (shape {payload.shape}) does not broadcast to the shape "
                     f"{leaf.shape} of tensor {i}; an array operand must broadcast to every tensor's shape "
                     "(for one number per tensor, pass a list)"
                 )
@@ -1419,43 +1040,17 @@ def _pinned_shardings(op: Op, leaves: Sequence[jax.Array]) -> tuple[Any, ...] | 
     return None if all(s is None for s in shardings) else shardings
 
 
-def in_shard_map() -> bool:
-    """Inside ``jax.shard_map`` (a mesh axis is Manual): arrays are per-device pieces, placed by its specs."""
-    return bool(jax.sharding.get_abstract_mesh().manual_axes)
-
-
-def has_explicit_axes(sharding: Any) -> bool:
-    """Whether ``sharding`` is a NamedSharding on a mesh with Explicit axes (``jax.make_mesh``'s default)."""
-    mesh = getattr(sharding, "mesh", None)
-    return mesh is not None and jax.sharding.AxisType.Explicit in getattr(mesh, "axis_types", ())
-
-
-def constrain(x: jax.Array, sharding: Any) -> jax.Array:
-    """``x`` placed as ``sharding`` inside a trace.
-
-    On Explicit axes a sharding is part of the array's type and only ``jax.sharding.reshard`` changes
-    it (``with_sharding_constraint`` accepts Auto axes only); inside ``shard_map`` the specs decide.
-    """
-    if in_shard_map():
-        return x
-    if has_explicit_axes(sharding):
-        return jax.sharding.reshard(x, sharding)
-    return jax.lax.with_sharding_constraint(x, sharding)
-
-
-def _reject_nested_packed(tensors: Any, fname: str) -> None:
+def _reject_nested_packed(tensors: Any) -> None:
     """A Packed inside a container flattens to its buffers: per-tensor semantics would be lost.
 
     Elementwise ops are right on the buffers, but a reduction or a number per tensor is not
     (checked for reductions and whenever an operand may be a ScalarList; flat lists and dicts, one
     node above the leaves, cannot hold one and are not walked).
     """
-    from .packed import Packed
-
     nodes = jax.tree.leaves(tensors, is_leaf=lambda x: isinstance(x, Packed))
     if any(isinstance(node, Packed) for node in nodes):
         raise TypeError(
-            f"`jforeach.{fname}`: tensors holds a Packed inside a container; reductions and per-tensor "
+            "tensors holds a Packed inside a container; reductions and per-tensor "
             "numbers work on a Packed passed by itself (or unpack it first)"
         )
 
@@ -1476,7 +1071,7 @@ def _dtype_and_0d(arrays: Sequence[jax.Array]) -> Any:
 
 
 def _validate_before_donating(
-    op_name: str, leaves: list[jax.Array], kinds: Sequence[Kind], payloads: Sequence[Any], fname: str
+    op_name: str, leaves: list[jax.Array], kinds: Sequence[Kind], payloads: Sequence[Any]
 ) -> None:
     """Raise any error a later chunk would raise, before the first chunk donates its buffers.
 
@@ -1504,38 +1099,38 @@ def _validate_before_donating(
     ]
     sample_kinds = tuple(k.select(picks) for k in kinds)
     try:
-        jax.eval_shape(_kernel(op_name, sample_kinds, True, False, fname, None), sample, sample_payloads)
+        jax.eval_shape(_kernel(op_name, sample_kinds, True, False, None), sample, sample_payloads)
     except (TypeError, ValueError) as error:
         _shift_tensor_index(error, picks)
         raise
 
 
-def _check_pow_exponents(tensor_dtypes: Sequence[Any], kinds: list[Kind], payloads: list[Any], fname: str) -> None:
+def _check_pow_exponents(tensor_dtypes: Sequence[Any], kinds: list[Kind], payloads: list[Any]) -> None:
     """torch rejects an integral tensor to a negative integer exponent (its own entry, for a ScalarList)."""
     for kind, payload in zip(kinds, payloads, strict=True):
         if kind.overload not in ("Scalar", "ScalarList") or kind.zero_dim or not _is_integral(kind.number_dtype):
             continue  # (0-d tensor exponents, a TensorList, are not checked by torch)
         n = len(tensor_dtypes)
         values = payload if kind.overload == "ScalarList" else [payload] * n
-        if _is_tracer(values):
+        if _arrays.is_tracer(values):
             continue
         entry_dtypes = kind.number_dtype if isinstance(kind.number_dtype, tuple) else [kind.number_dtype] * n
         for i, (tensor_dtype, value, dtype) in enumerate(zip(tensor_dtypes, values, entry_dtypes, strict=True)):
             integral = _dtypes.category(tensor_dtype) <= 1 and _dtypes.category(dtype) == 1
             if integral and np.asarray(value).item() < 0:
                 raise ValueError(
-                    f"`jforeach.{fname}`: integers to negative integer powers are not allowed (tensor {i}: "
+                    f"integers to negative integer powers are not allowed (tensor {i}: "
                     f"{np.dtype(tensor_dtype).name} to the power {np.asarray(value).item()})"
                 )
     suspects = _suspect_operands(OPS["pow"], kinds, payloads)
     if suspects:
         ranked = [(d, Rank.DIMENSIONED) for d in tensor_dtypes]  # a number promotes alike with 0-d tensors
         args_of = functools.partial(_number_args, kinds, payloads)
-        _check_numbers_fit(OPS["pow"], kinds, fname, suspects, lambda: ranked, args_of)
+        _check_numbers_fit(OPS["pow"], kinds, suspects, lambda: ranked, args_of)
 
 
 def _check_scalar_values(
-    op: Op, leaves: Sequence[Any], packed: Any, kinds: Sequence[Kind], payloads: Sequence[Any], fname: str
+    op: Op, leaves: Sequence[Any], packed: Any, kinds: Sequence[Kind], payloads: Sequence[Any]
 ) -> None:
     """torch's checks on the values of number operands, run by ``call`` for every op before any donation.
 
@@ -1544,7 +1139,7 @@ def _check_scalar_values(
     """
     if op.name == "pow":
         tensor_dtypes = packed.layout.dtypes if packed is not None else [leaf.dtype for leaf in leaves]
-        _check_pow_exponents(tensor_dtypes, list(kinds), list(payloads), fname)
+        _check_pow_exponents(tensor_dtypes, list(kinds), list(payloads))
         return
     suspects = _suspect_operands(op, kinds, payloads)
     if not suspects:
@@ -1559,7 +1154,7 @@ def _check_scalar_values(
 
     def args_of(i: int) -> list[Arg]:
         if packed is None:
-            return [_arg_for(k, p, i, spec) for k, p, spec in zip(kinds, payloads, op.operands, strict=True)]
+            return _kernels.list_args(op, kinds, payloads, i)
         out = _number_args(kinds, payloads, i)
         for j, (kind, payload) in enumerate(zip(kinds, payloads, strict=True)):
             if kind.overload == "List":  # a Packed of the same layout: tensor i's dtype and rank
@@ -1568,7 +1163,7 @@ def _check_scalar_values(
                 out[j] = Arg(payload, np.dtype(payload.dtype), _dtypes.rank_of(payload.ndim), True)
         return out
 
-    _check_numbers_fit(op, kinds, fname, suspects, ranked, args_of)
+    _check_numbers_fit(op, kinds, suspects, ranked, args_of)
 
 
 def _number_args(kinds: Sequence[Kind], payloads: Sequence[Any], i: int) -> list[Any]:
@@ -1598,7 +1193,7 @@ def _suspect_operands(op: Op, kinds: Sequence[Kind], payloads: Sequence[Any]) ->
             wide = isinstance(v, float) and kind.number_dtype.kind in "iu"  # an int beyond JAX's int type
             if wide or (spec.overflow_check and _may_overflow(v, integral_target)):
                 suspects.append(k)
-        elif len(payload) and not _is_tracer(payload):
+        elif len(payload) and not _arrays.is_tracer(payload):
             # a ScalarList, on the host: one vectorized look (10,000 entries in well under a millisecond)
             values = np.asarray(payload)
             dtypes = kind.number_dtype if isinstance(kind.number_dtype, tuple) else (kind.number_dtype,)
@@ -1608,7 +1203,7 @@ def _suspect_operands(op: Op, kinds: Sequence[Kind], payloads: Sequence[Any]) ->
     return suspects
 
 
-def _check_numbers_fit(op: Op, kinds: Sequence[Kind], fname: str, suspects: list[int], ranked: Any, args_of: Any):
+def _check_numbers_fit(op: Op, kinds: Sequence[Kind], suspects: list[int], ranked: Any, args_of: Any):
     """torch converts some numbers to a dtype with c10's overflow check and raises "value cannot be
     converted to type X without overflow": clamp_min's bound to the result dtype, addcmul's value to
     its opmath, ... (``Operand.overflow_check``); an int beyond JAX's int type (a float in the kernel)
@@ -1620,7 +1215,7 @@ def _check_numbers_fit(op: Op, kinds: Sequence[Kind], fname: str, suspects: list
     """
     for i, (x_dtype, x_rank) in enumerate(ranked()):
         args = [dataclasses.replace(a, promotes=s.promotes) for a, s in zip(args_of(i), op.operands, strict=True)]
-        out = result_dtype(op, np.dtype(x_dtype), x_rank, args)
+        out = _kernels.result_dtype(op, np.dtype(x_dtype), x_rank, args)
         for k in suspects:
             spec, value = op.operands[k], _host_number(args[k].value)
             if value is None:
@@ -1628,7 +1223,7 @@ def _check_numbers_fit(op: Op, kinds: Sequence[Kind], fname: str, suspects: list
             if isinstance(value, float) and _dtypes.category(args[k].dtype) == 1 and _dtypes.category(out) <= 1:
                 info = np.iinfo(_dtypes.canonical(np.dtype(np.int64)))
                 raise ValueError(
-                    f"`jforeach.{fname}`: {spec.name}={int(value)} {_does_not_fit(info)} (tensor {i}, "
+                    f"{spec.name}={int(value)} {_kernels.does_not_fit(info)} (tensor {i}, "
                     f"{np.dtype(x_dtype).name}: the result is {out.name})"
                 )
             target = _overflow_target(spec.overflow_check, out) if spec.overflow_check else None
@@ -1637,7 +1232,7 @@ def _check_numbers_fit(op: Op, kinds: Sequence[Kind], fname: str, suspects: list
                 converted = -value  # torch negates the Scalar, in int64 for an int (-(2**63) stays itself)
             if target is not None and _overflows(converted, target):
                 raise ValueError(
-                    f"`jforeach.{fname}`: {spec.name}={value!r} cannot be converted to {target.name} without "
+                    f"{spec.name}={value!r} cannot be converted to {target.name} without "
                     f"overflow (tensor {i}, {np.dtype(x_dtype).name}: torch raises too)"
                 )
 
@@ -1704,26 +1299,16 @@ def _is_integral(number_dtype: Any) -> bool:
     return any(_dtypes.category(d) == 1 for d in dtypes)
 
 
-def first_repeat(arrays: Sequence[Any]) -> tuple[int, int] | None:
-    """``(j, i)`` for the first array that appears again (at ``i``, first seen at ``j``), or None."""
-    first: dict[int, int] = {}
-    for i, array in enumerate(arrays):
-        j = first.setdefault(id(array), i)
-        if j != i:
-            return j, i
-    return None
-
-
-def _check_aliasing(leaves: list[jax.Array], payloads: list[Any], fname: str) -> list[Any]:
+def _check_aliasing(leaves: list[jax.Array], payloads: list[Any], op_name: str) -> list[Any]:
     """Reject an array donated twice; copy operands that alias a donated array."""
     donated = set(map(id, leaves))
-    repeat = first_repeat(leaves) if len(donated) != len(leaves) else None
+    repeat = _arrays.first_repeat(leaves) if len(donated) != len(leaves) else None
     if repeat is not None:
         j, i = repeat
         raise ValueError(
-            f"`jforeach.{fname}`: the same array is tensors[{j}] and tensors[{i}]; an in-place op "
+            f"the same array is tensors[{j}] and tensors[{i}]; an in-place op "
             "cannot write one buffer twice (pass distinct arrays, or use the out-of-place "
-            f"`jforeach.{fname.rstrip('_')}`)"
+            f"`jforeach.{op_name}`)"
         )
     out = []
     for payload in payloads:
@@ -1742,10 +1327,8 @@ def write_back(original: Any, new: Any) -> Any:
     sees the results; numpy arrays are written into; tuples, NamedTuples and other nodes are rebuilt
     (around their updated mutable children). A bare JAX array cannot be updated: the new one is returned.
     """
-    from .packed import Packed
-
     if isinstance(original, list):
-        if set(map(type, original)) <= _concrete():
+        if set(map(type, original)) <= _arrays.concrete_types():
             original[:] = new  # the common flat list of arrays: no per-leaf recursion
         else:
             for i, (o, n) in enumerate(zip(original, new, strict=True)):

@@ -15,12 +15,9 @@ from ._table import OPS, Op, Operand
 
 _WIDTH = 120  # the project's line length (pyproject.toml)
 _TYPES = {"Scalar": "Scalar", "ScalarList": "Sequence[Scalar]", "List": "PyTree", "Tensor": "ArrayLike"}
-_SUMMARIES = {
-    "unary": "Applies ``{torch}`` to every tensor",
+_SUMMARIES = {  # by the row's family; the other families apply their op to every tensor
     "binary": "Applies ``{torch}`` between every tensor and ``{operand}``",
-    "pointwise": "Applies ``{torch}`` to every tensor",
     "reduction": "Computes ``{torch}`` of every tensor",
-    "other": "Applies ``{torch}`` to every tensor",
 }
 _INPLACE = """\
 Runs one ``jax.jit`` kernel whose ``tensors`` buffers are donated: the results reuse their
@@ -121,7 +118,7 @@ def example_lines(op: Op, public: str, inplace: bool) -> list[str]:
 def docstring_lines(op: Op, public: str, inplace: bool) -> list[str]:
     """The docstring of ``public``, Google style, unindented."""
     first = op.operands[0].name if op.operands else ""
-    summary = _SUMMARIES[op.family].format(torch=op.doc_torch, operand=first)
+    summary = _SUMMARIES.get(op.family, "Applies ``{torch}`` to every tensor").format(torch=op.doc_torch, operand=first)
     if inplace:
         summary += ", in place (donating the input buffers)."
     else:

@@ -10,7 +10,6 @@ Adding an op is adding a row here: ``python -m jforeach._gen_api`` writes its ``
 from __future__ import annotations
 
 import dataclasses
-import functools
 import inspect
 from collections.abc import Callable
 from typing import Literal
@@ -19,11 +18,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _norms
+
 # An operand overload, torch's names: Scalar (one number for every tensor), ScalarList (one number per
 # tensor), List (a tensor per tensor: a pytree of the same structure) and Tensor (one array for all).
 Overload = Literal["Scalar", "ScalarList", "List", "Tensor"]
 
-# How the result dtype is decided (see ``_engine._result_dtype``):
+# How the result dtype is decided (see ``_kernels.result_dtype``):
 #   "float"   integer/bool input gives float32 (log1p, div, ...)
 #   "same"    the dtype of the input (abs, ceil, neg, ...)
 #   "promote" torch.result_type over the input and the operands (add, maximum, pow, ...)
@@ -745,59 +746,18 @@ _MATMUL: list[Op] = [
 ]
 
 
-def max_with_nan(x, axis=None, initial=None):
-    """``jnp.max`` that returns NaN wherever the reduced values hold a NaN, as torch's max does.
-
-    XLA:CPU's vectorized max can drop a NaN: ``jnp.max`` of 4,096 ones with a NaN last gives -inf.
-    """
-    return _with_nan(jnp.max(x, axis=axis, initial=initial), x, axis)
+def _norm(x, ord):  # noqa: A002 - torch's name
+    """torch's ``linalg.vector_norm`` of one tensor (the arithmetic of every reduction: ``_norms``)."""
+    return _norms.norm_from_power_sum(_norms.power_sum(_norms.Along(jnp.abs(x)), ord), ord)
 
 
-def min_with_nan(x, axis=None):
-    """``jnp.min`` that returns NaN wherever the reduced values hold a NaN (see :func:`max_with_nan`)."""
-    return _with_nan(jnp.min(x, axis=axis), x, axis)
-
-
-def _with_nan(reduced, x, axis):
-    if not jnp.issubdtype(x.dtype, jnp.inexact):
-        return reduced
-    return jnp.where(jnp.isnan(x).any(axis=axis), jnp.asarray(jnp.nan, reduced.dtype), reduced)
-
-
-def powsum(x, ord, axis=None, *, literal_inf=False):  # noqa: A002 - torch's name
-    """sum |x|^ord, with the norm's special orders: 0 counts non-zeros, +-inf take the max/min of |x|.
-
-    ``literal_inf``: +-inf is the sum of ``|x| ** ord`` itself, as torch's ``_foreach_powsum`` takes it.
-    """
-    x = jnp.abs(x)
-    if ord == 0:
-        return jnp.sum(x != 0, axis=axis).astype(x.dtype)
-    if literal_inf and ord in (float("inf"), float("-inf")):
-        return jnp.sum(x**ord, axis=axis)
-    if ord == float("inf"):
-        return max_with_nan(x, axis=axis, initial=0)
-    if ord == float("-inf"):
-        return min_with_nan(x, axis=axis)
-    if ord == 1:
-        return jnp.sum(x, axis=axis)
-    if ord == 2:
-        return jnp.sum(x * x, axis=axis)
-    return jnp.sum(x**ord, axis=axis)
-
-
-def norm_from_powsum(s, ord):  # noqa: A002
-    """The ord-norm from :func:`powsum`'s result."""
-    if ord in (0, 1, float("inf"), float("-inf")):
-        return s
-    return jnp.sqrt(s) if ord == 2 else s ** (1.0 / ord)
-
-
-def _norm(x, ord):  # noqa: A002
-    return norm_from_powsum(powsum(x, ord), ord)
+def _powsum(x, ord):  # noqa: A002
+    """torch's ``_foreach_powsum`` of one tensor: sum ``|x| ** ord``, +-inf taken literally."""
+    return _norms.power_sum(_norms.Along(jnp.abs(x)), ord, literal_inf=True)
 
 
 def _max(x):
-    return max_with_nan(x)
+    return _norms.max_with_nan(x)
 
 
 _ORD = Operand(
@@ -830,7 +790,7 @@ _REDUCTIONS: list[Op] = [
     Op(
         "powsum",
         "reduction",
-        functools.partial(powsum, literal_inf=True),
+        _powsum,
         (_ORD, _DTYPE),
         accepts=REAL,  # integer and bool tensors need a floating dtype= (see _engine.reduction_dtype)
         inplace=False,

@@ -78,7 +78,7 @@ def _all_finite(leaves: list[jax.Array]) -> jax.Array:
 @functools.partial(jax.jit, static_argnums=1)
 def _all_finite_packed(buffers: tuple[jax.Array, ...], layout: Any) -> jax.Array:
     # a sharded layout's padding is masked out: jforeach ops keep it zero, other code may not
-    flags = [jnp.isfinite(packed._zero_padding(g, b)).all() for g, b in zip(layout.groups, buffers, strict=True)]
+    flags = [jnp.isfinite(packed.zero_padding(g, b)).all() for g, b in zip(layout.groups, buffers, strict=True)]
     return jnp.stack(flags).all()
 
 

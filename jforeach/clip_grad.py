@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jforeach import _engine, _ops, transforms
+from jforeach import _arrays, _ops, transforms
 from jforeach.packed import Packed
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
@@ -31,10 +31,16 @@ def _inplace_leaves(grads: Any, fname: str, *, complex_ok: bool = False) -> list
     Raised before anything is donated.
     """
     if isinstance(grads, Packed):
-        grads._check_alive(fname, "grads")
+        try:
+            grads._check_alive("grads")
+        except ValueError as error:
+            raise _arrays.prefixed(error, fname) from None
         leaves = list(grads.buffers)
     elif isinstance(grads, list | dict):
-        leaves, _ = _engine.as_leaves(grads, fname, "grads")
+        try:
+            leaves, _ = _arrays.as_leaves(grads, "grads")
+        except (TypeError, ValueError) as error:
+            raise _arrays.prefixed(error, fname) from None
     else:
         raise TypeError(
             f"`jforeach.{fname}`: grads is {_what(grads)}, which cannot be updated in place; pass a list, a dict "
@@ -43,12 +49,12 @@ def _inplace_leaves(grads: Any, fname: str, *, complex_ok: bool = False) -> list
     kinds = (jnp.inexact,) if complex_ok else (jnp.floating,)
     for i, leaf in enumerate(leaves):
         if not jnp.issubdtype(leaf.dtype, kinds[0]):
-            where = f" buffer {i}" if isinstance(grads, Packed) else _engine._leaf_name(grads, i)
+            where = f" buffer {i}" if isinstance(grads, Packed) else _arrays.leaf_name(grads, i)
             kind = "floating or complex" if complex_ok else "floating"
             raise TypeError(
                 f"`jforeach.{fname}`: grads{where} has dtype {np.dtype(leaf.dtype).name}; gradients must be {kind}"
             )
-    repeat = None if _engine._is_tracer(leaves) else _engine.first_repeat(leaves)
+    repeat = None if _arrays.is_tracer(leaves) else _arrays.first_repeat(leaves)
     if repeat is not None:
         j, i = repeat
         raise ValueError(

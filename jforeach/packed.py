@@ -21,9 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import _engine, _table
+from . import _arrays
 from ._cache import WeightedLRU
-from ._dtypes import Rank
 
 __all__ = ["Layout", "Packed", "labels", "pack", "unpack"]
 
@@ -104,7 +103,7 @@ class Layout:
 
     # -- checks ---------------------------------------------------------------------------------
 
-    def _check_same(self, other: Layout, fname: str, name: str) -> None:
+    def _check_same(self, other: Layout, name: str) -> None:
         if self == other:
             return
         if self.treedef != other.treedef:
@@ -117,7 +116,7 @@ class Layout:
             why = f"dtypes of tensor {i}: {self.dtypes[i].name} and {other.dtypes[i].name}"
         else:
             why = f"buffer layouts {self} and {other} (shardings {self.sharding} and {other.sharding})"
-        raise ValueError(f"`jforeach.{fname}`: tensors and {name} are Packed with different layouts: {why}")
+        raise ValueError(f"tensors and {name} are Packed with different layouts: {why}")
 
     # -- derived layouts --------------------------------------------------------------------------
 
@@ -146,123 +145,8 @@ class Layout:
                 per_tensor[m] = g.dtype
         return Layout(self.treedef, ((),) * self.num_tensors, tuple(per_tensor), groups, None)._interned()
 
-    # -- segment ids: which tensor each element of a buffer belongs to -------------------------
 
-    def _segment_ids_for(self, index: int, buffer: Any) -> jax.Array:
-        """Which tensor each element of buffer ``index`` belongs to (padding: the member count).
-
-        A device array cached per layout and sharding; inside a trace, a constant of the program.
-        """
-        if isinstance(buffer, jax.core.Tracer):
-            return jnp.asarray(_segment_ids_host(self, index))
-        # an uncommitted buffer gets uncommitted ids, so the kernel may run on any device (inside
-        # jax.set_mesh as well); a committed one gets them where it lives
-        return _segment_ids(self, index, buffer.sharding if buffer.committed else None)
-
-    # -- engine hooks ----------------------------------------------------------------------------
-
-    def _prepare_payloads(self, op: Any, kinds: Sequence[Any], payloads: list[Any], buffers: Sequence[Any]) -> list:
-        """Engine hook, outside the kernel: add the segment ids the kernel needs to the payloads."""
-        # a ScalarList travels as one array here: the kernel gathers it per element, not per tensor
-        payloads = [
-            (jnp.stack(p) if _engine._is_tracer(p) else np.asarray(p)) if k.overload == "ScalarList" else p
-            for k, p in zip(kinds, payloads, strict=True)
-        ]
-        scalar_list = any(k.overload == "ScalarList" for k in kinds)
-        reduction = op.family == "reduction"
-        segments = None
-        if scalar_list or reduction:
-            # a sharded buffer outside a trace is reduced piece by piece, with ids of the pieces' own
-            by_pieces = reduction and _shard_count(self.sharding) > 1 and not _engine._is_tracer(buffers)
-            segments = [
-                self._segment_ids_for(i, b)
-                if _small_members(g) and (scalar_list or not (_by_runs(g) or by_pieces))
-                else None
-                for i, (g, b) in enumerate(zip(self.groups, buffers, strict=True))
-            ]
-        return [*payloads, segments]
-
-    def _apply(
-        self,
-        op: Any,
-        xs: Sequence[jax.Array],
-        kinds: Sequence[Any],
-        payloads: Sequence[Any],
-        *,
-        inplace: bool,
-        fname: str,
-    ) -> list[jax.Array]:
-        """Inside the kernel: the op on every buffer."""
-        *payloads, segments = payloads
-        if op.family == "reduction":
-            statics = [k.static for k in kinds]
-            return [
-                self._reduce(op, x, g, segments[gi], statics, fname)
-                for gi, (g, x) in enumerate(zip(self.groups, xs, strict=True))
-            ]
-        out = []
-        for gi, (group, x) in enumerate(zip(self.groups, xs, strict=True)):
-            start = self._piece_start(group, x, fname)
-            args = []
-            for kind, payload, spec in zip(kinds, payloads, op.operands, strict=True):
-                if kind.overload == "Scalar":
-                    args.append(_engine.Arg(payload, kind.number_dtype, Rank.NUMBER, spec.promotes, spec.name))
-                elif kind.overload == "Tensor":  # a 0-d array: mul/div's Tensor overload
-                    args.append(_engine.Arg(payload, np.dtype(payload.dtype), Rank.ZERO_DIM, spec.promotes, spec.name))
-                elif kind.overload == "ScalarList":
-                    per_tensor = payload[np.asarray(group.members, dtype=np.int32)]
-                    values = _expand(group, per_tensor, segments[gi])
-                    if start is not None:  # inside shard_map: this device's piece
-                        values = jax.lax.dynamic_slice_in_dim(values, start, x.shape[0])
-                    dtype = kind.number_dtype
-                    if isinstance(dtype, tuple):  # mixed ints and floats: one buffer takes the widest of its own
-                        dtype = np.dtype(functools.reduce(jnp.promote_types, {dtype[m] for m in group.members}))
-                    args.append(_engine.Arg(values, dtype, kind.rank, spec.promotes, spec.name))
-                else:  # List: the other Packed's buffer
-                    leaf = payload[gi]
-                    args.append(_engine.Arg(leaf, np.dtype(leaf.dtype), Rank.DIMENSIONED, spec.promotes, spec.name))
-            buffer = _zero_padding(group, _engine.apply_one(op, x, args, inplace=inplace, fname=fname), start)
-            if self.sharding is not None:  # zero_'s constant result would otherwise come out replicated
-                buffer = _engine.constrain(buffer, self.sharding)
-            out.append(buffer)
-        return out
-
-    # -- sharded buffers ---------------------------------------------------------------------------
-
-    def _piece_start(self, group: Group, x: Any, fname: str) -> Any:
-        """Inside ``jax.shard_map``, where ``x`` is this device's piece of a sharded buffer: the index
-        of its first element in the whole buffer (a traced number). None for a whole buffer."""
-        if x.shape[0] == group.length:
-            return None
-        axes = _spec_axes(self.sharding)
-        if not axes or x.shape[0] * _shard_count(self.sharding) != group.length:
-            spec = self.sharding.spec if self.sharding is not None else None
-            raise ValueError(
-                f"`jforeach.{fname}`: a buffer of {group.length} elements arrived as a piece of {x.shape[0]}: "
-                f"inside shard_map, pass a Packed with its own sharding's spec (in_specs={spec}) or whole (P())"
-            )
-        return jax.lax.axis_index(axes) * x.shape[0]
-
-    def _reduce(self, op: Any, x: Any, group: Group, seg: Any, statics: Sequence[Any], fname: str) -> jax.Array:
-        """Per-tensor reductions of one buffer. A sharded buffer is reduced where it lies: each device
-        reduces its own piece and one all-reduce of a number per tensor combines them (``jax.shard_map``;
-        inside the user's own shard_map, its piece and the same collective)."""
-        pieces = _shard_count(self.sharding)
-        if pieces == 1:
-            return _segment_reduce(op, x, group, seg, statics, fname)
-        if _engine.in_shard_map():
-            if self._piece_start(group, x, fname) is None:  # the whole buffer on every device
-                return _segment_reduce(op, x, group, seg, statics, fname)
-            return _reduce_pieces(op, x, group, statics, fname, _spec_axes(self.sharding), pieces)
-        sharding = self.sharding
-        body = functools.partial(
-            _reduce_pieces, op, group=group, statics=statics, fname=fname, axes=_spec_axes(sharding), pieces=pieces
-        )
-        spec = jax.sharding.PartitionSpec(*sharding.spec)
-        return jax.shard_map(body, mesh=sharding.mesh, in_specs=spec, out_specs=jax.sharding.PartitionSpec())(x)
-
-
-def _zero_padding(group: Group, buffer: jax.Array, start: Any = None) -> jax.Array:
+def zero_padding(group: Group, buffer: jax.Array, start: Any = None) -> jax.Array:
     """``buffer`` with its padding (a sharded layout's tail) set to zero; ``start``: inside shard_map,
     where the piece ``buffer`` begins in the whole buffer.
 
@@ -309,34 +193,25 @@ def _unpickled_layout(treedef: Any, shapes: Any, dtypes: Any, groups: Any, shard
 
 # Tensors at least this large are reduced with a static slice of the buffer (XLA's tree reduction:
 # fast and accurate); smaller ones share one segment reduction (a scatter, cheap when segments are short).
-_SLICE_MIN_SIZE = 1 << 14
+SLICE_MIN_SIZE = 1 << 14
 
 
-def _small_members(group: Group) -> list[int]:
+def small_members(group: Group) -> list[int]:
     """Positions (within the group) of the members reduced by segment id rather than by slice."""
-    return [k for k, size in enumerate(group.sizes) if size < _SLICE_MIN_SIZE]
+    return [k for k, size in enumerate(group.sizes) if size < SLICE_MIN_SIZE]
 
 
 @functools.lru_cache(maxsize=1024)  # keyed by groups, which hold every offset: bounded
-def _small_runs(group: Group) -> tuple[tuple[int, int], ...]:
+def small_runs(group: Group) -> tuple[tuple[int, int], ...]:
     """Buffer ranges [start, stop) covering consecutive small members."""
     runs: list[list[int]] = []
-    for k in _small_members(group):
+    for k in small_members(group):
         start, stop = group.offsets[k], group.offsets[k] + group.sizes[k]
         if runs and runs[-1][1] == start:
             runs[-1][1] = stop
         else:
             runs.append([start, stop])
     return tuple((a, b) for a, b in runs)
-
-
-def _gather_runs(group: Group, x: jax.Array) -> jax.Array:
-    """The elements of the small members, contiguous (a view of ``x`` when they already are)."""
-    runs = _small_runs(group)
-    if len(runs) == 1 and runs[0] == (0, x.shape[0]):
-        return x
-    parts = [jax.lax.slice(x, (a,), (b,)) for a, b in runs]
-    return jnp.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
 # Segment ids take 4 bytes per element of the small tensors, on the host and on the device: their
@@ -346,7 +221,7 @@ _DEVICE_SEGMENT_IDS: WeightedLRU[jax.Array] = WeightedLRU(128 << 20)
 
 
 def _segment_id_bytes(group: Group) -> int:
-    return 4 * sum(group.sizes[k] for k in _small_members(group))
+    return 4 * sum(group.sizes[k] for k in small_members(group))
 
 
 def _segment_ids_host(layout: Layout, index: int) -> np.ndarray:
@@ -354,7 +229,7 @@ def _segment_ids_host(layout: Layout, index: int) -> np.ndarray:
     group = layout.groups[index]
 
     def make() -> np.ndarray:
-        small = _small_members(group)
+        small = small_members(group)
         return np.repeat(np.asarray(small, dtype=np.int32), [group.sizes[k] for k in small])
 
     ids = _HOST_SEGMENT_IDS.get((layout, index), make, weight=_segment_id_bytes(group))
@@ -373,23 +248,17 @@ def _segment_ids(layout: Layout, index: int, sharding: Any) -> jax.Array:
     return ids
 
 
-def _expand(group: Group, per_tensor: jax.Array, segments: Any) -> jax.Array:
-    """One value per tensor -> one value per buffer element."""
-    small = _small_members(group)
-    runs = _small_runs(group)
-    if small and len(runs) == 1 and runs[0][0] == 0 and segments.shape[0] == group.length:
-        return jnp.take(per_tensor, segments, mode="clip")
-    out = jnp.zeros(group.length, per_tensor.dtype)
-    if small:
-        values = jnp.take(per_tensor, segments, mode="clip")
-        done = 0
-        for a, b in runs:
-            out = jax.lax.dynamic_update_slice(out, jax.lax.slice(values, (done,), (done + b - a,)), (a,))
-            done += b - a
-    for k, (off, size) in enumerate(zip(group.offsets, group.sizes, strict=True)):
-        if size >= _SLICE_MIN_SIZE:
-            out = jax.lax.dynamic_update_slice(out, jnp.broadcast_to(per_tensor[k], (size,)), (off,))
-    return out
+def segment_ids(layout: Layout, index: int, buffer: Any) -> jax.Array:
+    """Which tensor each element of the small members of buffer ``index`` belongs to (its position
+    in the group): what a number per tensor is spread by, and small tensors are reduced by.
+
+    A device array cached per layout and sharding; inside a trace, a constant of the program.
+    """
+    if isinstance(buffer, jax.core.Tracer):
+        return jnp.asarray(_segment_ids_host(layout, index))
+    # an uncommitted buffer gets uncommitted ids, so the kernel may run on any device (inside
+    # jax.set_mesh as well); a committed one gets them where it lives
+    return _segment_ids(layout, index, buffer.sharding if buffer.committed else None)
 
 
 # Reductions over at most this many runs of consecutive equal-size tensors reshape each run to
@@ -399,7 +268,7 @@ _MAX_RUNS = 64
 
 
 @functools.lru_cache(maxsize=1024)
-def _equal_size_runs(group: Group) -> tuple[tuple[int, int, int], ...]:
+def equal_size_runs(group: Group) -> tuple[tuple[int, int, int], ...]:
     """(start, count, size) for each run of consecutive members of one size."""
     runs: list[list[int]] = []
     for off, size in zip(group.offsets, group.sizes, strict=True):
@@ -410,177 +279,18 @@ def _equal_size_runs(group: Group) -> tuple[tuple[int, int, int], ...]:
     return tuple((a, b, c) for a, b, c in runs)
 
 
-def _by_runs(group: Group) -> bool:
+def by_runs(group: Group) -> bool:
     """Only buffers of small tensors: XLA:CPU reduces a few long rows far slower than 1-D slices."""
-    runs = _equal_size_runs(group)
-    return bool(runs) and len(runs) <= _MAX_RUNS and max(size for _, _, size in runs) < _SLICE_MIN_SIZE
+    runs = equal_size_runs(group)
+    return bool(runs) and len(runs) <= _MAX_RUNS and max(size for _, _, size in runs) < SLICE_MIN_SIZE
 
 
-def _segment_reduce(
-    op: Any,
-    x: jax.Array,
-    group: Group,
-    seg: jax.Array | None,
-    statics: Sequence[Any],
-    fname: str,
-    *,
-    partial: bool = False,
-) -> jax.Array:
-    """Per-tensor reductions of one buffer: by runs of equal-size tensors when there are few runs,
-    else static slices for big tensors and segment ops for small ones. ``partial``: the power sums (or
-    maxima) before a norm is finished from them, in the compute dtype (pieces of a sharded buffer)."""
-    out_dtype, finish = _engine.check_reduction(op, x.dtype, 0 in group.sizes, statics, fname)
-    n = len(group.members)
-    small = _small_members(group)
-    compute = x if op.name == "max" else jnp.abs(_engine.reduction_input(x, out_dtype))
-    if _by_runs(group):
-        rows = _row_reduction(op.name, finish)
-        parts = []
-        for start, count, size in _equal_size_runs(group):
-            if size >= _SLICE_MIN_SIZE:  # XLA:CPU reduces a few long rows slower than separate slices
-                parts += [
-                    rows(jax.lax.slice(compute, (a,), (a + size,)))[None]
-                    for a in range(start, start + count * size, size)
-                ]
-            else:
-                run = jax.lax.slice(compute, (start,), (start + count * size,)).reshape(count, size)
-                parts.append(rows(run, axis=1))
-        out = jnp.concatenate(parts)
-        if partial:
-            return out
-        if op.name == "norm":
-            out = _table.norm_from_powsum(out, finish)
-        return out.astype(out_dtype)
-    results = []
-    if small:
-        results.append(_segment_values(op.name, _gather_runs(group, compute), seg, n, finish))
-    small_set = set(small)  # (built once: a set per tensor made the first norm quadratic in the tensors)
-    big = [k for k in range(n) if k not in small_set]
-    if big:
-        reduce = _row_reduction(op.name, finish)
-        parts = [reduce(jax.lax.slice(compute, (group.offsets[k],), (group.offsets[k] + group.sizes[k],))) for k in big]
-        big_values = jnp.stack(parts)
-        if small:
-            results[0] = results[0].at[np.asarray(big)].set(big_values)
-        else:
-            results.append(big_values)
-    out = results[0]
-    if partial:
-        return out
-    if op.name == "norm":
-        out = _table.norm_from_powsum(out, finish)
-    return out.astype(out_dtype)
-
-
-def _row_reduction(name: str, ord_: Any) -> Any:
-    """``max``, or the power sum a norm is finished from (``powsum`` itself takes +-inf literally)."""
-    if name == "max":
-        return _table.max_with_nan
-    return functools.partial(_table.powsum, ord=ord_, literal_inf=name == "powsum")
-
-
-def _segment_values(name: str, a: jax.Array, seg: Any, n: int, ord_: Any) -> jax.Array:
-    """``max`` or ``_table.powsum`` of every small segment at once (others come out as identities)."""
-
-    def by_segment(reduce: Any, values: jax.Array) -> jax.Array:
-        return reduce(values, seg, num_segments=n, indices_are_sorted=True)
-
-    def with_nan(out: jax.Array) -> jax.Array:  # torch's max and +-inf norms propagate NaN
-        if not jnp.issubdtype(a.dtype, jnp.floating):
-            return out
-        return jnp.where(by_segment(jax.ops.segment_max, jnp.isnan(a)), jnp.nan, out)
-
-    if name == "max":
-        return with_nan(by_segment(jax.ops.segment_max, a))
-    if name == "powsum" and ord_ in (float("inf"), float("-inf")):  # torch's powsum: the literal sum
-        return by_segment(jax.ops.segment_sum, a**ord_)
-    if ord_ == float("inf"):
-        return with_nan(jnp.maximum(by_segment(jax.ops.segment_max, a), 0))
-    if ord_ == float("-inf"):
-        return with_nan(by_segment(jax.ops.segment_min, a))
-    if ord_ == 0:
-        return by_segment(jax.ops.segment_sum, (a != 0).astype(a.dtype))
-    if ord_ == 1:
-        return by_segment(jax.ops.segment_sum, a)
-    if ord_ == 2:
-        return by_segment(jax.ops.segment_sum, a * a)
-    return by_segment(jax.ops.segment_sum, a**ord_)
-
-
-def _spec_axes(sharding: Any) -> tuple[str, ...]:
+def spec_axes(sharding: Any) -> tuple[str, ...]:
     """The mesh axes a 1-D buffer's sharding splits it over, major first."""
     spec = getattr(sharding, "spec", None)
     if not spec or spec[0] is None:
         return ()
     return tuple(spec[0]) if isinstance(spec[0], tuple) else (spec[0],)
-
-
-@functools.lru_cache(maxsize=1024)
-def _piece_group(group: Group, index: int, piece: int) -> tuple[Group, tuple[int, ...]]:
-    """The members of ``group`` in piece ``index`` (of ``piece`` elements) of its buffer, cut to it,
-    as a group of their own, and their positions in ``group``."""
-    lo, hi = index * piece, (index + 1) * piece
-    where, offsets, sizes = [], [], []
-    for k, (off, size) in enumerate(zip(group.offsets, group.sizes, strict=True)):
-        a, b = max(off, lo), min(off + size, hi)
-        if a < b:
-            where.append(k)
-            offsets.append(a - lo)
-            sizes.append(b - a)
-    return Group(group.dtype, tuple(where), tuple(offsets), tuple(sizes), piece), tuple(where)
-
-
-def _reduce_pieces(
-    op: Any, x: jax.Array, group: Group, statics: Sequence[Any], fname: str, axes: tuple[str, ...], pieces: int
-) -> jax.Array:
-    """Per-tensor reductions of a sharded buffer from this device's piece ``x`` (inside shard_map).
-
-    Each device reduces the parts of the tensors it holds with the static algorithm of
-    :func:`_segment_reduce` (one branch per piece index: offsets stay static, slices stay exact),
-    then one all-reduce over ``axes`` of one number per tensor (sum, max or min) combines them.
-    """
-    out_dtype, finish = _engine.check_reduction(op, x.dtype, 0 in group.sizes, statics, fname)
-    n = len(group.members)
-    dtype = x.dtype if op.name == "max" else _engine.reduction_input(x[:0], out_dtype).dtype
-    if op.name == "max" or (op.name == "norm" and finish == float("inf")):
-        combine, identity = "max", _lowest(dtype)
-    elif op.name == "norm" and finish == float("-inf"):
-        combine, identity = "min", np.inf
-    else:  # sums, and powsum's literal +-inf orders
-        combine, identity = "sum", 0
-
-    def branch(index: int, piece: jax.Array) -> jax.Array:
-        sub, where = _piece_group(group, index, piece.shape[0])
-        out = jnp.full(n, identity, dtype)
-        if not where:  # a piece of padding only: varying over the axes all the same, as the other branches
-            return jax.lax.pcast(out, axes, to="varying")
-        small = _small_members(sub)
-        seg = None
-        if small and not _by_runs(sub):
-            seg = jnp.asarray(np.repeat(np.asarray(small, np.int32), [sub.sizes[k] for k in small]))
-        values = _segment_reduce(op, piece, sub, seg, statics, fname, partial=True)
-        return out.at[np.asarray(where)].set(values.astype(dtype))
-
-    branches = [functools.partial(branch, i) for i in range(pieces)]
-    values = jax.lax.switch(jax.lax.axis_index(axes), branches, x)
-    if combine == "sum":
-        out = jax.lax.psum(values, axes)
-    else:
-        wire = values.astype(np.int8) if dtype == np.bool_ else values
-        out = (jax.lax.pmax if combine == "max" else jax.lax.pmin)(wire, axes).astype(dtype)
-        if jnp.issubdtype(dtype, jnp.inexact):  # a NaN in any piece (XLA's max may drop it)
-            out = jnp.where(jax.lax.psum(jnp.isnan(values).astype(np.int32), axes) > 0, jnp.nan, out)
-    if op.name == "norm":
-        out = _table.norm_from_powsum(out, finish)
-    return out.astype(out_dtype)
-
-
-def _lowest(dtype: np.dtype) -> Any:
-    if jnp.issubdtype(dtype, jnp.inexact):
-        return -np.inf
-    if dtype == np.bool_:
-        return False
-    return jnp.iinfo(dtype).min
 
 
 @jax.tree_util.register_pytree_node_class
@@ -686,16 +396,16 @@ class Packed:
         layout = self.layout if self._masked is None else self._masked[0]
         return Packed(_buffer_labels(layout, labels, "Packed.labels"), layout)
 
-    def _check_alive(self, fname: str, name: str = "tensors") -> None:
+    def _check_alive(self, name: str = "tensors") -> None:
         for b in self._buffers:
             if isinstance(b, jax.Array) and not isinstance(b, jax.core.Tracer) and b.is_deleted():
                 raise ValueError(
-                    f"`jforeach.{fname}`: the buffers of the Packed {name} were donated to another call and "
+                    f"the buffers of the Packed {name} were donated to another call and "
                     "deleted; use the Packed that call returned or updated"
                 )
 
     def _finish(self, out: Sequence[jax.Array], op: Any, *, inplace: bool) -> Packed:
-        """Engine hook: wrap a kernel's buffers (in place: point this Packed at them)."""
+        """Wrap a kernel's buffers (in place: point this Packed at them)."""
         if self._masked is not None and not inplace:  # the result is masked as this Packed is
             full, present = self._masked
             dtypes = [g.dtype for g in full.groups]
@@ -731,7 +441,10 @@ class Packed:
           Array([[1., 1.],
                  [1., 1.]], dtype=float32)
         """
-        self._check_alive("unpack")
+        try:
+            self._check_alive()
+        except ValueError as error:
+            raise _arrays.prefixed(error, "unpack") from None
         return _unpack(self)
 
 
@@ -810,13 +523,13 @@ def _short(b: Any) -> str:
     return f"{np.dtype(b.dtype).name}[{b.shape[0]}]" if hasattr(b, "shape") else repr(b)
 
 
-def _shard_count(sharding: Any) -> int:
+def shard_count(sharding: Any) -> int:
     """How many pieces a sharding cuts a 1-D buffer into."""
     if sharding is None:
         return 1
     mesh = getattr(sharding, "mesh", None)
     if isinstance(mesh, jax.sharding.AbstractMesh):  # a bare P inside jit: no devices, the axis sizes
-        return math.prod(mesh.shape[a] for a in _spec_axes(sharding))
+        return math.prod(mesh.shape[a] for a in spec_axes(sharding))
     n = len(sharding.device_set)
     return n // sharding.shard_shape((n,))[0]
 
@@ -827,7 +540,7 @@ def _layout_for(leaves: Sequence[Any], treedef: Any, sharding: Any, labels: Sequ
     order: dict[tuple[Any, np.dtype], list[int]] = {}
     for i, dtype in enumerate(dtypes):
         order.setdefault((None if labels is None else labels[i], dtype), []).append(i)
-    pieces = _shard_count(sharding)
+    pieces = shard_count(sharding)
     groups = []
     for (label, dtype), members in order.items():
         sizes = tuple(math.prod(shapes[m]) for m in members)
@@ -922,13 +635,17 @@ def pack(tree: Any, *, sharding: jax.sharding.Sharding | None = None, group_by: 
     sharding = _resolve_sharding(sharding, "pack")
     flat, treedef = jax.tree.flatten(tree)  # None is an empty subtree, as in JAX (equinox's partition has them)
     try:
-        leaves, _ = _engine.as_leaves(flat, "pack", "tree")
-    except (TypeError, ValueError):
-        _engine.as_leaves(tree, "pack", "tree")  # the same error, naming the leaf by its path in the tree
-        raise
+        leaves, _ = _arrays.as_leaves(flat, "tree")
+    except (TypeError, ValueError) as flat_error:
+        error: Exception = flat_error
+        try:
+            _arrays.as_leaves(tree, "tree")  # the same error, naming the leaf by its path in the tree
+        except (TypeError, ValueError) as named:
+            error = named
+        raise _arrays.prefixed(error, "pack") from None
     labels = None if group_by is None else _tensor_labels(group_by, treedef, leaves, "pack", "group_by")
     layout = _layout_for(leaves, treedef, sharding, labels)
-    if _engine._is_tracer(leaves):
+    if _arrays.is_tracer(leaves):
         return Packed(_concat_in_program(layout, leaves), layout)
     if jax.process_count() > 1 and not all(getattr(leaf, "is_fully_addressable", True) for leaf in leaves):
         # leaves spread over several processes: concatenated where they lie, never fetched to a host
@@ -1041,17 +758,17 @@ def _concat_in_program(layout: Layout, leaves: Sequence[Any]) -> list[jax.Array]
     explicit = [jax.typeof(leaf).sharding for leaf in leaves if _sharded_explicitly(leaf)]
     if sharding is None and explicit:  # no target: replicated on the leaves' mesh
         sharding = jax.sharding.NamedSharding(explicit[0].mesh, jax.sharding.PartitionSpec())
-    if sharding is None or _engine.in_shard_map():
+    if sharding is None or _arrays.in_shard_map():
         return concat(leaves)
     if explicit:
         return jax.sharding.auto_axes(concat, out_sharding=sharding)(leaves)
-    return [_engine.constrain(b, sharding) for b in concat(leaves)]
+    return [_arrays.constrain(b, sharding) for b in concat(leaves)]
 
 
 def _sharded_explicitly(x: Any) -> bool:
     """Whether ``x``'s type is split over Explicit mesh axes (its sharding is part of its type)."""
     sharding = jax.typeof(x).sharding
-    return bool(getattr(sharding, "spec", None)) and any(sharding.spec) and _engine.has_explicit_axes(sharding)
+    return bool(getattr(sharding, "spec", None)) and any(sharding.spec) and _arrays.has_explicit_axes(sharding)
 
 
 def _concat_traced(leaves: Sequence[Any], g: Group) -> jax.Array:
@@ -1088,7 +805,7 @@ def unpack(packed: Packed) -> Any:
 def _unpack(packed: Packed) -> Any:
     layout = packed.layout
     buffers = packed.buffers
-    traced = _engine._is_tracer(buffers)
+    traced = _arrays.is_tracer(buffers)
     if traced or not all(b.is_fully_addressable for b in buffers):
         leaves = _slice_leaves(layout, buffers)
     else:
@@ -1119,7 +836,7 @@ def _unpack_target(buffers: Sequence[jax.Array]) -> Any:
 
 
 def _slice_leaves(layout: Layout, buffers: Sequence[Any]) -> list[Any]:
-    if _engine._is_tracer(buffers):
+    if _arrays.is_tracer(buffers):
         return _slice_in_program(layout, buffers)
     out_sharding = _unpack_target(buffers)
     return jax.jit(functools.partial(_slice_in_program, layout), out_shardings=out_sharding)(buffers)
@@ -1217,10 +934,10 @@ def _split_leaves(layout: Layout, buffers: Sequence[Any]) -> list[Any]:
             for m in g.members:
                 leaves[m] = np.zeros(layout.shapes[m], jax.dtypes.float0)
             continue
-        if layout.sharding is not None and not _engine.has_explicit_axes(layout.sharding):
+        if layout.sharding is not None and not _arrays.has_explicit_axes(layout.sharding):
             # on Auto axes this places the gradient (the concatenate) where the buffer lies; nothing
             # else tells XLA's propagation, as the cut of the forward pass is data-dependent
-            buf = _engine.constrain(buf, layout.sharding)
+            buf = _arrays.constrain(buf, layout.sharding)
         sizes, owners = _split_sizes(g)
         chunks = [range(i, min(i + _SPLIT_CHUNK, len(sizes))) for i in range(0, len(sizes), _SPLIT_CHUNK)]
         for chunk, part in zip(chunks, jax.lax.split(buf, [sum(sizes[i] for i in c) for c in chunks]), strict=True):

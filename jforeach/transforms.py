@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jforeach import _dtypes, _ops, _table, packed
+from jforeach import _arrays, _dtypes, _norms, _ops, packed
 
 __all__ = [
     "ClipByNormState",
@@ -366,13 +366,11 @@ def _packed_total_norm(updates: Any, norm_type: float) -> jax.Array:
     """
     dtype = jnp.result_type(*updates.buffers)  # the dtype torch's norm of norms has
     buffers = [
-        jnp.abs(packed._zero_padding(g, b).astype(jnp.promote_types(b.dtype, jnp.float32)))
+        jnp.abs(packed.zero_padding(g, b).astype(jnp.promote_types(b.dtype, jnp.float32)))
         for g, b in zip(updates.layout.groups, updates.buffers, strict=True)
     ]
-    if norm_type == float("inf"):
-        return _table.max_with_nan(jnp.stack([_table.max_with_nan(b, initial=0) for b in buffers])).astype(dtype)
-    total = sum(jnp.sum(b * b) if norm_type == 2 else jnp.sum(b**norm_type) for b in buffers)
-    return (jnp.sqrt(total) if norm_type == 2 else total ** (1.0 / norm_type)).astype(dtype)
+    total = _norms.power_sum(_norms.Buffers(buffers), norm_type)
+    return _norms.norm_from_power_sum(total, norm_type).astype(dtype)
 
 
 @functools.partial(jax.jit, static_argnums=1)
@@ -489,7 +487,10 @@ def clip_by_norm(
         if not leaves:
             return updates, ClipByNormState(jnp.zeros((), jnp.float32))
         if isinstance(updates, packed.Packed):
-            updates._check_alive("transforms.clip_by_norm", "updates")
+            try:
+                updates._check_alive("updates")
+            except ValueError as error:
+                raise _arrays.prefixed(error, "transforms.clip_by_norm") from None
         total_norm = _total_norm(updates, leaves, norm_type, "transforms.clip_by_norm")
         if error_if_nonfinite:
             _check_finite_norm(total_norm, norm_type, fname="transforms.clip_by_norm", what="updates", error=ValueError)
