@@ -275,10 +275,15 @@ def test_radam_float32_rectification_is_accurate():
     # float32's rho_t and rect against numpy float64 (torch's Python-float expression), every
     # step to 100,000, betas from the default to small ones
     t = np.arange(1, 100_001, dtype=np.float64)
-    for beta2 in (0.999, 0.9999, 0.99, 0.9, 0.5, 0.0):
-        with jax.enable_x64(False):
-            rho32 = jax.jit(lambda t, b=beta2: _optim_more._radam_rho_t(b, t))(t.astype(np.float32))
-            rect32 = jax.jit(lambda r, b=beta2: _optim_more._radam_rect(b, r))(rho32)
+    betas = (0.999, 0.9999, 0.99, 0.9, 0.5, 0.0)
+
+    def rho_and_rect(t):  # every beta (a Python float, as the optimizer's) in one compiled program
+        rhos = [_optim_more._radam_rho_t(b, t) for b in betas]
+        return rhos, [_optim_more._radam_rect(b, r) for b, r in zip(betas, rhos, strict=True)]
+
+    with jax.enable_x64(False):
+        rhos32, rects32 = jax.jit(rho_and_rect)(t.astype(np.float32))
+    for beta2, rho32, rect32 in zip(betas, rhos32, rects32, strict=True):
         rho_inf = 2 / (1 - beta2) - 1
         with np.errstate(divide="ignore", invalid="ignore"):
             power = beta2**t
@@ -299,17 +304,20 @@ def test_float32_step_scalars_are_accurate():
     # 32-bit mode's float32 NAdam mu against torch's Python-float one rounded to float32, and
     # Adamax's (and NAdam's, RAdam's) 1 - beta**t against float64, every step to 100,000
     t = np.arange(1, 100_001, dtype=np.float64)
-    for momentum_decay in (4e-3, 0.05, 1e-4, 1.0):
-        for beta1 in (0.9, 0.8, 0.99):
-            with jax.enable_x64(False):
-                mu = jax.jit(lambda t, b=beta1, d=momentum_decay: _optim_more._nadam_mu(b, d, t))
-                mu32 = mu(t.astype(np.float32))
-            want = (beta1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay))).astype(np.float32)
-            ulps = np.abs(np.asarray(mu32, np.float64) - want) / np.spacing(want)
-            assert ulps.max() <= NADAM_MU_ULPS, (momentum_decay, beta1, ulps.max())
-    for beta in (0.9, 0.999, 0.9999, 0.5):
-        with jax.enable_x64(False):
-            got = jax.jit(lambda t, b=beta: _optim_more._one_minus_pow(b, t))(t.astype(np.float32))
+    pairs = [(d, b) for d in (4e-3, 0.05, 1e-4, 1.0) for b in (0.9, 0.8, 0.99)]
+    betas = (0.9, 0.999, 0.9999, 0.5)
+    with jax.enable_x64(False):  # every (Python float) hyperparameter in one compiled program
+        mus32, powers32 = jax.jit(
+            lambda t: (
+                [_optim_more._nadam_mu(b, d, t) for d, b in pairs],
+                [_optim_more._one_minus_pow(b, t) for b in betas],
+            )
+        )(t.astype(np.float32))
+    for (momentum_decay, beta1), mu32 in zip(pairs, mus32, strict=True):
+        want = (beta1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay))).astype(np.float32)
+        ulps = np.abs(np.asarray(mu32, np.float64) - want) / np.spacing(want)
+        assert ulps.max() <= NADAM_MU_ULPS, (momentum_decay, beta1, ulps.max())
+    for beta, got in zip(betas, powers32, strict=True):
         want = 1 - beta**t
         ulps = np.abs(np.asarray(got, np.float64) - want) / (want * EPS[np.dtype(np.float32)])
         assert ulps.max() <= 4, (beta, ulps.max())
