@@ -90,7 +90,7 @@ def check_all_dtypes(name, dtypes, build, *, kwargs=None, context="", group=lamb
     kernel to compile), and each case torch rejects must be rejected by jforeach on its own.
 
     In place, jforeach's kernel is the out-of-place one followed by a cast into the tensor's dtype
-    (``_engine.apply_one``), so the in-place values are compiled and compared for the first case of
+    (``_kernels.apply_one``), so the in-place values are compiled and compared for the first case of
     each ``group(case)`` and for every case where torch's in-place result differs from its
     out-of-place one in dtype; every other accepted case is checked by abstract evaluation
     (accepted, the tensor's dtype and shape), which compiles nothing. Rejections are checked on
@@ -228,7 +228,12 @@ def test_binary_list(name):
     if name in ("add", "sub"):
         for alpha in (2, 0.5):
             check_all_dtypes(
-                name, cases(OTHER_DTYPES[:2]), build, kwargs={"alpha": alpha}, context=f"alpha={alpha}", group=other_dtype
+                name,
+                cases(OTHER_DTYPES[:2]),
+                build,
+                kwargs={"alpha": alpha},
+                context=f"alpha={alpha}",
+                group=other_dtype,
             )
 
 
