@@ -601,6 +601,7 @@ class _Plan:
     arrays: tuple[int, ...] = ()
     converts: bool = False  # some payload is not passed as given (see _for_kernel)
     pinned: bool = False  # the results' shardings are pinned from the tensors' (_pinned_shardings)
+    numbers: tuple[int, ...] = ()  # the Scalar operands passed as numbers (see _on_device)
 
 
 def _plan(op: Op, kinds: Sequence[Kind], kernels: Sequence[tuple[int, int, HashedKey]], **fields: Any) -> _Plan:
@@ -614,8 +615,38 @@ def _plan(op: Op, kinds: Sequence[Kind], kernels: Sequence[tuple[int, int, Hashe
     arrays = tuple(i for i, kind in enumerate(kinds) if kind.overload in ("List", "Tensor"))
     converts = any((k.overload == "Scalar" and k.static is not None) or k.overload == "ScalarList" for k in kinds)
     pinned = fields.get("segments") is None and not op.reads_tensors
+    numbers = tuple(i for i, k in enumerate(kinds) if k.overload == "Scalar" and k.static is None)
     kernels = _canonical(kernels)
-    return _Plan(tuple(kinds), kernels, checks=checks, arrays=arrays, converts=converts, pinned=pinned, **fields)
+    return _Plan(
+        tuple(kinds), kernels, checks=checks, arrays=arrays, converts=converts, pinned=pinned, numbers=numbers, **fields
+    )
+
+
+# Python numbers of the fast path as device scalars, by value: a jitted function converts and
+# transfers a Python number it is passed on every call (3-4 us on the CPU), a device array it takes as it is
+_DEVICE_NUMBERS: dict[tuple[type, Any, bool], jax.Array] = {}
+_DEVICE_NUMBERS_BUDGET = 1024
+
+
+def _on_device(value: Any) -> Any:
+    """``value``, a Python float, int or complex, as the weakly typed device scalar jit would make of
+    it, cached by value; anything else as it is (and NaN, signed zeros, ints beyond int32)."""
+    kind = type(value)
+    if kind is float:
+        if value != value or value == 0:  # NaN never finds its entry; 0.0 and -0.0 compare equal
+            return value
+    elif kind is int:
+        if not -(2**31) <= value < 2**31:
+            return value
+    elif kind is not complex or value != value:
+        return value
+    key = (kind, value, jax.config.jax_enable_x64)  # type: ignore[attr-defined]
+    array = _DEVICE_NUMBERS.get(key)
+    if array is None:
+        if len(_DEVICE_NUMBERS) >= _DEVICE_NUMBERS_BUDGET:
+            _DEVICE_NUMBERS.clear()
+        array = _DEVICE_NUMBERS[key] = jnp.asarray(value)
+    return array
 
 
 # The plans, by call signature; beyond the budget they are dropped and made again as calls come
@@ -859,6 +890,8 @@ def _fast_call(op: Op, tensors: Any, operands: Sequence[Any], inplace: bool, alp
             return _MISS, key
     if plan.converts:
         payloads = _for_kernel(kinds, payloads, packed is not None)
+    for i in plan.numbers:
+        payloads[i] = _on_device(payloads[i])
     if packed is not None:
         try:
             out = _kernel_for(plan.kernels[0][2])(leaves, [*payloads, plan.segments])
