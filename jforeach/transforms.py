@@ -653,6 +653,9 @@ def trace(decay: float, nesterov: bool = False, *, dampening: float = 0.0) -> op
     Returns:
         An ``optax.GradientTransformation`` with :class:`TraceState`.
 
+    Raises:
+        TypeError: if ``nesterov`` is not a bool (torch's ``dampening`` is keyword-only here).
+
     Examples:
         >>> import jax.numpy as jnp
         >>> import jforeach.transforms as jt
@@ -667,6 +670,11 @@ def trace(decay: float, nesterov: bool = False, *, dampening: float = 0.0) -> op
         ``optax.trace``, ``torch.optim.SGD``.
     """
 
+    if not isinstance(nesterov, bool | np.bool_):
+        raise TypeError(
+            f"`jforeach.transforms.trace`: nesterov must be a bool, got {nesterov!r} (optax's order: "
+            "trace(decay, nesterov); torch's dampening is keyword-only: trace(decay, dampening=...))"
+        )
     array_decay = isinstance(decay, jax.Array | np.ndarray)
     has_buffer = _may_be_nonzero(decay)
 
@@ -715,6 +723,9 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> opta
     Returns:
         An ``optax.GradientTransformation`` with :class:`ScaleByAdamState`.
 
+    Raises:
+        TypeError: if ``b1`` is a pair (torch's ``betas`` are two arguments here).
+
     Examples:
         >>> import jax.numpy as jnp
         >>> import jforeach.transforms as jt
@@ -726,6 +737,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> opta
     See also:
         ``optax.scale_by_adam``, ``torch.optim.Adam``.
     """
+    _check_b1(b1, "scale_by_adam")
     return _scale_by_adam(b1, b2, eps, amsgrad=False)
 
 
@@ -746,6 +758,9 @@ def scale_by_amsgrad(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> o
     Returns:
         An ``optax.GradientTransformation`` with :class:`ScaleByAmsgradState`.
 
+    Raises:
+        TypeError: if ``b1`` is a pair (torch's ``betas`` are two arguments here).
+
     Examples:
         >>> import jax.numpy as jnp
         >>> import jforeach.transforms as jt
@@ -759,7 +774,16 @@ def scale_by_amsgrad(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> o
     See also:
         ``optax.scale_by_amsgrad``, ``torch.optim.Adam``.
     """
+    _check_b1(b1, "scale_by_amsgrad")
     return _scale_by_adam(b1, b2, eps, amsgrad=True)
+
+
+def _check_b1(b1: Any, name: str) -> None:
+    if isinstance(b1, tuple | list):
+        raise TypeError(
+            f"`jforeach.transforms.{name}`: b1 is one decay rate, got {b1!r}; torch's betas=(b1, b2) are "
+            f"two arguments here: {name}(b1, b2)"
+        )
 
 
 def _scale_by_adam(

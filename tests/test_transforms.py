@@ -299,3 +299,13 @@ def test_add_decayed_weights_mask_and_learning_rate_sign():
         assert float(out["b"][0]) == 1.0 and float(out["w"][0]) == 3.0  # 1 + 0.5 * 4 on w only
     tx = jt.scale_by_learning_rate(0.25, flip_sign=False)
     assert float(tx.update(grads, tx.init(params))[0]["w"][0]) == 0.25
+
+
+def test_torch_argument_forms_are_errors_naming_optax_order():
+    # trace's second positional argument is optax's nesterov; torch's dampening is keyword-only
+    with pytest.raises(TypeError, match=r"`jforeach\.transforms\.trace`: nesterov must be a bool, got 0\.5"):
+        jt.trace(0.9, 0.5)
+    for make in (jt.scale_by_adam, jt.scale_by_amsgrad):
+        with pytest.raises(TypeError, match=r"b1 is one decay rate, got \(0\.9, 0\.999\)"):
+            make((0.9, 0.999))
+    assert jt.trace(0.9, np.bool_(True)) is not None  # a numpy bool is a bool
