@@ -101,7 +101,7 @@ def check_all_dtypes(name, dtypes, build, *, kwargs=None, context="", group=lamb
     modes = [m for m, ok in (("out", op.outplace), ("in", op.inplace)) if ok]
     out_dtypes = {}  # case -> torch's out-of-place result dtypes, to pick the in-place cases to compile
     for mode in modes:
-        accepted = []
+        accepted, abstract = [], []  # compiled and compared; in place, traced only
         compiled_groups = set()  # in place: the groups whose first accepted case is compiled
         for case in dtypes:
             xs, make_torch, jax_args, torch_args = build(case)
@@ -121,10 +121,12 @@ def check_all_dtypes(name, dtypes, build, *, kwargs=None, context="", group=lamb
                 continue
             same_dtypes = out_dtypes.get(case) == [w.dtype for w in want]
             if mode == "in" and group(case) in compiled_groups and same_dtypes:
-                _check_inplace_abstractly(name, xs, jax_args, kwargs, want, label)
+                abstract.append((xs, jax_args, want, label))
                 continue
             compiled_groups.add(group(case))
             accepted.append((xs, jax_args, want, label))
+        if abstract:
+            _check_inplace_abstractly(name, abstract, kwargs)
         if not accepted:
             continue
         xs = [jnp.array(x, copy=True) for a in accepted for x in a[0]]
@@ -141,12 +143,19 @@ def check_all_dtypes(name, dtypes, build, *, kwargs=None, context="", group=lamb
             start += len(case_xs)
 
 
-def _check_inplace_abstractly(name, xs, jax_args, kwargs, want, label):
-    """The in-place call traced without compiling: accepted, and each tensor keeps torch's dtype and shape."""
-    got = jax.eval_shape(lambda ts: getattr(jforeach, f"{name}_")(ts, *jax_args, **kwargs), list(xs))
-    assert len(got) == len(want), label
-    for g, w in zip(got, want, strict=True):
-        assert (jax_dtype_name(g), tuple(g.shape)) == (torch_dtype_name(w), tuple(w.shape)), label
+def _check_inplace_abstractly(name, cases, kwargs):
+    """The in-place call of all ``(xs, jax_args, want, label)`` cases traced at once, compiling nothing:
+    accepted, and each tensor keeps torch's dtype and shape."""
+    xs = [x for case in cases for x in case[0]]
+    jax_args = [_concat_operand(parts) for parts in zip(*(case[1] for case in cases), strict=True)]
+    got = jax.eval_shape(lambda ts: getattr(jforeach, f"{name}_")(ts, *jax_args, **kwargs), xs)
+    assert len(got) == len(xs), name
+    start = 0
+    for case_xs, _, want, label in cases:
+        assert len(want) == len(case_xs), label
+        for g, w in zip(got[start : start + len(case_xs)], want, strict=True):
+            assert (jax_dtype_name(g), tuple(g.shape)) == (torch_dtype_name(w), tuple(w.shape)), label
+        start += len(case_xs)
 
 
 def _concat_operand(parts):
