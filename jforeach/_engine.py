@@ -7,11 +7,15 @@ A call ``jforeach.NAME(tensors, *operands)`` becomes:
    per tensor, a tree of the same structure, one array for all) with precise errors on mismatch.
 2. A jitted kernel is looked up by everything static (the op, the overloads, the in-place flag); JAX's
    own cache then keys it by shapes and dtypes, so repeated calls never retrace.
-3. The kernel applies the op's row function leaf by leaf, with torch's dtype rules; any dtype error is
-   raised while tracing, i.e. before anything runs, so a rejected in-place call donates nothing.
+3. The kernel (``_kernels.apply_all``, one body for a list's tensors and a Packed's buffers) applies
+   the op's row to each array with torch's dtype rules; any dtype error is raised while tracing, i.e.
+   before anything runs, so a rejected in-place call donates nothing.
 4. In-place calls donate the ``tensors`` buffers (unless the arguments are tracers, where nothing can be
    donated and the same result is computed functionally) and write the results back into the caller's
    mutable containers.
+
+Errors are raised here without the function's name; :func:`call`, the one entry point, names it once.
+A call whose signature ran before takes the plan the first call left (:func:`_fast_call`).
 """
 
 from __future__ import annotations
