@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jforeach import _ops, transforms
+from jforeach import _api, transforms
 from jforeach._optim_checks import _chain, _check, _check_betas, _check_non_negative, _learning_rate
 from jforeach.packed import Packed, pack
 
@@ -372,14 +372,14 @@ def adadelta(
 
     def step_fn(updates: optax.Updates, state: AdadeltaState, lr: Any) -> tuple[optax.Updates, AdadeltaState]:
         # torch's _multi_tensor_adadelta, op by op
-        square_avg = _ops.addcmul(_ops.mul(state.square_avg, rho), updates, updates, 1 - rho)
-        std = _ops.sqrt(_ops.add(square_avg, eps))
-        deltas = _ops.sqrt(_ops.add(state.acc_delta, eps))
-        deltas = _ops.mul(_ops.div(deltas, std), updates)
-        acc_delta = _ops.addcmul(_ops.mul(state.acc_delta, rho), deltas, deltas, 1 - rho)
+        square_avg = _api.addcmul(_api.mul(state.square_avg, rho), updates, updates, 1 - rho)
+        std = _api.sqrt(_api.add(square_avg, eps))
+        deltas = _api.sqrt(_api.add(state.acc_delta, eps))
+        deltas = _api.mul(_api.div(deltas, std), updates)
+        acc_delta = _api.addcmul(_api.mul(state.acc_delta, rho), deltas, deltas, 1 - rho)
         # torch: add_(params, deltas, alpha=-lr)
         count = optax.safe_int32_increment(state.count)
-        return _ops.mul(deltas, -lr), AdadeltaState(count, square_avg, acc_delta)
+        return _api.mul(deltas, -lr), AdadeltaState(count, square_avg, acc_delta)
 
     return _chain(*_prologue(maximize, weight_decay), transforms._with_learning_rate(init_fn, step_fn, lr))
 
@@ -435,13 +435,13 @@ def adamax(
     def step_fn(updates: optax.Updates, state: AdamaxState, lr: Any) -> tuple[optax.Updates, AdamaxState]:
         # torch's _multi_tensor_adamax, op by op
         count = optax.safe_int32_increment(state.count)
-        exp_avg = _ops.lerp(state.exp_avg, updates, 1 - beta1)
-        exp_inf = _ops.maximum(_ops.mul(state.exp_inf, beta2), _ops.add(_ops.abs(updates), eps))
+        exp_avg = _api.lerp(state.exp_avg, updates, 1 - beta1)
+        exp_inf = _api.maximum(_api.mul(state.exp_inf, beta2), _api.add(_api.abs(updates), eps))
         t = count.astype(_precise())
         step_size = (jnp.asarray(lr, t.dtype) / _one_minus_pow(beta1, t)) * -1
         # torch: addcdiv_(params, exp_avgs, exp_infs, step_size) = params + (step_size * exp_avg) / exp_inf
         step_size = step_size.astype(transforms._scalar_dtype(updates))
-        out = _ops.div(_ops.mul(exp_avg, step_size), exp_inf)
+        out = _api.div(_api.mul(exp_avg, step_size), exp_inf)
         return out, AdamaxState(count, exp_avg, exp_inf)
 
     return _chain(*_prologue(maximize, weight_decay), transforms._with_learning_rate(init_fn, step_fn, lr))
@@ -507,24 +507,24 @@ def nadam(
     ) -> tuple[optax.Updates, NAdamState]:
         # torch's _multi_tensor_nadam, op by op
         count = optax.safe_int32_increment(state.count)
-        exp_avg = _ops.lerp(state.exp_avg, updates, 1 - beta1)
-        exp_avg_sq = _ops.addcmul(_ops.mul(state.exp_avg_sq, beta2), updates, updates, 1 - beta2)
-        exp_avg_sq_sqrt = _ops.sqrt(exp_avg_sq)
+        exp_avg = _api.lerp(state.exp_avg, updates, 1 - beta1)
+        exp_avg_sq = _api.addcmul(_api.mul(state.exp_avg_sq, beta2), updates, updates, 1 - beta2)
+        exp_avg_sq_sqrt = _api.sqrt(exp_avg_sq)
         t = count.astype(_precise())
         bias_correction_sqrt = jnp.sqrt(_one_minus_pow(beta2, t))
         mu, mu_next = _nadam_mu(beta1, momentum_decay, t), _nadam_mu(beta1, momentum_decay, t + 1)
         # torch: mul_(mu_products, mus), a float32 0-d tensor times the number mu rounded to float32
         mu_product = state.mu_product * mu.astype(state.mu_product.dtype)
         dtype = transforms._scalar_dtype(updates)
-        denom = _ops.add(_ops.div(exp_avg_sq_sqrt, bias_correction_sqrt.astype(dtype)), eps)
+        denom = _api.add(_api.div(exp_avg_sq_sqrt, bias_correction_sqrt.astype(dtype)), eps)
         lr = jnp.asarray(lr, t.dtype)
         mu_product_value = mu_product.astype(t.dtype)
         step_size_grads = (lr * (1.0 - mu) / (1.0 - mu_product_value)) * -1
         step_size_expavg = (lr * mu_next / (1.0 - mu_product_value * mu_next)) * -1
-        new = _ops.mul(params, (1 - lr * weight_decay).astype(dtype)) if decoupled else params
-        new = _ops.addcdiv(new, updates, denom, step_size_grads.astype(dtype))
-        new = _ops.addcdiv(new, exp_avg, denom, step_size_expavg.astype(dtype))
-        return _ops.sub(new, params), NAdamState(count, exp_avg, exp_avg_sq, mu_product)
+        new = _api.mul(params, (1 - lr * weight_decay).astype(dtype)) if decoupled else params
+        new = _api.addcdiv(new, updates, denom, step_size_grads.astype(dtype))
+        new = _api.addcdiv(new, exp_avg, denom, step_size_expavg.astype(dtype))
+        return _api.sub(new, params), NAdamState(count, exp_avg, exp_avg_sq, mu_product)
 
     return _chain(
         *_prologue(maximize, weight_decay, coupled=not decoupled_weight_decay),
@@ -592,20 +592,20 @@ def radam(
         count = optax.safe_int32_increment(state.count)
         t = count.astype(_precise())
         rect = _radam_rect(beta2, _radam_rho_t(beta2, t))
-        exp_avg = _ops.lerp(state.exp_avg, updates, 1 - beta1)
-        exp_avg_sq = _ops.addcmul(_ops.mul(state.exp_avg_sq, beta2), updates, updates, 1 - beta2)
+        exp_avg = _api.lerp(state.exp_avg, updates, 1 - beta1)
+        exp_avg_sq = _api.addcmul(_api.mul(state.exp_avg_sq, beta2), updates, updates, 1 - beta2)
         lr = jnp.asarray(lr, t.dtype)
         bias_correction1 = _one_minus_pow(beta1, t)
         unrect_step_size = (lr * jnp.where(rect > 0, 0.0, 1.0) / bias_correction1) * -1
         # sqrt(1 - beta2**t) * lr * rect / bias_correction1, negated; -0.0 while unrectified
         bias_correction2 = (jnp.sqrt(_one_minus_pow(beta2, t)) * (lr * rect / bias_correction1)) * -1
         dtype = transforms._scalar_dtype(updates)
-        buffer = _ops.add(_ops.sqrt(exp_avg_sq), eps)
+        buffer = _api.add(_api.sqrt(exp_avg_sq), eps)
         # buffer / -0.0 is -inf, whose reciprocal -0.0 adds nothing to the unrectified step size
-        buffer = _ops.reciprocal(_ops.div(buffer, bias_correction2.astype(dtype)))
-        buffer = _ops.add(buffer, unrect_step_size.astype(dtype))
+        buffer = _api.reciprocal(_api.div(buffer, bias_correction2.astype(dtype)))
+        buffer = _api.add(buffer, unrect_step_size.astype(dtype))
         # torch: addcmul_(params, exp_avgs, buffer)
-        return _ops.mul(exp_avg, buffer), RAdamState(count, exp_avg, exp_avg_sq)
+        return _api.mul(exp_avg, buffer), RAdamState(count, exp_avg, exp_avg_sq)
 
     return _chain(
         *_prologue(maximize, weight_decay, coupled=not decoupled_weight_decay),
@@ -678,12 +678,12 @@ def rprop(
         # torch creates step_size = full_like(grad, lr) at the first step, with that step's lr
         first = state.count == 0
         step_size = jax.tree.map(lambda s: jnp.where(first, jnp.asarray(lr, s.dtype), s), state.step_size)
-        signs = jax.tree.map(factor, _ops.sign(_ops.mul(updates, state.prev)))
-        step_size = _ops.clamp_max(_ops.clamp_min(_ops.mul(step_size, signs), step_size_min), step_size_max)
+        signs = jax.tree.map(factor, _api.sign(_api.mul(updates, state.prev)))
+        step_size = _api.clamp_max(_api.clamp_min(_api.mul(step_size, signs), step_size_min), step_size_max)
         # where the sign flipped the gradient is taken as 0: no step now, and no flip next time
         grads = jax.tree.map(lambda g, s: jnp.where(s == etaminus, jnp.zeros_like(g), g), updates, signs)
         # torch: addcmul_(params, grad_signs, step_sizes, value=-1)
-        out = _ops.mul(_ops.neg(_ops.sign(grads)), step_size)
+        out = _api.mul(_api.neg(_api.sign(grads)), step_size)
         return out, RpropState(count, grads, step_size)
 
     return _chain(transforms.negate() if maximize else None, transforms._with_learning_rate(init_fn, step_fn, lr))
@@ -749,12 +749,12 @@ def asgd(
         count = optax.safe_int32_increment(state.count)
         # torch creates eta = lr at the first step, with that step's lr
         eta = jnp.where(state.count == 0, jnp.asarray(lr, _precise()).astype(_STATE_SCALAR), state.eta)
-        intermediate = _ops.add(updates, params, alpha=lambd)
+        intermediate = _api.add(updates, params, alpha=lambd)
         # torch: addcmul_(params, intermediate, etas, value=-1)
-        out = _ops.mul(intermediate, -eta)
-        new_params = _ops.add(params, out)
+        out = _api.mul(intermediate, -eta)
+        new_params = _api.add(params, out)
         # torch: addcmul_(axs, params - axs, mus)
-        ax = _ops.add(state.ax, _ops.mul(_ops.sub(new_params, state.ax), state.mu))
+        ax = _api.add(state.ax, _api.mul(_api.sub(new_params, state.ax), state.mu))
         # torch: lr / ((1 + lambd * lr * step) ** alpha) on the float32 0-d step tensor; lr / x
         # is x.reciprocal() * lr
         step = count.astype(_STATE_SCALAR)
@@ -860,7 +860,7 @@ def adafactor(
         one_minus_beta2_t = t**beta2_decay
         rho_t = jnp.minimum(lr, 1 / jnp.sqrt(t))
         # torch: p.norm(2).item(), in the parameter's dtype
-        param_norms = _ops.norm(leaves) if leaves else []
+        param_norms = _api.norm(leaves) if leaves else []
         out, new_rows, new_cols, new_variances = [], [], [], []
         for p, g, p_norm, row_var, col_var, variance in zip(
             leaves, grads, param_norms, row_vars, col_vars, variances, strict=True
@@ -872,19 +872,19 @@ def adafactor(
             if p.ndim > 1:
                 row_means = jnp.sqrt(jnp.sum(g * g, axis=-1, keepdims=True))  # torch.norm(grad, dim=-1)
                 row_means = row_means * row_means / g.shape[-1]
-                row_var = _ops.lerp([row_var], [row_means], weight)[0]
+                row_var = _api.lerp([row_var], [row_means], weight)[0]
                 col_means = jnp.sqrt(jnp.sum(g * g, axis=-2, keepdims=True))
                 col_means = col_means * col_means / g.shape[-2]
-                col_var = _ops.lerp([col_var], [col_means], weight)[0]
+                col_var = _api.lerp([col_var], [col_means], weight)[0]
                 var_estimate = row_var * col_var  # torch: row_var @ col_var, an outer product
                 row_var_mean = jnp.maximum(jnp.mean(row_var, axis=-2, keepdims=True), floor)
                 var_estimate = var_estimate / row_var_mean
             else:
-                variance = _ops.lerp([variance], [g * g], weight)[0]
+                variance = _api.lerp([variance], [g * g], weight)[0]
                 var_estimate = variance
             var_estimate = jnp.maximum(var_estimate, floor * floor)
-            update = _ops.rsqrt([var_estimate])[0] * g
-            update_norm = _ops.norm([update])[0].astype(t.dtype)
+            update = _api.rsqrt([var_estimate])[0] * g
+            update_norm = _api.norm([update])[0].astype(t.dtype)
             alpha = -alpha / jnp.maximum(1.0, update_norm / (math.sqrt(update.size) * d))
             out.append(update * alpha.astype(dtype))
             new_rows.append(row_var if p.ndim > 1 else None)
@@ -1079,8 +1079,8 @@ def muon(
     ) -> tuple[optax.Updates, MuonState]:
         # torch's _single_tensor_muon: its elementwise ops as jforeach ops over all tensors
         shapes, treedef = _muon_tensors(params, "params")
-        buf = _ops.lerp(state.momentum_buffer, updates, 1 - momentum)
-        update = _ops.lerp(updates, buf, momentum) if nesterov else buf
+        buf = _api.lerp(state.momentum_buffer, updates, 1 - momentum)
+        update = _api.lerp(updates, buf, momentum) if nesterov else buf
         packed = params if isinstance(params, Packed) else None
         tree = update.unpack() if isinstance(update, Packed) else update
         matrices = treedef.flatten_up_to(tree)  # type: ignore[attr-defined]

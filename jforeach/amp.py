@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jforeach import _engine, _ops, packed
+from jforeach import _api, _engine, packed
 from jforeach.clip_grad import _inplace_leaves
 
 __all__ = ["GradScalerState", "grad_scaler", "non_finite_check_and_unscale_", "scale_loss", "update_scale_"]
@@ -135,7 +135,7 @@ def non_finite_check_and_unscale_(grads: PyTree, found_inf: jax.Array, inv_scale
     if not _inplace_leaves(grads, fname):
         return found_inf
     finite = _grads_all_finite(grads)  # before the buffers are donated
-    _ops.mul_(grads, inv_scale)
+    _api.mul_(grads, inv_scale)
     return jnp.where(finite, found_inf, jnp.ones((), jnp.float32))
 
 
@@ -361,7 +361,7 @@ def scale_loss(loss: PyTree, state: GradScalerState) -> PyTree:
             f"`jforeach.amp.scale_loss`: state must be the GradScalerState of a grad_scaler, got a "
             f"{type(state).__name__}"
         )
-    return _ops.mul(loss, state.scale)
+    return _api.mul(loss, state.scale)
 
 
 def _inv_scale(scale: jax.Array) -> jax.Array:
@@ -532,7 +532,7 @@ def grad_scaler(
             updates, inner_state = tx.update(updates, state.inner_state, params)
             return updates, state._replace(inner_state=inner_state)
         finite = _grads_all_finite(updates)
-        unscaled = _ops.mul(updates, _inv_scale(state.scale))
+        unscaled = _api.mul(updates, _inv_scale(state.scale))
 
         def step() -> tuple[optax.Updates, optax.OptState]:
             return tx.update(unscaled, state.inner_state, params)

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jforeach import _arrays, _ops, transforms
+from jforeach import _api, _arrays, transforms
 from jforeach.packed import Packed
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
@@ -148,7 +148,7 @@ def clip_grad_norm_(
     total_norm = transforms._total_norm(grads, leaves, norm_type, fname)
     if error_if_nonfinite:  # torch raises a RuntimeError here
         transforms._check_finite_norm(total_norm, norm_type, fname=fname, what="gradients", error=RuntimeError)
-    _ops.mul_(grads, transforms._clip_coef(total_norm, max_norm))
+    _api.mul_(grads, transforms._clip_coef(total_norm, max_norm))
     return total_norm
 
 
@@ -189,5 +189,5 @@ def clip_grad_value_(grads: PyTree, clip_value: float, foreach: bool | None = No
     _check_foreach(foreach, fname)
     if not _inplace_leaves(grads, fname):
         return
-    _ops.clamp_min_(grads, -clip_value)
-    _ops.clamp_max_(grads, clip_value)
+    _api.clamp_min_(grads, -clip_value)
+    _api.clamp_max_(grads, clip_value)

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jforeach import _ops
+from jforeach import _api
 from jforeach.lr_scheduler import _as_lr, _Recursive
 from jforeach.packed import Packed
 
@@ -84,9 +84,9 @@ def get_ema_multi_avg_fn(decay: float = 0.999) -> MultiAvgFn:
     def ema_update(ema_param_list: PyTree, current_param_list: PyTree, num_averaged: Any = None) -> PyTree:
         del num_averaged
         if _is_floating("get_ema_multi_avg_fn", ema_param_list):
-            return _ops.lerp_(ema_param_list, current_param_list, 1 - decay)
-        blend = _ops.add(_ops.mul(ema_param_list, decay), _ops.mul(current_param_list, 1 - decay))
-        return _ops.copy_(ema_param_list, blend)
+            return _api.lerp_(ema_param_list, current_param_list, 1 - decay)
+        blend = _api.add(_api.mul(ema_param_list, decay), _api.mul(current_param_list, 1 - decay))
+        return _api.copy_(ema_param_list, blend)
 
     return ema_update
 
@@ -127,7 +127,7 @@ def get_swa_multi_avg_fn() -> MultiAvgFn:
                 "integer tensors cannot be averaged (torch: integer addcdiv_, or add_ with a float alpha, raises)",
                 TypeError,
             )
-        return _ops.lerp_(averaged_param_list, current_param_list, _swa_weight(num_averaged))
+        return _api.lerp_(averaged_param_list, current_param_list, _swa_weight(num_averaged))
 
     return swa_update
 
@@ -145,10 +145,10 @@ def _swa_per_tensor(averaged: PyTree, current: PyTree, num_averaged: Any) -> PyT
     (On CUDA torch takes the foreach path, :func:`get_swa_multi_avg_fn`, whose float32 weight
     differs from this in float64 by about 1e-8 relative: pass it as ``multi_avg_fn`` for that.)
     """
-    step = _ops.div(_ops.sub(current, averaged), num_averaged + 1)
+    step = _api.div(_api.sub(current, averaged), num_averaged + 1)
     if _is_floating("averaged_model", averaged):  # avg + step is what torch's copy_ writes back
-        return _ops.add_(averaged, step)
-    return _ops.copy_(averaged, _ops.add(averaged, step))
+        return _api.add_(averaged, step)
+    return _api.copy_(averaged, _api.add(averaged, step))
 
 
 class AveragedParams(NamedTuple):
@@ -210,17 +210,17 @@ def averaged_model(multi_avg_fn: MultiAvgFn | None = None) -> AveragedModel:
 
     def init(params: PyTree) -> AveragedParams:
         counter = jnp.int64 if jax.config.read("jax_enable_x64") else jnp.int32  # torch's is int64
-        return AveragedParams(_ops.clone(params), jnp.zeros((), counter))
+        return AveragedParams(_api.clone(params), jnp.zeros((), counter))
 
     def update(state: AveragedParams, params: PyTree) -> AveragedParams:
         n = state.n_averaged
         if isinstance(state.params, Packed):
-            averaged = _ops.clone(state.params)
+            averaged = _api.clone(state.params)
             fn(averaged, params, n)
         else:
             leaves, treedef = jax.tree.flatten(state.params)
             current = treedef.flatten_up_to(params)  # type: ignore[attr-defined]
-            averaged_leaves = list(_ops.clone(leaves))
+            averaged_leaves = list(_api.clone(leaves))
             for dtype in dict.fromkeys(np.dtype(x.dtype) for x in leaves):
                 group = [i for i, x in enumerate(leaves) if np.dtype(x.dtype) == dtype]
                 avg_group = [averaged_leaves[i] for i in group]

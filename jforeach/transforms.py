@@ -2,9 +2,11 @@
 
 Every transform here works on any pytree of arrays and on a :class:`jforeach.Packed`
 (then each step is one fused elementwise update per buffer), and composes with
-``optax.chain``. The stateful ones are the building blocks of :mod:`jforeach.optim`,
-written with the same arithmetic, in the same order, as torch's ``_multi_tensor_*``
-optimizer functions.
+``optax.chain``. The stateful ones are the building blocks of :mod:`jforeach.optim`: they
+follow torch's ``_multi_tensor_*`` optimizer functions op by op up to the update they return;
+optax then adds that update to the parameters (``optax.apply_updates``) where torch writes the
+parameters in its last op (``addcdiv_`` with ``-step_size``), one rounding more. The tests compare
+whole trajectories with torch's.
 
 Where optax has the concept, a transform has optax's name, parameter names and order, and its
 state optax's NamedTuple name and field names (``scale_by_adam(b1, b2, eps)`` keeps
@@ -26,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jforeach import _arrays, _dtypes, _norms, _ops, packed
+from jforeach import _api, _arrays, _dtypes, _norms, packed
 
 __all__ = [
     "ClipByNormState",
@@ -283,7 +285,7 @@ def log1p() -> optax.GradientTransformation:
         :func:`jforeach.log1p`, ``jax.numpy.log1p``, ``torch._foreach_log1p``.
     """
 
-    return optax.stateless(lambda updates, params: _ops.log1p(updates))
+    return optax.stateless(lambda updates, params: _api.log1p(updates))
 
 
 def symlog() -> optax.GradientTransformation:
@@ -309,7 +311,7 @@ def symlog() -> optax.GradientTransformation:
 
     def symlog_updates(updates: optax.Updates, params: optax.Params | None) -> optax.Updates:
         del params
-        return _ops.mul(_ops.sign(updates), _ops.log1p(_ops.abs(updates)))
+        return _api.mul(_api.sign(updates), _api.log1p(_api.abs(updates)))
 
     return optax.stateless(symlog_updates)
 
@@ -331,7 +333,7 @@ def negate() -> optax.GradientTransformation:
         :func:`jforeach.neg`, ``torch._foreach_neg``.
     """
 
-    return optax.stateless(lambda updates, params: _ops.neg(updates))
+    return optax.stateless(lambda updates, params: _api.neg(updates))
 
 
 # ---------------------------------------------------------------------------------------
@@ -378,7 +380,7 @@ def _norm_of_norms(norms: list[jax.Array], norm_type: float) -> jax.Array:
     """torch's ``vector_norm(stack(norms), norm_type)``: the norms are stacked in their promoted dtype."""
     dtype = jnp.result_type(*norms)
     stacked = jnp.concatenate([jnp.ravel(n).astype(dtype) for n in norms])
-    return _ops.norm([stacked], norm_type)[0]
+    return _api.norm([stacked], norm_type)[0]
 
 
 @jax.jit
@@ -408,8 +410,8 @@ def _total_norm(grads: Any, leaves: list[jax.Array], norm_type: float, fname: st
         if norm_type > 0:  # the norm of all elements: one pass per buffer
             return _packed_total_norm(grads, norm_type)
         # a sharded Packed pads its buffer of norms with zeros, which change non-positive orders
-        return _norm_of_norms(jax.tree.leaves(_ops.norm(grads, norm_type).unpack()), norm_type)
-    return _norm_of_norms(jax.tree.leaves(_ops.norm(leaves, norm_type)), norm_type)
+        return _norm_of_norms(jax.tree.leaves(_api.norm(grads, norm_type).unpack()), norm_type)
+    return _norm_of_norms(jax.tree.leaves(_api.norm(leaves, norm_type)), norm_type)
 
 
 class ClipByNormState(NamedTuple):
@@ -494,7 +496,7 @@ def clip_by_norm(
         total_norm = _total_norm(updates, leaves, norm_type, "transforms.clip_by_norm")
         if error_if_nonfinite:
             _check_finite_norm(total_norm, norm_type, fname="transforms.clip_by_norm", what="updates", error=ValueError)
-        clipped = _ops.mul(updates, _clip_coef(total_norm, max_norm))
+        clipped = _api.mul(updates, _clip_coef(total_norm, max_norm))
         previous = getattr(state, "total_norm", None)  # keep the state's dtype: a scan carry must not change
         dtype = previous.dtype if previous is not None else total_norm.dtype
         return clipped, ClipByNormState(total_norm.astype(dtype))
@@ -541,7 +543,7 @@ def add_decayed_weights(
     def decayed(updates: optax.Updates, params: optax.Params | None) -> optax.Updates:
         if not _may_be_nonzero(weight_decay):
             return updates
-        return _ops.add(updates, _require_params(params, "add_decayed_weights"), alpha=weight_decay)
+        return _api.add(updates, _require_params(params, "add_decayed_weights"), alpha=weight_decay)
 
     tx = optax.stateless(decayed)
     return tx if mask is None else optax.masked(tx, mask)
@@ -589,8 +591,8 @@ def add_decoupled_weight_decay(
             return updates, state
         decay = 1 - lr * weight_decay
         params = _require_params(params, "add_decoupled_weight_decay")
-        new_params = _ops.add(_ops.mul(params, decay), updates)
-        return _ops.sub(new_params, params), state
+        new_params = _api.add(_api.mul(params, decay), updates)
+        return _api.sub(new_params, params), state
 
     return optax.GradientTransformation(_schedule_state_init(learning_rate), update_fn)
 
@@ -626,7 +628,7 @@ def scale_by_learning_rate(
     def update_fn(updates: optax.Updates, state: Any, params: optax.Params | None = None) -> tuple[optax.Updates, Any]:
         del params
         lr, state = _learning_rate_now(learning_rate, state)
-        return _ops.mul(updates, -lr if flip_sign else lr), state
+        return _api.mul(updates, -lr if flip_sign else lr), state
 
     return optax.GradientTransformation(_schedule_state_init(learning_rate), update_fn)
 
@@ -695,8 +697,8 @@ def trace(decay: float, nesterov: bool = False, *, dampening: float = 0.0) -> op
         multiplier = jnp.where(first, 0.0, decay)
         alpha = jnp.where(first, 1.0, 1.0 - dampening)
         # torch: mul_(bufs, momentum); add_(bufs, grads, alpha=1 - dampening)
-        buffer = _ops.add(_ops.mul(state.trace, multiplier), updates, alpha=alpha)
-        out = _ops.add(updates, buffer, alpha=decay) if nesterov else buffer
+        buffer = _api.add(_api.mul(state.trace, multiplier), updates, alpha=alpha)
+        out = _api.add(updates, buffer, alpha=decay) if nesterov else buffer
         if array_decay:  # torch's momentum == 0: the updates themselves
             out = jax.tree.map(lambda u, o: jnp.where(decay == 0, u, o), updates, out)
         return out, TraceState(count=count, trace=buffer)
@@ -821,20 +823,20 @@ def _scale_by_adam(
             lr, decay1 = lr[0], jnp.asarray(lr[1], dtype)
         else:
             decay1 = jnp.asarray(beta1(state.count), dtype) if callable(beta1) else beta1
-        mu = _ops.lerp(state.mu, updates, 1 - decay1)
-        nu = _ops.addcmul(_ops.mul(state.nu, beta2), updates, updates, 1 - beta2)
+        mu = _api.lerp(state.mu, updates, 1 - decay1)
+        nu = _api.addcmul(_api.mul(state.nu, beta2), updates, updates, 1 - beta2)
         bias_correction1 = _one_minus_pow(decay1, count, dtype)
         bias_correction2_sqrt = jnp.sqrt(_one_minus_pow(beta2, count, dtype))
         # torch's step_size = (lr / bias_correction1) * -1; a direction is the lr = -1 update
         step_size = 1 / bias_correction1 if lr is None else jnp.asarray(-(lr / bias_correction1), dtype)
         if amsgrad:
-            nu_max = _ops.maximum(state.nu_max, nu)
-            denom = _ops.sqrt(nu_max)
+            nu_max = _api.maximum(state.nu_max, nu)
+            denom = _api.sqrt(nu_max)
         else:
-            denom = _ops.sqrt(nu)
-        denom = _ops.add(_ops.div(denom, bias_correction2_sqrt), eps)
+            denom = _api.sqrt(nu)
+        denom = _api.add(_api.div(denom, bias_correction2_sqrt), eps)
         # torch: addcdiv_(params, exp_avg, denom, step_size) = params + (step_size * exp_avg) / denom
-        out = _ops.div(_ops.mul(mu, step_size), denom)
+        out = _api.div(_api.mul(mu, step_size), denom)
         if amsgrad:
             return out, ScaleByAmsgradState(count, mu, nu, nu_max)
         return out, ScaleByAdamState(count, mu, nu)
@@ -916,18 +918,18 @@ def _scale_by_rms(
 
     def step_fn(updates: optax.Updates, state: Any, lr: Any) -> tuple[optax.Updates, Any]:
         # torch's _multi_tensor_rmsprop, op by op (square_avg is nu, grad_avg mu)
-        nu = _ops.addcmul(_ops.mul(state.nu, decay), updates, updates, 1 - decay)
+        nu = _api.addcmul(_api.mul(state.nu, decay), updates, updates, 1 - decay)
         if centered:
-            mu = _ops.lerp(state.mu, updates, 1 - decay)
-            avg = _ops.sqrt(_ops.addcmul(nu, mu, mu, -1))
+            mu = _api.lerp(state.mu, updates, 1 - decay)
+            avg = _api.sqrt(_api.addcmul(nu, mu, mu, -1))
             new_state: Any = ScaleByRStdDevState(mu=mu, nu=nu)
         else:
-            avg = _ops.sqrt(nu)
+            avg = _api.sqrt(nu)
             new_state = ScaleByRmsState(nu=nu)
-        avg = _ops.add(avg, eps)
+        avg = _api.add(avg, eps)
         # torch: addcdiv_(params, grads, avg, value=-lr) = params + (-lr * grads) / avg
-        numerator = updates if lr is None else _ops.mul(updates, -lr)
-        return _ops.div(numerator, avg), new_state
+        numerator = updates if lr is None else _api.mul(updates, -lr)
+        return _api.div(numerator, avg), new_state
 
     return _with_learning_rate(init_fn, step_fn, learning_rate)
 
@@ -973,10 +975,10 @@ def _scale_by_rss(
 
     def step_fn(updates: optax.Updates, state: ScaleByRssState, lr: Any) -> tuple[optax.Updates, ScaleByRssState]:
         # torch's _multi_tensor_adagrad, op by op (state_sums is sum_of_squares)
-        state_sum = _ops.addcmul(state.sum_of_squares, updates, updates, 1)
-        std = _ops.add(_ops.sqrt(state_sum), eps)
+        state_sum = _api.addcmul(state.sum_of_squares, updates, updates, 1)
+        std = _api.add(_api.sqrt(state_sum), eps)
         # torch: numerator = mul(grads, minus_clr); addcdiv_(params, numerator, std)
-        numerator = updates if lr is None else _ops.mul(updates, -lr)
-        return _ops.div(numerator, std), ScaleByRssState(sum_of_squares=state_sum)
+        numerator = updates if lr is None else _api.mul(updates, -lr)
+        return _api.div(numerator, std), ScaleByRssState(sum_of_squares=state_sum)
 
     return _with_learning_rate(init_fn, step_fn, learning_rate)
