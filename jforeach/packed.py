@@ -634,8 +634,11 @@ def pack(tree: Any, *, sharding: jax.sharding.Sharding | None = None, group_by: 
         return tree
     sharding = _resolve_sharding(sharding, "pack")
     flat, treedef = jax.tree.flatten(tree)  # None is an empty subtree, as in JAX (equinox's partition has them)
+    host_leaves = _numpy_leaves(flat)
     try:
-        leaves, _ = _arrays.as_leaves(flat, "tree")
+        converted, _ = _arrays.as_leaves([x for i, x in enumerate(flat) if i not in host_leaves], "tree")
+        converted_iter = iter(converted)
+        leaves = [host_leaves[i] if i in host_leaves else next(converted_iter) for i in range(len(flat))]
     except (TypeError, ValueError) as flat_error:
         error: Exception = flat_error
         try:
@@ -653,17 +656,119 @@ def pack(tree: Any, *, sharding: jax.sharding.Sharding | None = None, group_by: 
         program = jax.jit(functools.partial(_concat_in_program, layout), out_shardings=target)
         return Packed(program(leaves), layout)
     host = _on_host(leaves)
-    host_buffers: list[np.ndarray] = []
-    for g in layout.groups:
-        buf = _aligned_zeros(g.length, g.dtype)
-        for m, off, size in zip(g.members, g.offsets, g.sizes, strict=True):
-            buf[off : off + size] = np.asarray(host[m]).reshape(-1)
-        host_buffers.append(buf)
-    del host
-    target = sharding if sharding is not None else _common_device(leaves)
-    placed = jax.device_put(host_buffers, target)
-    del host_buffers
-    return Packed(_owned(placed), layout)
+    target = sharding if sharding is not None else _common_device([x for x in leaves if isinstance(x, jax.Array)])
+    buffers: list[Any] = [None] * len(layout.groups)
+    small = [i for i, g in enumerate(layout.groups) if not _built_in_pieces(g, target)]
+    in_pieces = set(range(len(layout.groups))) - set(small)
+    for i in sorted(in_pieces):
+        buffers[i] = _placed_in_pieces(host, layout.groups[i], target)
+    if small:
+        host_buffers = [_aligned_zeros(layout.groups[i].length, layout.groups[i].dtype) for i in small]
+        for i, buf in zip(small, host_buffers, strict=True):
+            g = layout.groups[i]
+            for m, off, size in zip(g.members, g.offsets, g.sizes, strict=True):
+                buf[off : off + size] = np.asarray(host[m]).reshape(-1)
+        del host
+        placed = jax.device_put(host_buffers, target)
+        del host_buffers
+        for i, owned in zip(small, _owned(placed), strict=True):
+            buffers[i] = owned
+    return Packed(buffers, layout)
+
+
+PIECE = 1 << 22
+"""Elements per piece of a buffer that ``pack`` writes in pieces: a buffer longer than this is built on
+its device from a host staging piece of this many elements (16 MiB of float32), so that packing holds the
+tree, the buffers and a piece or two, not a whole host copy of the buffers as well."""
+
+
+def _numpy_leaves(flat: Sequence[Any]) -> dict[int, np.ndarray]:
+    """The numpy array leaves, by position, read where they are: packing copies them into the buffers,
+    so converting each to a JAX array first (a copy of the tree, and ~100 us an array) is not needed.
+    Only dtypes JAX keeps as they are: others (float64 without x64) are converted as JAX converts them."""
+    return {
+        i: leaf
+        for i, leaf in enumerate(flat)
+        if type(leaf) is np.ndarray
+        and (leaf.dtype == np.bool_ or jnp.issubdtype(leaf.dtype, np.number))
+        and jax.dtypes.canonicalize_dtype(leaf.dtype) == leaf.dtype
+    }
+
+
+def _built_in_pieces(g: Group, target: Any) -> bool:
+    """Whether ``g``'s buffer is built on its device piece by piece: each region one device holds is longer
+    than a piece (a shorter one is copied whole), short enough for int32 offsets, and in the devices'
+    default memory (a sharding naming another memory kind is placed by ``jax.device_put``)."""
+    if g.length <= PIECE:
+        return False
+    kind = getattr(target, "memory_kind", None)
+    if kind is not None and any(kind != d.default_memory().kind for d in target.device_set):
+        return False
+    region = g.length // shard_count(target) if isinstance(target, jax.sharding.Sharding) else g.length
+    return PIECE < region <= np.iinfo(np.int32).max
+
+
+def _placed_in_pieces(host: Sequence[Any], g: Group, target: Any) -> jax.Array:
+    """``g``'s buffer at ``target`` (a sharding, a device or None for the default device), each device's
+    region written in place piece by piece; every region's memory is its own, so the buffer donates."""
+    if not isinstance(target, jax.sharding.Sharding):
+        return _region_in_pieces(host, g, 0, g.length, target)
+    regions = []
+    for device, index in target.addressable_devices_indices_map((g.length,)).items():
+        lo, hi, _ = (index[0] if index else slice(None)).indices(g.length)
+        regions.append(_region_in_pieces(host, g, lo, hi, device))
+    return jax.make_array_from_single_device_arrays((g.length,), target, regions)
+
+
+def _region_in_pieces(host: Sequence[Any], g: Group, lo: int, hi: int, device: Any) -> jax.Array:
+    """Elements ``[lo, hi)`` of ``g``'s buffer on ``device``: zeros, then each piece copied from the leaves
+    into one host staging array, transferred, and written in place by a donated ``dynamic_update_slice``
+    (one compile per region length and dtype). The last piece starts at ``hi - PIECE``, rewriting some
+    elements with the same values."""
+    n = hi - lo
+    staging = _aligned_zeros(min(PIECE, n), g.dtype)  # on CPU the transfer then aliases it: no copy
+    buf = jnp.zeros(n, g.dtype, device=device)
+    flat: dict[int, np.ndarray] = {}  # members the pieces still read, raveled once
+    for start in range(0, n, len(staging)):
+        start = min(start, n - len(staging))
+        _fill_piece(staging, host, g, lo + start, flat)
+        buf = _write_piece(buf, jax.device_put(staging, device), np.int32(start))
+        jax.block_until_ready(buf)  # the staging array is refilled next
+    del staging
+    gc.collect(0)  # jaxlib lets go of the aliased staging array in a collection callback (see _owned)
+    return buf
+
+
+def _fill_piece(staging: np.ndarray, host: Sequence[Any], g: Group, start: int, flat: dict[int, np.ndarray]) -> None:
+    """``staging`` := elements ``[start, start + len(staging))`` of ``g``'s buffer (zeros past its tensors)."""
+    end = start + len(staging)
+    k = max(int(np.searchsorted(g.offsets, start, side="right")) - 1, 0)
+    pos = start
+    while pos < end and k < len(g.members):
+        off, size = g.offsets[k], g.sizes[k]
+        if off + size <= pos:
+            flat.pop(k, None)
+            k += 1
+            continue
+        if off > pos:
+            staging[pos - start : min(off, end) - start] = 0
+            pos = min(off, end)
+            continue
+        x = flat.get(k)
+        if x is None:
+            x = flat[k] = np.ravel(host[g.members[k]])  # a view for a contiguous array
+        take = min(end, off + size) - pos
+        staging[pos - start : pos - start + take] = x[pos - off : pos - off + take]
+        pos += take
+        if pos == off + size:
+            flat.pop(k, None)
+        k += 1
+    staging[pos - start :] = 0
+
+
+@functools.partial(jax.jit, donate_argnums=0)
+def _write_piece(buf: jax.Array, piece: jax.Array, start: jax.Array) -> jax.Array:
+    return jax.lax.dynamic_update_slice(buf, piece, (start,))
 
 
 def _aligned_zeros(n: int, dtype: np.dtype, align: int = 64) -> np.ndarray:
