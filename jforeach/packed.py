@@ -711,31 +711,40 @@ def _built_in_pieces(g: Group, target: Any) -> bool:
 def _placed_in_pieces(host: Sequence[Any], g: Group, target: Any) -> jax.Array:
     """``g``'s buffer at ``target`` (a sharding, a device or None for the default device), each device's
     region written in place piece by piece; every region's memory is its own, so the buffer donates."""
+    staging: dict[int, np.ndarray] = {}  # one staging array per piece length, shared by the regions
     if not isinstance(target, jax.sharding.Sharding):
-        return _region_in_pieces(host, g, 0, g.length, target)
-    regions = []
-    for device, index in target.addressable_devices_indices_map((g.length,)).items():
-        lo, hi, _ = (index[0] if index else slice(None)).indices(g.length)
-        regions.append(_region_in_pieces(host, g, lo, hi, device))
-    return jax.make_array_from_single_device_arrays((g.length,), target, regions)
+        buf = _region_in_pieces(host, g, 0, g.length, target, staging)
+    else:
+        regions = []
+        for device, index in target.addressable_devices_indices_map((g.length,)).items():
+            lo, hi, _ = (index[0] if index else slice(None)).indices(g.length)
+            regions.append(_region_in_pieces(host, g, lo, hi, device, staging))
+        buf = jax.make_array_from_single_device_arrays((g.length,), target, regions)
+    del staging
+    gc.collect(0)  # jaxlib lets go of an aliased staging array in a collection callback (see _owned)
+    return buf
 
 
-def _region_in_pieces(host: Sequence[Any], g: Group, lo: int, hi: int, device: Any) -> jax.Array:
+def _region_in_pieces(
+    host: Sequence[Any], g: Group, lo: int, hi: int, device: Any, staging: dict[int, np.ndarray]
+) -> jax.Array:
     """Elements ``[lo, hi)`` of ``g``'s buffer on ``device``: zeros, then each piece copied from the leaves
-    into one host staging array, transferred, and written in place by a donated ``dynamic_update_slice``
+    into a host staging array, transferred, and written in place by a donated ``dynamic_update_slice``
     (one compile per region length and dtype). The last piece starts at ``hi - PIECE``, rewriting some
     elements with the same values."""
     n = hi - lo
-    staging = _aligned_zeros(min(PIECE, n), g.dtype)  # on CPU the transfer then aliases it: no copy
-    buf = jnp.zeros(n, g.dtype, device=device)
+    c = min(PIECE, n)
+    if c not in staging:
+        staging[c] = _aligned_zeros(c, g.dtype)  # on CPU the transfer then aliases it: no copy
+    piece = staging[c]
+    with jax.default_device(device):  # made there (``jnp.zeros(device=...)`` makes them here, then copies)
+        buf = _zeros(n, g.dtype)
     flat: dict[int, np.ndarray] = {}  # members the pieces still read, raveled once
-    for start in range(0, n, len(staging)):
-        start = min(start, n - len(staging))
-        _fill_piece(staging, host, g, lo + start, flat)
-        buf = _write_piece(buf, jax.device_put(staging, device), np.int32(start))
+    for start in range(0, n, c):
+        start = min(start, n - c)
+        _fill_piece(piece, host, g, lo + start, flat)
+        buf = _write_piece(buf, jax.device_put(piece, device), np.int32(start))
         jax.block_until_ready(buf)  # the staging array is refilled next
-    del staging
-    gc.collect(0)  # jaxlib lets go of the aliased staging array in a collection callback (see _owned)
     return buf
 
 
@@ -764,6 +773,11 @@ def _fill_piece(staging: np.ndarray, host: Sequence[Any], g: Group, start: int, 
             flat.pop(k, None)
         k += 1
     staging[pos - start :] = 0
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _zeros(n: int, dtype: np.dtype) -> jax.Array:
+    return jnp.zeros(n, dtype)
 
 
 @functools.partial(jax.jit, donate_argnums=0)

@@ -199,29 +199,36 @@ def peak():
 
 kind = sys.argv[1]
 n, each = 100, (256 << 20) // 4 // 100          # 100 float32 tensors, 256 MiB in all
-make = (lambda i: jnp.full((each,), float(i), jnp.float32)) if kind == "jax" else (
-    lambda i: np.full((each,), float(i), np.float32))
+make = (lambda i: np.full((each,), float(i), np.float32)) if kind == "numpy" else (
+    lambda i: jnp.full((each,), float(i), jnp.float32))
 tree = [make(i) for i in range(n)]
 jax.block_until_ready(tree)
+sharding = None
+if kind == "sharded":  # 8 devices, each holding 1/8 of the buffer
+    mesh = jax.make_mesh((8,), ("data",), axis_types=(jax.sharding.AxisType.Explicit,))
+    sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
 jforeach.pack([make(0)[: 2 * packed_module.PIECE + 1]])  # compile the piece writer and the zeros once
 gc.collect()
 with open("/proc/self/clear_refs", "w") as f:
     f.write("5")                                # the high-water mark starts again at the current size
 start = rss()
 reset = peak() <= start + (8 << 20)
-packed = jforeach.pack(tree)
+packed = jforeach.pack(tree, sharding=sharding)
 jax.block_until_ready(packed.buffers)
 grew, held = peak() - start, rss() - start
-ok = all(float(packed.buffers[0][i * each]) == i for i in (0, 37, 99))
+shards = sorted(packed.buffers[0].addressable_shards, key=lambda shard: shard.index[0].start or 0)
+host = np.concatenate([np.asarray(shard.data) for shard in shards])
+ok = sharding is None or packed.buffers[0].sharding == sharding
+ok = ok and len(shards) == (1 if sharding is None else 8) and all(float(host[i * each]) == i for i in (0, 37, 99))
 print(json.dumps({"reset": reset, "grew": grew, "held": held, "buffers": n * each * 4,
                   "piece": packed_module.PIECE * 4, "ok": ok}))
 """
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
-@pytest.mark.parametrize("kind", ["jax", "numpy"])
+@pytest.mark.parametrize("kind", ["jax", "numpy", "sharded"])
 def test_peak_memory_is_the_tree_plus_one_copy_of_the_buffers(kind):
-    r = _run(_PEAK.replace("sys.argv[1]", repr(kind)))
+    r = _run(_PEAK.replace("sys.argv[1]", repr(kind)), XLA_FLAGS="--xla_force_host_platform_device_count=8")
     assert r["ok"] and r["reset"], r
     # one copy of the buffers, two staging pieces (the host one and its device copy) and allocator slack;
     # a whole host copy, or a jitted copy of the whole buffer, would be 256 MiB more
