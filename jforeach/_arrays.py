@@ -7,10 +7,11 @@ numbers, concrete arrays and tracers apart, and placing an array inside a trace 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import numbers
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import jax
@@ -86,6 +87,23 @@ def prefixed(error: Exception, fname: str) -> Exception:
     if str(error).startswith("`jforeach."):
         return error
     return type(error)(f"`jforeach.{fname}`: {error}")
+
+
+@contextlib.contextmanager
+def named(fname: str) -> Iterator[None]:
+    """Name the ``TypeError``s and ``ValueError``s raised in the block with the public function ``fname``.
+
+    Examples:
+      >>> from jforeach import _arrays
+      >>> with _arrays.named("pack"):
+      ...     _arrays.as_leaves([1.0, None])
+      Traceback (most recent call last):
+      TypeError: `jforeach.pack`: tensors[1] is None; every entry must be an array or a number
+    """
+    try:
+        yield
+    except (TypeError, ValueError) as error:
+        raise prefixed(error, fname) from None
 
 
 def holds_only_arrays(tree: Any) -> bool:

@@ -40,10 +40,6 @@ from ._table import OPS, Op, Operand
 from .packed import Packed
 
 # ----------------------------------------------------------------------------------------------
-# Leaves
-
-
-# ----------------------------------------------------------------------------------------------
 # Operands
 
 
@@ -325,7 +321,7 @@ def _canonical(kernels: Sequence[tuple[int, int, HashedKey]]) -> tuple[tuple[int
 def _build_kernel(key: HashedKey) -> Any:
     """The jitted kernel; ``shardings``: constrain each result to its tensor's (see ``_pinned_shardings``).
 
-    An error for one tensor carries its index within the kernel's arrays (``_at_tensor``): the
+    An error for one tensor carries its index within the kernel's arrays (``_kernels.at_tensor``): the
     caller turns it into the tensor's position in the whole call.
     """
     op_name, kinds, inplace, donate, layout, shardings = key.fields
@@ -398,18 +394,18 @@ def call(
         if op.name in OPS:
             raise ValueError(f"an overload of a row needs a name of its own, not {op.name!r}")
         _OVERLOADS.setdefault(op.name, op)
-    out, plan_key = _fast_call(op, tensors, operands, inplace, alpha_given)
-    if out is _MISS:
-        try:
+    try:
+        out, plan_key = _fast_call(op, tensors, operands, inplace, alpha_given)
+        if out is _MISS:
             out = _call(op, tensors, operands, inplace=inplace, alpha_given=alpha_given, plan_key=plan_key)
-        except (TypeError, ValueError) as error:
-            raise _named(error, fname, tensors) from None
-        except RuntimeError as error:  # JAX's, for a deleted array read while classifying an operand
-            if "deleted" not in str(error):
-                raise
-            raise ValueError(
-                f"`jforeach.{fname}`: an operand holds an array that was deleted (donated to an earlier call)"
-            ) from None
+    except (TypeError, ValueError) as error:
+        raise _named(error, fname, tensors) from None
+    except RuntimeError as error:  # JAX's, for a deleted array read while classifying an operand
+        if "deleted" not in str(error):
+            raise
+        raise ValueError(
+            f"`jforeach.{fname}`: an operand holds an array that was deleted (donated to an earlier call)"
+        ) from None
     if _KERNELS.over_budget():
         _KERNELS.trim()
     return out
@@ -497,11 +493,15 @@ def _call(
             "the tensors are concrete arrays but an operand is traced (this call runs inside jax.jit, grad or "
             "vmap, and the tensors come from outside it): writing traced values into the caller's containers "
             "would leak tracers out of the transformation. Pass the tensors as an argument of the transformed "
-            f"function, or use the out-of-place `jforeach.{op.name}` and return its result"
+            + (
+                f"function, or use the out-of-place `jforeach.{op.name}` and return its result"
+                if op.outplace
+                else "function and return the result"
+            )
         )
     donate = inplace and not tracing
     if donate:
-        payloads = _check_aliasing(leaves, payloads, op.name)
+        payloads = _check_aliasing(leaves, payloads, op)
     shardings = _pinned_shardings(op, leaves) if donate and packed is None else None
     key = _kernel_key(op.name, tuple(kinds), inplace, donate, packed.layout if packed is not None else None, shardings)
     fn = _kernel_for(key)
@@ -605,7 +605,7 @@ class _Plan:
     arrays: tuple[int, ...] = ()
     converts: bool = False  # some payload is not passed as given (see _for_kernel)
     pinned: bool = False  # the results' shardings are pinned from the tensors' (_pinned_shardings)
-    numbers: tuple[int, ...] = ()  # the Scalar operands passed as numbers (see _on_device)
+    numbers: tuple[int, ...] = ()  # the Scalar operands (numbers, or 0-d arrays: see _device_scalar)
 
 
 def _plan(op: Op, kinds: Sequence[Kind], kernels: Sequence[tuple[int, int, HashedKey]], **fields: Any) -> _Plan:
@@ -627,14 +627,17 @@ def _plan(op: Op, kinds: Sequence[Kind], kernels: Sequence[tuple[int, int, Hashe
 
 
 # Python numbers of the fast path as device scalars, by value: a jitted function converts and
-# transfers a Python number it is passed on every call (3-4 us on the CPU), a device array it takes as it is
-_DEVICE_NUMBERS: dict[tuple[type, Any, bool], jax.Array] = {}
-_DEVICE_NUMBERS_BUDGET = 1024
+# transfers a Python number it is passed on every call (3-4 us on the CPU), a device array it takes as
+# it is. A value becomes a device scalar the second time it comes (making one costs more than the
+# transfer it saves: a number new on every call, such as a running mean's weight, stays a number).
+_DEVICE_SCALARS: dict[tuple[type, Any, bool], jax.Array] = {}
+_SEEN_ONCE: set[tuple[type, Any, bool]] = set()
+_DEVICE_SCALARS_BUDGET = 1024
 
 
-def _on_device(value: Any) -> Any:
-    """``value``, a Python float, int or complex, as the weakly typed device scalar jit would make of
-    it, cached by value; anything else as it is (and NaN, signed zeros, ints beyond int32)."""
+def _device_scalar(value: Any) -> Any:
+    """``value``, a Python float, int or complex seen before, as the uncommitted, weakly typed device
+    scalar jit would make of it; anything else as it is (NaN, signed zeros, ints beyond int32)."""
     kind = type(value)
     if kind is float:
         if value != value or value == 0:  # NaN never finds its entry; 0.0 and -0.0 compare equal
@@ -642,14 +645,23 @@ def _on_device(value: Any) -> Any:
     elif kind is int:
         if not -(2**31) <= value < 2**31:
             return value
-    elif kind is not complex or value != value:
-        return value
+    elif kind is not complex or value != value or value.real == 0 or value.imag == 0:
+        return value  # (complex: a zero part, whose sign the key would lose)
     key = (kind, value, jax.config.jax_enable_x64)  # type: ignore[attr-defined]
-    array = _DEVICE_NUMBERS.get(key)
-    if array is None:
-        if len(_DEVICE_NUMBERS) >= _DEVICE_NUMBERS_BUDGET:
-            _DEVICE_NUMBERS.clear()
-        array = _DEVICE_NUMBERS[key] = jnp.asarray(value)
+    array = _DEVICE_SCALARS.get(key)
+    if array is not None:
+        return array
+    if key not in _SEEN_ONCE:
+        if len(_SEEN_ONCE) >= _DEVICE_SCALARS_BUDGET:
+            _SEEN_ONCE.clear()
+        _SEEN_ONCE.add(key)
+        return value
+    if len(_DEVICE_SCALARS) >= _DEVICE_SCALARS_BUDGET:
+        _DEVICE_SCALARS.clear()
+    # outside any trace and mesh context: a concrete array on the default device, left uncommitted
+    # (under jax.set_mesh an array made here would be committed to the whole mesh)
+    with jax.ensure_compile_time_eval():
+        array = _DEVICE_SCALARS[key] = jax.device_put(value)
     return array
 
 
@@ -895,7 +907,7 @@ def _fast_call(op: Op, tensors: Any, operands: Sequence[Any], inplace: bool, alp
     if plan.converts:
         payloads = _for_kernel(kinds, payloads, packed is not None)
     for i in plan.numbers:
-        payloads[i] = _on_device(payloads[i])
+        payloads[i] = _device_scalar(payloads[i])
     if packed is not None:
         try:
             out = _kernel_for(plan.kernels[0][2])(leaves, [*payloads, plan.segments])
@@ -1336,16 +1348,16 @@ def _is_integral(number_dtype: Any) -> bool:
     return any(_dtypes.category(d) == 1 for d in dtypes)
 
 
-def _check_aliasing(leaves: list[jax.Array], payloads: list[Any], op_name: str) -> list[Any]:
+def _check_aliasing(leaves: list[jax.Array], payloads: list[Any], op: Op) -> list[Any]:
     """Reject an array donated twice; copy operands that alias a donated array."""
     donated = set(map(id, leaves))
     repeat = _arrays.first_repeat(leaves) if len(donated) != len(leaves) else None
     if repeat is not None:
         j, i = repeat
+        instead = f", or use the out-of-place `jforeach.{op.name}`" if op.outplace else ""
         raise ValueError(
             f"the same array is tensors[{j}] and tensors[{i}]; an in-place op "
-            "cannot write one buffer twice (pass distinct arrays, or use the out-of-place "
-            f"`jforeach.{op_name}`)"
+            f"cannot write one buffer twice (pass distinct arrays{instead})"
         )
     out = []
     for payload in payloads:

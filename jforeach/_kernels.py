@@ -75,11 +75,13 @@ def is_wide_int(arg: Arg) -> bool:
 
 
 def does_not_fit(info: np.iinfo) -> str:
+    """The end of an error message for an integer that ``info``'s dtype cannot hold."""
     hint = "" if info.bits == 64 else " (enable jax_enable_x64 for 64-bit integers)"
     return f"does not fit in {info.dtype.name}{hint}"
 
 
 def check_accepts(op: Op, dtype: np.dtype, args: Sequence[Arg] = ()) -> None:
+    """Raise torch's TypeError where ``op`` rejects tensors of ``dtype`` or a bool operand."""
     if not op.bool_operands and any(a.dtype == np.bool_ for a in args):
         raise TypeError(f"{op.name} with a bool operand is not supported (as in torch)")
     if CATEGORY_NAMES[_dtypes.category(dtype)] not in op.accepts:
@@ -90,6 +92,7 @@ def check_accepts(op: Op, dtype: np.dtype, args: Sequence[Arg] = ()) -> None:
 
 
 def result_dtype(op: Op, x_dtype: np.dtype, x_rank: Rank, args: Sequence[Arg]) -> np.dtype:
+    """The dtype torch gives ``op`` on a tensor of ``x_dtype`` and ``x_rank`` with these operands."""
     if op.dtype_rule == "same":
         return np.dtype(x_dtype)
     promoted = _dtypes.result_type((x_dtype, x_rank), *((a.dtype, a.rank) for a in args if a.promotes))
@@ -160,6 +163,7 @@ def _untiny(value: Any) -> jax.Array:
 
 
 def convert(value: Any, dtype: np.dtype) -> jax.Array:
+    """``value`` as an array of ``dtype`` (a bool through uint8: see below)."""
     value = jnp.asarray(value)
     if value.dtype == jnp.bool_ and dtype != np.bool_:
         # through uint8: XLA rewrites convert(bool) / y into a select that loses 0/0 = nan
@@ -184,9 +188,8 @@ def reduce_one(op: Op, x: jax.Array, *statics: Any) -> jax.Array:
     """norm / powsum / max of one tensor, as a 0-d array."""
     out_dtype, ord_ = check_reduction(op, x.dtype, x.size == 0, statics)
     if op.name == "max":
-        return _per_tensor(op, ord_, _norms.Along(x))
-    out = _per_tensor(op, ord_, _norms.Along(jnp.abs(reduction_input(x, out_dtype))))
-    return (_norms.norm_from_power_sum(out, ord_) if op.name == "norm" else out).astype(out_dtype)
+        return op.fn(x)
+    return op.fn(reduction_input(x, out_dtype), ord_).astype(out_dtype)
 
 
 def reduction_input(x: jax.Array, out_dtype: np.dtype) -> jax.Array:
@@ -284,14 +287,18 @@ def apply_all(
             if layout is None:
                 raise at_tensor(error, i, x.shape) from None
             raise
-        if layout is not None and group is not None:
-            result = packed.zero_padding(group, result, start)
-            if layout.sharding is not None:  # zero_'s constant result would otherwise come out replicated
-                result = _arrays.constrain(result, layout.sharding)
-        out.append(result)
+        out.append(result if layout is None else _buffer_result(layout, i, result, start))
     if shardings is not None:
         out = [o if s is None else _arrays.constrain(o, s) for o, s in zip(out, shardings, strict=True)]
     return out
+
+
+def _buffer_result(layout: Layout, index: int, result: jax.Array, start: Any) -> jax.Array:
+    """A buffer's result with its padding zero (see ``packed.zero_padding``), placed as the layout's."""
+    result = packed.zero_padding(layout.groups[index], result, start)
+    if layout.sharding is not None:  # zero_'s constant result would otherwise come out replicated
+        result = _arrays.constrain(result, layout.sharding)
+    return result
 
 
 def _args_for(
@@ -390,9 +397,14 @@ def _reduce_buffer(op: Op, x: Any, layout: Layout, index: int, seg: Any, statics
     return jax.shard_map(body, mesh=layout.sharding.mesh, in_specs=spec, out_specs=jax.sharding.PartitionSpec())(x)
 
 
-def _per_tensor(op: Op, ord_: Any, reducer: _norms.Reducer) -> jax.Array:
-    """``max`` of the values ``reducer`` holds, or the power sum a norm is finished from
-    (``powsum`` takes +-inf literally)."""
+def _finish(op: Op, out: jax.Array, ord_: Any, out_dtype: np.dtype) -> jax.Array:
+    """Per-tensor reductions finished: a norm from its power sums, in the result dtype."""
+    return (_norms.norm_from_power_sum(out, ord_) if op.name == "norm" else out).astype(out_dtype)
+
+
+def _reduce_with(op: Op, ord_: Any, reducer: _norms.Reducer) -> jax.Array:
+    """Reduce the values ``reducer`` holds (each tensor's) as ``op`` does: their ``max``, or the power
+    sum of order ``ord_`` a norm is finished from (:func:`_finish`; ``powsum`` takes +-inf literally)."""
     if op.name == "max":
         return reducer.max()
     return _norms.power_sum(reducer, ord_, literal_inf=op.name == "powsum")
@@ -431,7 +443,7 @@ def _gather_runs(group: Group, x: jax.Array) -> jax.Array:
 
 
 def _segment_reduce(
-    op: Any,
+    op: Op,
     x: jax.Array,
     group: Group,
     seg: jax.Array | None,
@@ -451,27 +463,23 @@ def _segment_reduce(
         for start, count, size in packed.equal_size_runs(group):
             if size >= packed.SLICE_MIN_SIZE:  # XLA:CPU reduces a few long rows slower than separate slices
                 parts += [
-                    _per_tensor(op, finish, _norms.Along(jax.lax.slice(compute, (a,), (a + size,))))[None]
+                    _reduce_with(op, finish, _norms.Along(jax.lax.slice(compute, (a,), (a + size,))))[None]
                     for a in range(start, start + count * size, size)
                 ]
             else:
                 run = jax.lax.slice(compute, (start,), (start + count * size,)).reshape(count, size)
-                parts.append(_per_tensor(op, finish, _norms.Along(run, axis=1)))
+                parts.append(_reduce_with(op, finish, _norms.Along(run, axis=1)))
         out = jnp.concatenate(parts)
-        if partial:
-            return out
-        if op.name == "norm":
-            out = _norms.norm_from_power_sum(out, finish)
-        return out.astype(out_dtype)
+        return out if partial else _finish(op, out, finish, out_dtype)
     results = []
     if small:
         assert seg is not None  # (prepare_payloads gives ids to a buffer with small tensors)
-        results.append(_per_tensor(op, finish, _norms.Segments(_gather_runs(group, compute), seg, n)))
+        results.append(_reduce_with(op, finish, _norms.Segments(_gather_runs(group, compute), seg, n)))
     small_set = set(small)  # (built once: a set per tensor made the first norm quadratic in the tensors)
     big = [k for k in range(n) if k not in small_set]
     if big:
         parts = [
-            _per_tensor(op, finish, _norms.Along(jax.lax.slice(compute, (off,), (off + group.sizes[k],))))
+            _reduce_with(op, finish, _norms.Along(jax.lax.slice(compute, (off,), (off + group.sizes[k],))))
             for k, off in ((k, group.offsets[k]) for k in big)
         ]
         big_values = jnp.stack(parts)
@@ -479,12 +487,7 @@ def _segment_reduce(
             results[0] = results[0].at[np.asarray(big)].set(big_values)
         else:
             results.append(big_values)
-    out = results[0]
-    if partial:
-        return out
-    if op.name == "norm":
-        out = _norms.norm_from_power_sum(out, finish)
-    return out.astype(out_dtype)
+    return results[0] if partial else _finish(op, results[0], finish, out_dtype)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -503,7 +506,7 @@ def _piece_group(group: Group, index: int, piece: int) -> tuple[Group, tuple[int
 
 
 def _reduce_pieces(
-    op: Any, x: jax.Array, group: Group, statics: Sequence[Any], axes: tuple[str, ...], pieces: int
+    op: Op, x: jax.Array, group: Group, statics: Sequence[Any], axes: tuple[str, ...], pieces: int
 ) -> jax.Array:
     """Per-tensor reductions of a sharded buffer from this device's piece ``x`` (inside shard_map).
 
@@ -514,12 +517,8 @@ def _reduce_pieces(
     out_dtype, finish = check_reduction(op, x.dtype, 0 in group.sizes, statics)
     n = len(group.members)
     dtype = x.dtype if op.name == "max" else reduction_input(x[:0], out_dtype).dtype
-    if op.name == "max" or (op.name == "norm" and finish == float("inf")):
-        combine, identity = "max", _lowest(dtype)
-    elif op.name == "norm" and finish == float("-inf"):
-        combine, identity = "min", np.inf
-    else:  # sums, and powsum's literal +-inf orders
-        combine, identity = "sum", 0
+    combine = _norms.combine_across(op.name, finish)
+    identity = {"max": _lowest(dtype), "min": np.inf, "sum": 0}[combine]
 
     def branch(index: int, piece: jax.Array) -> jax.Array:
         sub, where = _piece_group(group, index, piece.shape[0])
@@ -542,9 +541,7 @@ def _reduce_pieces(
         out = (jax.lax.pmax if combine == "max" else jax.lax.pmin)(wire, axes).astype(dtype)
         if jnp.issubdtype(dtype, jnp.inexact):  # a NaN in any piece (XLA's max may drop it)
             out = jnp.where(jax.lax.psum(jnp.isnan(values).astype(np.int32), axes) > 0, jnp.nan, out)
-    if op.name == "norm":
-        out = _norms.norm_from_power_sum(out, finish)
-    return out.astype(out_dtype)
+    return _finish(op, out, finish, out_dtype)
 
 
 def _lowest(dtype: np.dtype) -> Any:

@@ -156,6 +156,11 @@ def norm_from_power_sum(s: jax.Array, ord: Any) -> jax.Array:  # noqa: A002
     return jnp.sqrt(s) if ord == 2 else s ** (1.0 / ord)
 
 
-def max_of(reducer: Reducer) -> jax.Array:
-    """torch's ``max`` of the values ``reducer`` holds (NaN propagates)."""
-    return reducer.max()
+def combine_across(name: str, ord: Any) -> str:  # noqa: A002
+    """How one tensor's partial results from several pieces of it combine: ``"max"`` (``max``, the
+    inf norm), ``"min"`` (the -inf norm) or ``"sum"`` (the power sums; powsum's +-inf orders)."""
+    if name == "max" or (name == "norm" and ord == _INF):
+        return "max"
+    if name == "norm" and ord == -_INF:
+        return "min"
+    return "sum"

@@ -31,16 +31,12 @@ def _inplace_leaves(grads: Any, fname: str, *, complex_ok: bool = False) -> list
     Raised before anything is donated.
     """
     if isinstance(grads, Packed):
-        try:
+        with _arrays.named(fname):
             grads._check_alive("grads")
-        except ValueError as error:
-            raise _arrays.prefixed(error, fname) from None
         leaves = list(grads.buffers)
     elif isinstance(grads, list | dict):
-        try:
+        with _arrays.named(fname):
             leaves, _ = _arrays.as_leaves(grads, "grads")
-        except (TypeError, ValueError) as error:
-            raise _arrays.prefixed(error, fname) from None
     else:
         raise TypeError(
             f"`jforeach.{fname}`: grads is {_what(grads)}, which cannot be updated in place; pass a list, a dict "

@@ -489,10 +489,8 @@ def clip_by_norm(
         if not leaves:
             return updates, ClipByNormState(jnp.zeros((), jnp.float32))
         if isinstance(updates, packed.Packed):
-            try:
+            with _arrays.named("transforms.clip_by_norm"):
                 updates._check_alive("updates")
-            except ValueError as error:
-                raise _arrays.prefixed(error, "transforms.clip_by_norm") from None
         total_norm = _total_norm(updates, leaves, norm_type, "transforms.clip_by_norm")
         if error_if_nonfinite:
             _check_finite_norm(total_norm, norm_type, fname="transforms.clip_by_norm", what="updates", error=ValueError)

@@ -22,6 +22,7 @@ import dataclasses
 import inspect
 import math
 import os
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -31,7 +32,7 @@ import numpy as np
 import pytest
 import torch
 from _torch_ref import DTYPES, to_numpy, to_torch
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 import jforeach
@@ -458,9 +459,14 @@ def operand(
     return Arg(spec.name, "list", values)
 
 
+def _row(name: str) -> Op:
+    """The table row of a Case (pow_scalar_base: the pow row's scalar-base form)."""
+    return OPS["pow"].scalar_base if name == "pow_scalar_base" else OPS[name]
+
+
 @st.composite
 def cases(draw, name: str, containers: tuple[str, ...] = ()) -> Case:
-    op = OPS[name]
+    op = _row(name)
     inplace = draw(st.booleans()) if op.inplace and op.outplace else op.inplace
     n = draw(st.integers(1, 3))
     if not containers:
@@ -539,6 +545,17 @@ def documented_rejection(case: Case, error: Exception) -> bool:
     return any(t.size == 0 for t in case.tensors) and any(words in message for words in dtype_check)
 
 
+def documented_acceptance(case: Case, error: Exception) -> bool:
+    """Calls torch rejects and jforeach takes (README, "Limitations"): numbers passed as jax arrays
+    are not checked for c10's overflow (their values are on the device)."""
+    if "without overflow" not in str(error):
+        return False
+    return any(
+        a.kind in ("weak", "zero_d") or (a.kind == "scalars" and any(isinstance(v, Weak | np.ndarray) for v in a.value))
+        for a in case.args
+    )
+
+
 def _holds_uint64_int(value: Any) -> bool:
     values = value if isinstance(value, list | tuple) else [value]
     return any(isinstance(v, int) and not isinstance(v, bool) and 2**63 <= v < 2**64 for v in values)
@@ -551,7 +568,13 @@ _LGAMMA_ATOL = {"float32": 4e-6, "float64": 1e-13, "float16": 4e-3, "bfloat16": 
 
 
 def xla_accuracy(case: Case, got: np.ndarray, want: np.ndarray, name: str) -> np.ndarray:
-    """Elements within the documented accuracy of XLA's erfc/lgamma."""
+    """Elements within the documented accuracy of XLA's erfc/lgamma, and of torch's float16/bfloat16
+    erf (Abramowitz and Stegun 7.1.26 in float32: 1.5e-7 absolute, 3.0e-7 measured, then rounded;
+    tests/test_ops.py::test_reduced_precision_erf_is_within_torchs_bound)."""
+    if case.name == "erf" and name in ("float16", "bfloat16"):
+        ulp = np.abs(want.astype(np.float64)) * float(jnp.finfo(jnp.dtype(name)).eps)
+        with np.errstate(invalid="ignore"):
+            return np.abs(got.astype(np.float64) - want.astype(np.float64)) <= 4e-7 + ulp
     if case.name not in ("erfc", "lgamma") or name not in FLOAT_NAMES:
         return np.zeros(want.shape, bool)
     g, w = got.astype(np.float64), want.astype(np.float64)
@@ -646,6 +669,8 @@ def check(case: Case) -> None:
             + (f"raises {type(torch_error).__name__}" if torch_error else "returns")
         ) from error
     if torch_error is not None:
+        if jax_error is None and documented_acceptance(case, torch_error):
+            return
         assert jax_error is not None, (
             f"{case!r}: torch raises {type(torch_error).__name__} ({str(torch_error)[:200]}) but jforeach returns"
         )
@@ -686,7 +711,7 @@ def _settings(max_examples: int) -> settings:
     return settings(
         max_examples=max_examples,
         phases=_PHASES,
-        derandomize=True,
+        derandomize=False,  # (the seed is fixed per test: @seed)
         deadline=None,
         database=None,
         print_blob=True,
@@ -694,9 +719,12 @@ def _settings(max_examples: int) -> settings:
     )
 
 
-@pytest.mark.parametrize("name", list(OPS))
+@pytest.mark.parametrize("name", [*OPS, "pow_scalar_base"])
 def test_random_calls_match_torch(name):
-    @_settings(_examples(OPS[name]))
+    # each op its own fixed seed: one seed for all would draw the same containers, dtypes and shapes
+    # for every op of a family
+    @seed(zlib.crc32(name.encode()))
+    @_settings(_examples(_row(name)))
     @given(case=cases(name))
     def run(case):
         check(case)
@@ -742,6 +770,7 @@ def long_cases(draw) -> Case:
     return pad(draw(cases(draw(st.sampled_from(LONG_OPS)), containers=("list",))), FILLERS)
 
 
+@seed(zlib.crc32(b"long lists"))
 @_settings(3)
 @given(case=long_cases())
 def test_long_lists_match_torch(case):
