@@ -594,6 +594,11 @@ def _tensor_labels(spec: Any, treedef: Any, leaves: Sequence[Any], fname: str, n
 def pack(tree: Any, *, sharding: jax.sharding.Sharding | None = None, group_by: Any = None) -> Packed:
     """Packs a tree of arrays into one flat buffer per dtype (per label and dtype with ``group_by``).
 
+    Outside ``jit`` the buffers are new memory of their own (the first in-place op donates them), and
+    packing needs the tree, the buffers and a staging piece or two: a buffer longer than :data:`PIECE`
+    elements is written on its device (each shard on its own device) piece by piece. numpy leaves are
+    read where they are; leaves on an accelerator are first fetched to the host.
+
     Args:
       tree: Any pytree of arrays (numpy arrays and Python numbers are converted).
       sharding: Optional sharding of every flat buffer, e.g. ``NamedSharding(mesh, P("data"))``, or a
