@@ -667,16 +667,15 @@ def pack(tree: Any, *, sharding: jax.sharding.Sharding | None = None, group_by: 
     in_pieces = set(range(len(layout.groups))) - set(small)
     for i in sorted(in_pieces):
         buffers[i] = _placed_in_pieces(host, layout.groups[i], target)
-    if small:
-        host_buffers = [_aligned_zeros(layout.groups[i].length, layout.groups[i].dtype) for i in small]
-        for i, buf in zip(small, host_buffers, strict=True):
+    for batch in _batches(small, layout.groups):  # the short buffers: a host copy, transferred, then owned
+        host_buffers = [_aligned_zeros(layout.groups[i].length, layout.groups[i].dtype) for i in batch]
+        for i, buf in zip(batch, host_buffers, strict=True):
             g = layout.groups[i]
             for m, off, size in zip(g.members, g.offsets, g.sizes, strict=True):
                 buf[off : off + size] = np.asarray(host[m]).reshape(-1)
-        del host
         placed = jax.device_put(host_buffers, target)
         del host_buffers
-        for i, owned in zip(small, _owned(placed), strict=True):
+        for i, owned in zip(batch, _owned(placed), strict=True):
             buffers[i] = owned
     return Packed(buffers, layout)
 
@@ -685,6 +684,20 @@ PIECE = 1 << 22
 """Elements per piece of a buffer that ``pack`` writes in pieces: a buffer longer than this is built on
 its device from a host staging piece of this many elements (16 MiB of float32), so that packing holds the
 tree, the buffers and a piece or two, not a whole host copy of the buffers as well."""
+
+
+def _batches(indices: Sequence[int], groups: Sequence[Group]) -> list[list[int]]:
+    """``indices`` in runs of at most :data:`PIECE` elements in all (a longer buffer makes a run of its
+    own): many short buffers are copied a run at a time, so that their host copies never add up."""
+    runs: list[list[int]] = []
+    total = 0
+    for i in indices:
+        if not runs or total + groups[i].length > PIECE:
+            runs.append([])
+            total = 0
+        runs[-1].append(i)
+        total += groups[i].length
+    return runs
 
 
 def _numpy_leaves(flat: Sequence[Any]) -> dict[int, np.ndarray]:

@@ -108,6 +108,22 @@ def test_groups_each_buffer_its_members(monkeypatch):
         np.testing.assert_array_equal(_bits(buf), _bits(_want(tree, g)))
 
 
+def test_many_short_buffers_are_copied_a_run_at_a_time(monkeypatch):
+    monkeypatch.setattr(packed_module, "PIECE", _C)
+    rng = np.random.default_rng(4)
+    sizes = [5, 11, 16, 1, 9, 0, 7, 13, 2, 30]  # runs of at most 16 elements; the 30 one is written in pieces
+    tree = [rng.standard_normal(n).astype(np.float32) for n in sizes]
+    packed = jforeach.pack(tree, group_by=list(range(len(sizes))))
+    assert [g.length for g in packed.layout.groups] == sizes
+    for g, buf in zip(packed.layout.groups, packed.buffers, strict=True):
+        np.testing.assert_array_equal(_bits(buf), _bits(_want(tree, g)))
+    old = packed.buffers[1]
+    jforeach.add_(packed, 1.0)  # every buffer donates, whichever way it was made
+    assert old.is_deleted()
+    for got, want in zip(packed.unpack(), tree, strict=True):
+        np.testing.assert_array_equal(np.asarray(got), want + np.float32(1))
+
+
 def test_the_first_in_place_op_donates_the_buffer(monkeypatch):
     monkeypatch.setattr(packed_module, "PIECE", _C)
     tree = [np.arange(3 * _C + 1, dtype=np.float32), jnp.full((5,), -1.0, jnp.float32)]
@@ -213,20 +229,25 @@ with open("/proc/self/clear_refs", "w") as f:
     f.write("5")                                # the high-water mark starts again at the current size
 start = rss()
 reset = peak() <= start + (8 << 20)
-packed = jforeach.pack(tree, sharding=sharding)
+group_by = (lambda path, leaf: str(path)) if kind == "groups" else None  # 100 buffers shorter than a piece
+packed = jforeach.pack(tree, sharding=sharding, group_by=group_by)
 jax.block_until_ready(packed.buffers)
 grew, held = peak() - start, rss() - start
 shards = sorted(packed.buffers[0].addressable_shards, key=lambda shard: shard.index[0].start or 0)
 host = np.concatenate([np.asarray(shard.data) for shard in shards])
 ok = sharding is None or packed.buffers[0].sharding == sharding
-ok = ok and len(shards) == (1 if sharding is None else 8) and all(float(host[i * each]) == i for i in (0, 37, 99))
+ok = ok and len(shards) == (1 if sharding is None else 8)
+if group_by is None:
+    ok = ok and all(float(host[i * each]) == i for i in (0, 37, 99))
+else:
+    ok = ok and len(packed.buffers) == n and all(float(packed.buffers[i][-1]) == i for i in (0, 37, 99))
 print(json.dumps({"reset": reset, "grew": grew, "held": held, "buffers": n * each * 4,
                   "piece": packed_module.PIECE * 4, "ok": ok}))
 """
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
-@pytest.mark.parametrize("kind", ["jax", "numpy", "sharded"])
+@pytest.mark.parametrize("kind", ["jax", "numpy", "sharded", "groups"])
 def test_peak_memory_is_the_tree_plus_one_copy_of_the_buffers(kind):
     r = _run(_PEAK.replace("sys.argv[1]", repr(kind)), XLA_FLAGS="--xla_force_host_platform_device_count=8")
     assert r["ok"] and r["reset"], r
