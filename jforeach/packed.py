@@ -23,6 +23,7 @@ import optax
 
 from . import _arrays
 from ._cache import WeightedLRU
+from ._table import Op
 
 __all__ = ["Layout", "Packed", "labels", "pack", "unpack"]
 
@@ -404,7 +405,7 @@ class Packed:
                     "deleted; use the Packed that call returned or updated"
                 )
 
-    def _finish(self, out: Sequence[jax.Array], op: Any, *, inplace: bool) -> Packed:
+    def _finish(self, out: Sequence[jax.Array], op: Op, *, inplace: bool) -> Packed:
         """Wrap a kernel's buffers (in place: point this Packed at them)."""
         if self._masked is not None and not inplace:  # the result is masked as this Packed is
             full, present = self._masked
@@ -441,10 +442,8 @@ class Packed:
           Array([[1., 1.],
                  [1., 1.]], dtype=float32)
         """
-        try:
+        with _arrays.named("unpack"):
             self._check_alive()
-        except ValueError as error:
-            raise _arrays.prefixed(error, "unpack") from None
         return _unpack(self)
 
 
@@ -653,8 +652,9 @@ def pack(tree: Any, *, sharding: jax.sharding.Sharding | None = None, group_by: 
         raise _arrays.prefixed(error, "pack") from None
     labels = None if group_by is None else _tensor_labels(group_by, treedef, leaves, "pack", "group_by")
     layout = _layout_for(leaves, treedef, sharding, labels)
-    if _arrays.is_tracer(leaves):
-        return Packed(_concat_in_program(layout, leaves), layout)
+    if _arrays.is_tracer(leaves) or (host_leaves and _tracing()):
+        # inside a trace the leaves are the program's (numpy ones its constants): a program concatenates them
+        return Packed(_concat_in_program(layout, [jnp.asarray(x) for x in leaves]), layout)
     if jax.process_count() > 1 and not all(getattr(leaf, "is_fully_addressable", True) for leaf in leaves):
         # leaves spread over several processes: concatenated where they lie, never fetched to a host
         target = sharding if sharding is not None else _unpack_target([x for x in leaves if isinstance(x, jax.Array)])
@@ -678,6 +678,12 @@ def pack(tree: Any, *, sharding: jax.sharding.Sharding | None = None, group_by: 
         for i, owned in zip(batch, _owned(placed), strict=True):
             buffers[i] = owned
     return Packed(buffers, layout)
+
+
+def _tracing() -> bool:
+    """Whether this runs inside a JAX trace (``jit``, ``eval_shape``, ...), where even an array made of
+    numpy values is the program's."""
+    return isinstance(jnp.zeros((), np.int8), jax.core.Tracer)
 
 
 PIECE = 1 << 22

@@ -255,3 +255,14 @@ def test_peak_memory_is_the_tree_plus_one_copy_of_the_buffers(kind):
     # a whole host copy, or a jitted copy of the whole buffer, would be 256 MiB more
     assert r["grew"] <= r["buffers"] + 2 * r["piece"] + (32 << 20), r
     assert r["held"] <= 1.05 * r["buffers"] + (16 << 20), r
+
+
+def test_pack_of_numpy_leaves_inside_a_trace_is_the_programs():
+    """Inside ``jit`` or ``eval_shape`` numpy leaves are the program's constants: ``pack`` concatenates
+    them in the program (no transfer to a device from inside a trace)."""
+    tree = {"a": np.arange(3, dtype=np.float32), "b": np.full((2, 2), -0.5, np.float32), "n": np.int32(7)}
+    shapes = jax.eval_shape(lambda: jforeach.pack(tree))
+    assert isinstance(shapes, jforeach.Packed) and shapes.layout == jforeach.pack(tree).layout
+    got = jax.jit(lambda: jforeach.pack(tree))().unpack()
+    for name, want in tree.items():
+        np.testing.assert_array_equal(np.asarray(got[name]), want)
