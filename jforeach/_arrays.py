@@ -86,7 +86,15 @@ def prefixed(error: Exception, fname: str) -> Exception:
     already named is returned as it is."""
     if str(error).startswith("`jforeach."):
         return error
-    return type(error)(f"`jforeach.{fname}`: {error}")
+    return plain_type(error)(f"`jforeach.{fname}`: {error}")
+
+
+def plain_type(error: Exception) -> type[Exception]:
+    """The ``TypeError`` or ``ValueError`` a jforeach error is raised as (a subclass's constructor may
+    take other arguments)."""
+    if type(error) in (TypeError, ValueError):
+        return type(error)
+    return TypeError if isinstance(error, TypeError) else ValueError
 
 
 @contextlib.contextmanager

@@ -413,21 +413,13 @@ def call(
 
 def _named(error: Exception, fname: str, tensors: Any) -> Exception:
     """``error`` with the public function's name (once) and the failing tensor's position in the call."""
-    prefix = f"`jforeach.{fname}`: "
-    message = str(error)
     mark = getattr(error, "_jforeach_tensor", None)
-    if mark is None and message.startswith("`jforeach."):
-        return error
-    message = message.removeprefix(prefix)
-    if mark is not None:
-        index, shape = mark
-        message = f"{_position(tensors, index)} (shape {shape}): {message}"
-    cls = (
-        type(error)
-        if type(error) in (TypeError, ValueError)
-        else (TypeError if isinstance(error, TypeError) else ValueError)
-    )
-    return cls(prefix + message)
+    if mark is None:
+        return _arrays.prefixed(error, fname)
+    prefix = f"`jforeach.{fname}`: "
+    index, shape = mark
+    message = f"{_position(tensors, index)} (shape {shape}): {str(error).removeprefix(prefix)}"
+    return _arrays.plain_type(error)(prefix + message)
 
 
 def _position(tensors: Any, index: int) -> str:

@@ -267,8 +267,8 @@ def apply_all(
     """
     segments: Sequence[Any] = [None] * len(xs)
     if layout is not None:
-        *payloads, segments = payloads
-        segments = segments if segments is not None else [None] * len(xs)
+        *payloads, ids = payloads
+        segments = segments if ids is None else ids
     out = []
     for i, x in enumerate(xs):
         group = None if layout is None else layout.groups[i]
