@@ -1021,6 +1021,14 @@ def _replicated_explicitly(buf: Any) -> Any:
 # says the tangent is the same tensors cut by ``lax.split``, which JAX transposes to a concatenate: the
 # gradient is one buffer assembled once (in chunks of ``_SPLIT_CHUNK`` pieces, so that no kernel
 # concatenates thousands of operands). Forward mode (``jax.jvp``) evaluates the split.
+#
+# Measured alternatives (2,000 tensors, grad of sum(tanh(x) * x), XLA:CPU, jax 0.10.2; the tree took
+# 1.9-3.1 s of XLA and 10-20 ms a step): offsets passed as program inputs instead of the cond, 6-8 s
+# of XLA (so the cond is not the main cost; the sliced forward and the assembled gradient are); the
+# gradient written by a chain of in-place ``dynamic_update_slice`` (a ``linear_call`` transposing the
+# cut), the same XLA time and 26-50 ms a step against 45-57 ms for the split; offsets XLA can fold
+# (static slices, ``lax.split`` forward, an ``optimization_barrier``, one int32 vector sliced per
+# tensor), 37-45 s: each tensor becomes a kernel of its own again.
 _SPLIT_CHUNK = 64
 
 
