@@ -372,7 +372,7 @@ def _is_default(spec: Operand, value: Any) -> bool:
 
 def _check_static_operand(op: Op, spec: Operand, value: Any) -> None:
     if spec.name == "ord":
-        if op.name == "powsum" and isinstance(value, bool):
+        if op.reduction.bool_orders and isinstance(value, bool):
             return
         if not _arrays.is_number(value) or isinstance(value, complex | bool):
             raise TypeError(f"ord must be a real number, got {value!r}")
@@ -459,7 +459,7 @@ def _call(
     for spec, value in zip(op.operands, operands, strict=True):
         if op.family == "reduction":
             _check_static_operand(op, spec, value)
-            if op.name == "powsum" and isinstance(value, bool):
+            if op.reduction.bool_orders and isinstance(value, bool):
                 value = int(value)  # torch's powsum takes True/False as the orders 1/0 (its norm does not)
             kinds.append(Kind("Static", static=value))
             payloads.append(None)

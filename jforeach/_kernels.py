@@ -174,22 +174,21 @@ def convert(value: Any, dtype: np.dtype) -> jax.Array:
 def check_reduction(op: Op, x_dtype: Any, has_empty: bool, statics: Sequence[Any]) -> tuple[Any, Any]:
     """torch's checks for norm / powsum / max; returns (result dtype, ord) (ord None for max)."""
     check_accepts(op, x_dtype)
-    if op.name == "max":
-        if has_empty:
-            raise ValueError("max of an empty tensor is undefined")
+    reduction = op.reduction
+    ord_, dtype = statics if reduction.ordered else (None, None)
+    if has_empty and (message := reduction.empty_error(ord_)):
+        raise ValueError(message)
+    if not reduction.ordered:
         return np.dtype(x_dtype), None
-    ord_, dtype = statics
-    if has_empty and op.name == "norm" and (ord_ < 0 or ord_ == float("inf")):
-        raise ValueError(f"the {ord_} norm of an empty tensor is undefined (no identity)")
-    return reduction_dtype(x_dtype, dtype, any_float=op.name == "powsum"), ord_
+    return reduction_dtype(x_dtype, dtype, any_float=reduction.any_float_dtype), ord_
 
 
 def reduce_one(op: Op, x: jax.Array, *statics: Any) -> jax.Array:
     """norm / powsum / max of one tensor, as a 0-d array."""
     out_dtype, ord_ = check_reduction(op, x.dtype, x.size == 0, statics)
-    if op.name == "max":
-        return op.fn(x)
-    return op.fn(reduction_input(x, out_dtype), ord_).astype(out_dtype)
+    if not op.reduction.ordered:
+        return op.reduction(x)
+    return op.reduction(reduction_input(x, out_dtype), ord_).astype(out_dtype)
 
 
 def reduction_input(x: jax.Array, out_dtype: np.dtype) -> jax.Array:
@@ -397,19 +396,6 @@ def _reduce_buffer(op: Op, x: Any, layout: Layout, index: int, seg: Any, statics
     return jax.shard_map(body, mesh=layout.sharding.mesh, in_specs=spec, out_specs=jax.sharding.PartitionSpec())(x)
 
 
-def _finish(op: Op, out: jax.Array, ord_: Any, out_dtype: np.dtype) -> jax.Array:
-    """Per-tensor reductions finished: a norm from its power sums, in the result dtype."""
-    return (_norms.norm_from_power_sum(out, ord_) if op.name == "norm" else out).astype(out_dtype)
-
-
-def _reduce_with(op: Op, ord_: Any, reducer: _norms.Reducer) -> jax.Array:
-    """Reduce the values ``reducer`` holds (each tensor's) as ``op`` does: their ``max``, or the power
-    sum of order ``ord_`` a norm is finished from (:func:`_finish`; ``powsum`` takes +-inf literally)."""
-    if op.name == "max":
-        return reducer.max()
-    return _norms.power_sum(reducer, ord_, literal_inf=op.name == "powsum")
-
-
 # ----------------------------------------------------------------------------------------------
 # Reductions and operands of a buffer
 
@@ -457,29 +443,29 @@ def _segment_reduce(
     out_dtype, finish = check_reduction(op, x.dtype, 0 in group.sizes, statics)
     n = len(group.members)
     small = packed.small_members(group)
-    compute = x if op.name == "max" else jnp.abs(reduction_input(x, out_dtype))
+    compute = x if not op.reduction.ordered else jnp.abs(reduction_input(x, out_dtype))
     if packed.by_runs(group):
         parts = []
         for start, count, size in packed.equal_size_runs(group):
             if size >= packed.SLICE_MIN_SIZE:  # XLA:CPU reduces a few long rows slower than separate slices
                 parts += [
-                    _reduce_with(op, finish, _norms.Along(jax.lax.slice(compute, (a,), (a + size,))))[None]
+                    op.reduction.reduce(_norms.Along(jax.lax.slice(compute, (a,), (a + size,))), finish)[None]
                     for a in range(start, start + count * size, size)
                 ]
             else:
                 run = jax.lax.slice(compute, (start,), (start + count * size,)).reshape(count, size)
-                parts.append(_reduce_with(op, finish, _norms.Along(run, axis=1)))
+                parts.append(op.reduction.reduce(_norms.Along(run, axis=1), finish))
         out = jnp.concatenate(parts)
-        return out if partial else _finish(op, out, finish, out_dtype)
+        return out if partial else op.reduction.finish(out, finish).astype(out_dtype)
     results = []
     if small:
         assert seg is not None  # (prepare_payloads gives ids to a buffer with small tensors)
-        results.append(_reduce_with(op, finish, _norms.Segments(_gather_runs(group, compute), seg, n)))
+        results.append(op.reduction.reduce(_norms.Segments(_gather_runs(group, compute), seg, n), finish))
     small_set = set(small)  # (built once: a set per tensor made the first norm quadratic in the tensors)
     big = [k for k in range(n) if k not in small_set]
     if big:
         parts = [
-            _reduce_with(op, finish, _norms.Along(jax.lax.slice(compute, (off,), (off + group.sizes[k],))))
+            op.reduction.reduce(_norms.Along(jax.lax.slice(compute, (off,), (off + group.sizes[k],))), finish)
             for k, off in ((k, group.offsets[k]) for k in big)
         ]
         big_values = jnp.stack(parts)
@@ -487,7 +473,7 @@ def _segment_reduce(
             results[0] = results[0].at[np.asarray(big)].set(big_values)
         else:
             results.append(big_values)
-    return results[0] if partial else _finish(op, results[0], finish, out_dtype)
+    return results[0] if partial else op.reduction.finish(results[0], finish).astype(out_dtype)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -516,8 +502,8 @@ def _reduce_pieces(
     """
     out_dtype, finish = check_reduction(op, x.dtype, 0 in group.sizes, statics)
     n = len(group.members)
-    dtype = x.dtype if op.name == "max" else reduction_input(x[:0], out_dtype).dtype
-    combine = _norms.combine_across(op.name, finish)
+    dtype = x.dtype if not op.reduction.ordered else reduction_input(x[:0], out_dtype).dtype
+    combine = op.reduction.combine(finish)
     identity = {"max": _lowest(dtype), "min": np.inf, "sum": 0}[combine]
 
     def branch(index: int, piece: jax.Array) -> jax.Array:
@@ -541,7 +527,7 @@ def _reduce_pieces(
         out = (jax.lax.pmax if combine == "max" else jax.lax.pmin)(wire, axes).astype(dtype)
         if jnp.issubdtype(dtype, jnp.inexact):  # a NaN in any piece (XLA's max may drop it)
             out = jnp.where(jax.lax.psum(jnp.isnan(values).astype(np.int32), axes) > 0, jnp.nan, out)
-    return _finish(op, out, finish, out_dtype)
+    return op.reduction.finish(out, finish).astype(out_dtype)
 
 
 def _lowest(dtype: np.dtype) -> Any:

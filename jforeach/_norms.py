@@ -15,8 +15,9 @@ Max and min propagate NaN as torch's do (XLA:CPU's vectorized max can drop one).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -156,11 +157,73 @@ def norm_from_power_sum(s: jax.Array, ord: Any) -> jax.Array:  # noqa: A002
     return jnp.sqrt(s) if ord == 2 else s ** (1.0 / ord)
 
 
-def combine_across(name: str, ord: Any) -> str:  # noqa: A002
-    """How one tensor's partial results from several pieces of it combine: ``"max"`` (``max``, the
-    inf norm), ``"min"`` (the -inf norm) or ``"sum"`` (the power sums; powsum's +-inf orders)."""
-    if name == "max" or (name == "norm" and ord == _INF):
-        return "max"
-    if name == "norm" and ord == -_INF:
-        return "min"
-    return "sum"
+@dataclasses.dataclass(frozen=True)
+class Reduction:
+    """What one per-tensor reduction row computes: the table's ``norm``, ``powsum`` and ``max`` are the
+    three instances below, and every path (one tensor, segments of a buffer, pieces of a sharded
+    buffer) asks the row's reduction rather than its name.
+
+    Called on one array (the row's kernel on the list path), it reduces the whole array.
+
+    Attributes:
+      name: The op's name, for messages.
+      ordered: Whether it takes ``ord`` and ``dtype`` and reduces magnitudes (norm, powsum); False:
+        the values themselves, by their maximum (max).
+      literal_inf: ``ord=+-inf`` is the sum of ``|x| ** ord`` itself (torch's ``_foreach_powsum``).
+      root: The power sum is finished into a norm (:func:`norm_from_power_sum`).
+      any_float_dtype: ``dtype=`` may be any floating dtype, of an integral tensor too (powsum).
+      bool_orders: ``True`` / ``False`` are taken as the orders 1 / 0 (torch's powsum; its norm
+        rejects them).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jforeach._norms import MAX, NORM, POWSUM
+      >>> x = jnp.array([3.0, -4.0])
+      >>> NORM(x, 2), POWSUM(x, 2), MAX(x)
+      (Array(5., dtype=float32), Array(25., dtype=float32), Array(3., dtype=float32))
+    """
+
+    name: str
+    ordered: bool = True
+    literal_inf: bool = False
+    root: bool = False
+    any_float_dtype: bool = False
+    bool_orders: bool = False
+
+    def __call__(self, x: jax.Array, ord: Any = None) -> jax.Array:  # noqa: A002 - torch's name
+        values = jnp.abs(x) if self.ordered else x
+        return self.finish(self.reduce(Along(values), ord), ord)
+
+    def reduce(self, reducer: Reducer, ord: Any = None) -> jax.Array:  # noqa: A002
+        """What each group of ``reducer``'s values reduces to before :meth:`finish`: its maximum,
+        or its power sum of order ``ord`` (of magnitudes the caller took)."""
+        if not self.ordered:
+            return reducer.max()
+        return power_sum(reducer, ord, literal_inf=self.literal_inf)
+
+    def finish(self, s: jax.Array, ord: Any = None) -> jax.Array:  # noqa: A002
+        """The result from :meth:`reduce`'s (combined) values: a norm's root, else the values."""
+        return norm_from_power_sum(s, ord) if self.root else s
+
+    def combine(self, ord: Any = None) -> Literal["max", "min", "sum"]:  # noqa: A002
+        """How one tensor's partial results from several pieces of it combine before
+        :meth:`finish`: ``"max"`` (max, the inf norm), ``"min"`` (the -inf norm) or ``"sum"`` (the
+        power sums; powsum's +-inf orders)."""
+        if not self.ordered or (self.root and ord == _INF):
+            return "max"
+        if self.root and ord == -_INF:
+            return "min"
+        return "sum"
+
+    def empty_error(self, ord: Any = None) -> str | None:  # noqa: A002
+        """Why it has no value on an empty tensor (no identity), or None where it has one."""
+        if not self.ordered:
+            return f"{self.name} of an empty tensor is undefined"
+        if self.root and (ord < 0 or ord == _INF):
+            return f"the {ord} norm of an empty tensor is undefined (no identity)"
+        return None
+
+
+NORM = Reduction("norm", root=True)
+POWSUM = Reduction("powsum", literal_inf=True, any_float_dtype=True, bool_orders=True)
+MAX = Reduction("max", ordered=False)

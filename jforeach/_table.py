@@ -113,6 +113,13 @@ class Op:
     note: str = ""  # a paragraph of the docstring after the summary (out of place)
 
     @property
+    def reduction(self) -> _norms.Reduction:
+        """What a ``"reduction"`` row computes (its ``fn``): the one place norm, powsum and max differ."""
+        if not isinstance(self.fn, _norms.Reduction):
+            raise TypeError(f"{self.name} is not a reduction")
+        return self.fn
+
+    @property
     def doc_torch(self) -> str:
         return self.torch_name or f"torch.{self.name}"
 
@@ -754,20 +761,6 @@ _MATMUL: list[Op] = [
 ]
 
 
-def _norm(x, ord):  # noqa: A002 - torch's name
-    """torch's ``linalg.vector_norm`` of one tensor, by ``_norms`` (which a Packed's reductions use too)."""
-    return _norms.norm_from_power_sum(_norms.power_sum(_norms.Along(jnp.abs(x)), ord), ord)
-
-
-def _powsum(x, ord):  # noqa: A002
-    """torch's ``_foreach_powsum`` of one tensor: sum ``|x| ** ord``, +-inf taken literally."""
-    return _norms.power_sum(_norms.Along(jnp.abs(x)), ord, literal_inf=True)
-
-
-def _max(x):
-    return _norms.max_with_nan(x)
-
-
 _ORD = Operand(
     "ord",
     ("Scalar",),
@@ -787,7 +780,7 @@ _REDUCTIONS: list[Op] = [
     Op(
         "norm",
         "reduction",
-        _norm,
+        _norms.NORM,
         (_ORD, _DTYPE),
         accepts=INEXACT,
         inplace=False,
@@ -798,7 +791,7 @@ _REDUCTIONS: list[Op] = [
     Op(
         "powsum",
         "reduction",
-        _powsum,
+        _norms.POWSUM,
         (_ORD, _DTYPE),
         accepts=REAL,  # integer and bool tensors need a floating dtype= (see _kernels.reduction_dtype)
         inplace=False,
@@ -809,7 +802,7 @@ _REDUCTIONS: list[Op] = [
     Op(
         "max",
         "reduction",
-        _max,
+        _norms.MAX,
         accepts=REAL,
         inplace=False,
         torch_name="torch.max",
