@@ -1013,22 +1013,28 @@ def _replicated_explicitly(buf: Any) -> Any:
 # buffer at a constant offset carries that offset inside its fusion, so every tensor got a kernel of
 # its own: 2,000 tensors compiled 2,000 kernels (41 s against 5.7 s for the tree; 200 tensors: 201
 # object files against 5). Here each tensor is a ``dynamic_slice`` at an offset that XLA cannot fold:
-# the offsets leave a ``lax.cond`` on a predicate computed from the buffer's first element (always
-# true, which XLA cannot know), as separate scalars, so the fusions of one shape are identical again.
-# The values are the buffer's own elements (bit-identical), and the offsets are never out of range.
+# element ``zero`` of a constant ``[offset, 0]``, where ``zero`` is computed from the buffer's first
+# element (always 0, which XLA cannot know). XLA:CPU fuses scalar constants into a kernel but passes
+# an array constant in as an operand, so the fusions of one shape are identical again. The values
+# are the buffer's own elements (bit-identical), and the offsets are never out of range. (The offsets
+# used to leave one ``lax.cond`` as separate scalars: its thousands of outputs made XLA's ordering
+# analyses superlinear, 255 s of XLA at 10,000 tensors against 107 s now, 13.2 s against 10.7 s at 2,000.)
 #
 # Under ``grad``, a dynamic_slice would transpose to a full-size zero buffer per tensor; the custom JVP
 # says the tangent is the same tensors cut by ``lax.split``, which JAX transposes to a concatenate: the
 # gradient is one buffer assembled once (in chunks of ``_SPLIT_CHUNK`` pieces, so that no kernel
 # concatenates thousands of operands). Forward mode (``jax.jvp``) evaluates the split.
 #
-# Measured alternatives (2,000 tensors, grad of sum(tanh(x) * x), XLA:CPU, jax 0.10.2; the tree took
-# 1.9-3.1 s of XLA and 10-20 ms a step): offsets passed as program inputs instead of the cond, 6-8 s
-# of XLA (so the cond is not the main cost; the sliced forward and the assembled gradient are); the
-# gradient written by a chain of in-place ``dynamic_update_slice`` (a ``linear_call`` transposing the
-# cut), the same XLA time and 26-50 ms a step against 45-57 ms for the split; offsets XLA can fold
-# (static slices, ``lax.split`` forward, an ``optimization_barrier``, one int32 vector sliced per
-# tensor), 37-45 s: each tensor becomes a kernel of its own again.
+# Measured alternatives (grad of sum(tanh(x) * x), XLA:CPU, jax 0.10.2; at 2,000 tensors the tree took
+# 1.9-3.4 s of XLA and 10-20 ms a step): offsets passed as program inputs, 6-8 s of XLA; the gradient
+# written by a chain of in-place ``dynamic_update_slice`` (a ``linear_call`` transposing the cut, or
+# plain ``dynamic_slice`` tangents, whose zero-padded transposes XLA rewrites into such a chain):
+# 8.5-11 s and 25-29 ms a step at 2,000, but one chain of 10,000 updates of one buffer took 276 s of
+# XLA (its copy insertion and thunk graph are quadratic in the chain), and ``linear_call`` has no
+# batching rule (``vmap`` of a per-example ``grad`` would fail); chains of 64 tensors into chunk
+# buffers, concatenated: 9-10 s and a slower step; offsets XLA can fold (static slices, ``lax.split``
+# forward, an ``optimization_barrier``, one int32 vector sliced per tensor), 37-45 s: each tensor
+# becomes a kernel of its own again.
 _SPLIT_CHUNK = 64
 
 
@@ -1059,22 +1065,14 @@ def _unpack_in_program_jvp(layout: Layout, primals: tuple, tangents: tuple) -> t
 
 
 def _opaque_offsets(buf: jax.Array, offsets: Sequence[int]) -> tuple[jax.Array, ...]:
-    """``offsets`` as int32 scalars XLA cannot constant-fold (see the note above)."""
+    """``offsets`` as int32 scalars XLA cannot constant-fold (see the note above): each the first
+    element of a two-element constant ``[offset, 0]``, indexed by a zero computed from the buffer."""
     first = buf[0]
     if jnp.iscomplexobj(first):
         first = jnp.real(first)
     bits = jax.lax.bitcast_convert_type(first.astype(jnp.float32), jnp.int32)
-    always = (jax.lax.clz(bits) >> 6) == 0  # clz of an int32 is at most 32
-    known = tuple(np.int32(o) for o in offsets)
-    if not known:
-        return ()
-    return tuple(
-        jax.lax.cond(
-            always,
-            lambda: tuple(jnp.asarray(o) for o in known),
-            lambda: tuple(jnp.asarray(np.int32(0)) for _ in known),
-        )
-    )
+    zero = jax.lax.clz(bits) >> 6  # clz of an int32 is at most 32: always 0, which XLA cannot know
+    return tuple(jax.lax.dynamic_index_in_dim(np.array([o, 0], np.int32), zero, keepdims=False) for o in offsets)
 
 
 def _split_leaves(layout: Layout, buffers: Sequence[Any]) -> list[Any]:

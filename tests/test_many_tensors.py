@@ -133,7 +133,8 @@ def test_unpack_compiles_one_kernel_per_shape_not_per_tensor():
     packed = jforeach.pack(_tree(n))
     text = jax.jit(lambda p: p.unpack()).lower(packed).compile().as_text()
     lowered = jax.jit(lambda p: p.unpack()).lower(packed).as_text()
-    assert lowered.count("stablehlo.dynamic_slice") == n
+    # one dynamic_slice of the (float32) buffer per tensor (the offsets' own int32 ones aside)
+    assert len(re.findall(r"stablehlo\.dynamic_slice [^\n]*-> tensor<\d+xf32>", lowered)) == n
     bodies = _kernel_bodies(text)
     # five shapes (a few kernels each at most) where n constant slices would need n
     assert 1 <= len(bodies) <= 3 * len(_BLOCK), len(bodies)
