@@ -281,6 +281,8 @@ def apply_all(
                 continue
             start = None if layout is None else _piece_start(layout, i, x)
             args = _args_for(op, kinds, payloads, i, group, segments[i], start, x)
+            if group is not None:
+                _check_each_entry(op, x, kinds, args, group, inplace)
             result = apply_one(op, x, args, inplace=inplace)
         except (TypeError, ValueError) as error:
             if layout is None:
@@ -331,6 +333,35 @@ def _args_for(
             leaf = payload[i] if kind.overload == "List" else payload
             args.append(Arg(leaf, np.dtype(leaf.dtype), _dtypes.rank_of(leaf.ndim), spec.promotes, spec.name))
     return args
+
+
+def _check_each_entry(
+    op: Op, x: jax.Array, kinds: Sequence[Kind], args: Sequence[Arg], group: Group, inplace: bool
+) -> None:
+    """A ScalarList of mixed types on a buffer: torch's checks for each tensor's own entry (a bool
+    where the op rejects one), and one result dtype for the whole buffer (torch gives an integral
+    tensor an integral result for an int entry, a floating one for a float entry: one buffer cannot
+    hold both)."""
+    for j, kind in enumerate(kinds):
+        if kind.overload != "ScalarList" or not isinstance(kind.number_dtype, tuple):
+            continue
+        results = set()
+        for dtype in sorted({np.dtype(kind.number_dtype[m]) for m in group.members}, key=str):
+            each = [*args[:j], dataclasses.replace(args[j], dtype=dtype), *args[j + 1 :]]
+            check_accepts(op, x.dtype, each)
+            out_dtype = result_dtype(op, x.dtype, _dtypes.rank_of(x.ndim), each)
+            if inplace and not _dtypes.can_cast(out_dtype, x.dtype):
+                raise TypeError(
+                    f"result type {out_dtype.name} can't be cast to the input dtype {np.dtype(x.dtype).name}"
+                )
+            results.add(out_dtype)
+        if len(results) > 1:
+            raise TypeError(
+                f"the numbers of {args[j].name} mix types that give the {np.dtype(x.dtype).name} tensors of one "
+                f"buffer different result dtypes ({', '.join(sorted(d.name for d in results))}), as torch gives "
+                "each tensor the dtype of its own number; a Packed buffer holds one dtype: pass numbers of one "
+                "type (2.0, not 2), or unpack first"
+            )
 
 
 def list_args(op: Op, kinds: Sequence[Kind], payloads: Sequence[Any], i: int) -> list[Arg]:

@@ -1,0 +1,201 @@
+"""ScalarLists on the per-call plan: a list of floats passed again is neither read nor sent again.
+
+The fast path keeps a list of Python floats by identity (``_engine._NUMBER_LISTS``) and, when the
+same list object comes again with equal contents, reuses the host array it made of it and, from
+then on, a device array (``_engine._NUMBERS_ON_DEVICE``). Equality is a safe test only for finite,
+non-integral floats (an int or a bool equals an integral float, 0.0 equals -0.0), so only such
+lists are kept. Whatever happens to the list between calls (an entry changed in place, to a
+float, an int, a bool, a zero of either sign, NaN; entries added or removed; x64 switched) every
+call must give torch's values and torch's errors.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+from _torch_ref import assert_matches, to_torch
+
+import jforeach
+from jforeach import _engine
+
+F32 = jnp.float32
+N = 5
+
+
+def _arrays(dtype=F32, seed=0):
+    rng = np.random.default_rng(seed)
+    return [jnp.asarray(rng.uniform(0.5, 2.0, (i % 3 + 1,)), dtype) for i in range(N)]
+
+
+def _torch_or_error(fn, *args):
+    try:
+        return fn(*args), None
+    except (RuntimeError, TypeError, ValueError) as e:
+        return None, e
+
+
+def _mutations(rng):
+    """What a caller may do to a list it passes again: each a function of the list, in place."""
+    choices = [
+        lambda s: s.__setitem__(int(rng.integers(len(s))), float(rng.uniform(-2, 2))),  # another float
+        lambda s: s.__setitem__(int(rng.integers(len(s))), int(rng.integers(-3, 4))),  # an int
+        lambda s: s.__setitem__(int(rng.integers(len(s))), bool(rng.integers(2))),  # a bool
+        lambda s: s.__setitem__(int(rng.integers(len(s))), [0.0, -0.0][int(rng.integers(2))]),  # a zero
+        lambda s: s.__setitem__(int(rng.integers(len(s))), math.nan),
+        lambda s: s.__setitem__(int(rng.integers(len(s))), float(int(rng.integers(1, 4)))),  # an integral float
+        lambda s: None,  # nothing: the kept list
+        lambda s: None,
+    ]
+    return choices
+
+
+@pytest.mark.parametrize("container", ["list", "packed"])
+@pytest.mark.parametrize("op", ["mul_", "add_", "sub_", "div_", "clamp_min_"])
+def test_a_list_changed_in_place_between_calls_gives_torchs_values(op, container):
+    rng = np.random.default_rng(zlib.crc32(f"{op} {container}".encode()))
+    xs = _arrays()
+    ts = [to_torch(x) for x in xs]
+    tensors = jforeach.pack(xs) if container == "packed" else list(xs)
+    scalars = rng.uniform(0.3, 0.9, N).tolist()  # non-integral floats: kept
+    mutations = _mutations(rng)
+    for step in range(40):
+        mutations[int(rng.integers(len(mutations)))](scalars)
+        want, error = _torch_or_error(getattr(torch, f"_foreach_{op}"), ts, list(scalars))
+        if error is not None:
+            with pytest.raises((TypeError, ValueError, RuntimeError)):
+                getattr(jforeach, op)(tensors, scalars)
+            # torch's per-tensor loop may have changed the tensors before the one it rejects;
+            # jforeach changes none: go on from jforeach's
+            ts = [to_torch(x) for x in (tensors.unpack() if container == "packed" else tensors)]
+            continue
+        out = getattr(jforeach, op)(tensors, scalars)
+        got = out.unpack() if container == "packed" else out
+        for g, t in zip(got, ts, strict=True):
+            assert_matches(g, t, context=f"{op} step {step} with {scalars!r} on a {container}")
+        if not all(map(math.isfinite, scalars)) or any(abs(v) > 1e3 for v in scalars):
+            scalars[:] = rng.uniform(0.3, 0.9, N).tolist()  # (start again from finite values, kept)
+            xs = _arrays(seed=step)
+            ts = [to_torch(x) for x in xs]
+            tensors = jforeach.pack(xs) if container == "packed" else list(xs)
+
+
+def test_an_int_that_equals_a_kept_float_gives_torchs_result_dtype():
+    """Out of place on integer tensors, an int entry keeps its tensor integral where a float makes
+    it float: a list holding an integral float is never kept, so equality cannot confuse them."""
+    xs = [jnp.arange(3, dtype=jnp.int32), jnp.arange(2, dtype=jnp.int32)]
+    ts = [to_torch(x) for x in xs]
+    scalars = [2.0, 0.5]
+    for _ in range(3):
+        for g, t in zip(jforeach.mul(xs, scalars), torch._foreach_mul(ts, scalars), strict=True):
+            assert_matches(g, t)
+    scalars[0] = 2  # equal to 2.0, another meaning
+    got = jforeach.mul(xs, scalars)
+    want = torch._foreach_mul(ts, scalars)
+    assert got[0].dtype == jnp.int32 and want[0].dtype == torch.int32
+    for g, t in zip(got, want, strict=True):
+        assert_matches(g, t)
+
+
+def test_a_signed_zero_after_a_kept_list():
+    xs = [jnp.asarray([1.0, -2.0], F32), jnp.asarray([3.0], F32)]
+    scalars = [0.5, 0.25]
+    jforeach.mul(xs, scalars)
+    jforeach.mul(xs, scalars)
+    scalars[0] = -0.0
+    got = jforeach.mul(xs, scalars)
+    assert np.signbit(np.asarray(got[0])).tolist() == [True, False]  # 1 * -0.0 = -0.0, -2 * -0.0 = 0.0
+
+
+def test_entries_added_or_removed():
+    xs = [jnp.ones(2, F32) for _ in range(3)]
+    scalars = [0.5, 0.25, 0.125]
+    jforeach.mul(xs, scalars)
+    jforeach.mul(xs, scalars)
+    scalars.append(0.75)
+    with pytest.raises(ValueError, match="4"):
+        jforeach.mul(xs, scalars)
+    scalars.pop()
+    scalars.pop()
+    with pytest.raises(ValueError):
+        jforeach.mul(xs, scalars)
+
+
+def test_a_kept_list_is_sent_to_the_device_once_and_compiles_nothing_new(jax_compiles):
+    n = 1000
+    p = jforeach.pack([jnp.full((3,), 1.0 + i, F32) for i in range(n)])
+    scalars = np.random.default_rng(0).uniform(0.9, 1.1, n).tolist()
+    jforeach.mul_(p, scalars)  # the whole path: the plan, and the list kept
+    expected = np.concatenate([np.full(3, (1.0 + i) * np.float32(s), np.float32) for i, s in enumerate(scalars)])
+    compiled = len(jax_compiles.compiles)
+    for _ in range(4):
+        jforeach.mul_(p, scalars)
+        expected = expected * np.repeat(np.asarray(scalars, np.float32), 3)
+    host = _engine._NUMBER_LISTS[id(scalars)].host
+    assert isinstance(_engine._NUMBERS_ON_DEVICE[id(host)], jax.Array)
+    np.testing.assert_allclose(np.concatenate([np.ravel(x) for x in p.unpack()]), expected, rtol=4e-7)
+    assert jax_compiles.compiles[compiled:] == []
+
+
+def test_lists_of_integral_floats_zeros_or_nan_are_not_kept():
+    xs = [jnp.ones(2, F32), jnp.ones(1, F32)]
+    for scalars in ([1.0, 0.5], [0.5, -0.0], [0.5, math.nan], [0.5, math.inf], [1, 2]):
+        jforeach.mul(xs, scalars)
+        jforeach.mul(xs, scalars)
+        assert id(scalars) not in _engine._NUMBER_LISTS, scalars
+
+
+@pytest.mark.parametrize("x64", [False, True])
+def test_x64_switched_with_the_same_list(x64):
+    xs = [jnp.ones(2, F32), jnp.ones(1, F32)]
+    scalars = [1 / 3, 0.1]
+    jforeach.mul(xs, scalars)
+    jforeach.mul(xs, scalars)
+    with jax.enable_x64(x64):
+        ys = [jnp.ones(2, jnp.float64 if x64 else F32), jnp.ones(1, jnp.float64 if x64 else F32)]
+        got = jforeach.mul(ys, scalars)
+        want = torch._foreach_mul([to_torch(y) for y in ys], scalars)
+        for g, t in zip(got, want, strict=True):
+            assert_matches(g, t)
+
+
+# ------------------------------------------------------------------------------------------------
+# Lists of mixed number types on a Packed: each tensor's own entry decides for it, as in torch
+
+
+@pytest.mark.parametrize("op", ["mul", "add", "sub", "div", "clamp_min", "mul_", "add_", "sub_"])
+@pytest.mark.parametrize("dtype", ["float32", "int32"])
+def test_mixed_number_types_on_a_packed_follow_each_tensors_entry(op, dtype):
+    """Generated lists mixing ints, floats and bools: jforeach's Packed call gives torch's values, or
+    raises where torch does; the one case torch accepts and a Packed cannot hold (one buffer's
+    tensors given different result dtypes) is a TypeError that says so."""
+    rng = np.random.default_rng(zlib.crc32(f"{op} {dtype}".encode()))
+    jdtype = jnp.float32 if dtype == "float32" else jnp.int32
+    fn, ref = getattr(jforeach, op), getattr(torch, f"_foreach_{op}")
+    for trial in range(12):
+        xs = [jnp.asarray(rng.integers(1, 5, (i % 2 + 1,)), jdtype) for i in range(4)]
+        pick = [lambda: float(rng.uniform(0.5, 2)), lambda: int(rng.integers(1, 4)), lambda: bool(rng.integers(2))]
+        scalars = [pick[int(rng.integers(3))]() for _ in xs]
+        torch_in = [to_torch(x) for x in xs]
+        results, error = _torch_or_error(ref, torch_in, list(scalars))
+        if op.endswith("_"):
+            results = torch_in  # in place: the tensors torch changed
+        packed = jforeach.pack(xs)
+        if error is not None:
+            with pytest.raises((TypeError, ValueError, RuntimeError)):
+                fn(packed, scalars)
+            assert all(not b.is_deleted() for b in packed.buffers)  # a rejected call loses nothing
+            continue
+        distinct = {str(t.dtype) for t in results}
+        if len(distinct) > 1:  # torch gives the tensors of one dtype different result dtypes
+            with pytest.raises(TypeError, match="different result dtypes"):
+                fn(packed, scalars)
+            continue
+        out = fn(packed, scalars)
+        for g, t in zip(out.unpack(), results, strict=True):
+            assert_matches(g, t, context=f"{op} {scalars!r} on {dtype} (trial {trial})")
