@@ -1050,7 +1050,11 @@ def _unpack_in_program(layout: Layout, buffers: Sequence[Any]) -> list[Any]:
         small = [i for i, off in enumerate(g.offsets) if off + g.sizes[i] < _INT32_LIMIT]
         opaque = dict(zip(small, _opaque_offsets(buf, [g.offsets[i] for i in small]), strict=True))
         for i, (m, off, size) in enumerate(zip(g.members, g.offsets, g.sizes, strict=True)):
-            piece = jax.lax.dynamic_slice(buf, (opaque[i],), (size,)) if i in opaque else buf[off : off + size]
+            piece = (
+                jax.lax.dynamic_slice(buf, (opaque[i],), (size,), allow_negative_indices=False)
+                if i in opaque
+                else buf[off : off + size]
+            )
             leaves[m] = piece.reshape(layout.shapes[m])
     return leaves
 
@@ -1072,7 +1076,11 @@ def _opaque_offsets(buf: jax.Array, offsets: Sequence[int]) -> tuple[jax.Array, 
         first = jnp.real(first)
     bits = jax.lax.bitcast_convert_type(first.astype(jnp.float32), jnp.int32)
     zero = jax.lax.clz(bits) >> 6  # clz of an int32 is at most 32: always 0, which XLA cannot know
-    return tuple(jax.lax.dynamic_index_in_dim(np.array([o, 0], np.int32), zero, keepdims=False) for o in offsets)
+    # (allow_negative_indices=False: no wrap-around select per offset, which XLA could not fold either)
+    return tuple(
+        jax.lax.dynamic_slice(np.array([o, 0], np.int32), (zero,), (1,), allow_negative_indices=False)[0]
+        for o in offsets
+    )
 
 
 def _split_leaves(layout: Layout, buffers: Sequence[Any]) -> list[Any]:
