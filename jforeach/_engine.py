@@ -798,6 +798,7 @@ class _Numbers(NamedTuple):
     x64: bool
     form: tuple[Any, ...]  # its part of the call's key
     host: np.ndarray  # the host array (_host_numbers)
+    may_overflow: dict[bool, bool]  # _may_overflow_any's answers, by integral_target
 
 
 # Lists of numbers by identity, so that a ScalarList passed again (a list of learning rates, of
@@ -833,7 +834,7 @@ def _remember_numbers(value: list[Any] | tuple[Any, ...], form: tuple[Any, ...],
         _numbers_held = 0
     if known is not None:
         _NUMBERS_ON_DEVICE.pop(id(known.host), None)
-    _NUMBER_LISTS[id(value)] = _Numbers(list(value) if type(value) is list else value, form[-1], form, host)
+    _NUMBER_LISTS[id(value)] = _Numbers(list(value) if type(value) is list else value, form[-1], form, host, {})
     _numbers_held += len(host)
 
 
@@ -919,7 +920,7 @@ def _numbers_fit(op: Op, plan: _Plan, operands: Sequence[Any], payloads: Sequenc
             elif len(host) <= 16 and kind.number_dtype.kind == "f":
                 if not _floats_fit(operands[i], integral_target):
                     break
-            elif _may_overflow_any(host, integral_target):
+            elif _may_overflow_kept(operands[i], host, integral_target):
                 break
     else:
         return True
@@ -1382,6 +1383,17 @@ def _may_overflow_any(values: np.ndarray, integral_target: bool) -> bool:
     if integral_target:
         return not bool(np.all((values >= 0) & (values <= 127)))  # NaN too; uint8 rejects negative floats
     return bool(np.any(np.isfinite(values) & (np.abs(values) > _FLOAT16_MAX)))
+
+
+def _may_overflow_kept(value: Any, host: np.ndarray, integral_target: bool) -> bool:
+    """:func:`_may_overflow_any` of ``host``, the host array of the list ``value``: asked once for a kept list."""
+    known = _NUMBER_LISTS.get(id(value))
+    if known is None or known.host is not host:
+        return _may_overflow_any(host, integral_target)
+    answer = known.may_overflow.get(integral_target)
+    if answer is None:
+        answer = known.may_overflow[integral_target] = _may_overflow_any(host, integral_target)
+    return answer
 
 
 def _overflow_target(rule: str, out: np.dtype) -> np.dtype | None:

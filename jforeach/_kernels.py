@@ -323,7 +323,7 @@ def _args_for(
                 value = payload[i]
                 dtype = dtype[i] if isinstance(dtype, tuple) else dtype
             else:
-                value = _expand(group, payload[np.asarray(group.members, dtype=np.int32)], segments)
+                value = _expand(group, _members_of(payload, group.members), segments)
                 if start is not None and x is not None:  # inside shard_map: this device's piece
                     value = jax.lax.dynamic_slice_in_dim(value, start, x.shape[0])
                 if isinstance(dtype, tuple):  # mixed ints and floats: one buffer takes the widest of its own
@@ -429,6 +429,15 @@ def _reduce_buffer(op: Op, x: Any, layout: Layout, index: int, seg: Any, statics
 
 # ----------------------------------------------------------------------------------------------
 # Reductions and operands of a buffer
+
+
+def _members_of(per_tensor: Any, members: tuple[int, ...]) -> Any:
+    """The entries of ``members`` (a buffer's tensors): a slice where they are consecutive (a gather
+    by constant indices is not simplified away by XLA, and costs about as much as the op)."""
+    first = members[0] if members else 0
+    if members == tuple(range(first, first + len(members))):
+        return per_tensor[first : first + len(members)]
+    return per_tensor[np.asarray(members, dtype=np.int32)]
 
 
 def _expand(group: Group, per_tensor: jax.Array, segments: Any) -> jax.Array:
