@@ -721,15 +721,15 @@ def _numpy_leaves(flat: Sequence[Any]) -> dict[int, np.ndarray]:
 
 def _built_in_pieces(g: Group, target: Any) -> bool:
     """Whether ``g``'s buffer is built on its device piece by piece: each region one device holds is longer
-    than a piece (a shorter one is copied whole), short enough for int32 offsets, and in the devices'
-    default memory (a sharding naming another memory kind is placed by ``jax.device_put``)."""
+    than a piece (a shorter one is copied whole) and in the devices' default memory (a sharding naming
+    another memory kind is placed by ``jax.device_put``)."""
     if g.length <= PIECE:
         return False
     kind = getattr(target, "memory_kind", None)
     if kind is not None and any(kind != d.default_memory().kind for d in target.device_set):
         return False
     region = g.length // shard_count(target) if isinstance(target, jax.sharding.Sharding) else g.length
-    return PIECE < region <= np.iinfo(np.int32).max
+    return PIECE < region
 
 
 def _placed_in_pieces(host: Sequence[Any], g: Group, target: Any) -> jax.Array:
@@ -764,10 +764,15 @@ def _region_in_pieces(
     with jax.default_device(device):  # made there (``jnp.zeros(device=...)`` makes them here, then copies)
         buf = _zeros(n, g.dtype)
     flat: dict[int, np.ndarray] = {}  # members the pieces still read, raveled once
+    wide = n - c > _INT32_OFFSETS  # a region past int32 offsets: int64 ones, written with x64 on
     for start in range(0, n, c):
         start = min(start, n - c)
         _fill_piece(piece, host, g, lo + start, flat)
-        buf = _write_piece(buf, jax.device_put(piece, device), np.int32(start))
+        if wide:
+            with jax.enable_x64(True):  # (only the index is 64-bit: the buffer keeps its dtype)
+                buf = _write_piece(buf, jax.device_put(piece, device), np.int64(start))
+        else:
+            buf = _write_piece(buf, jax.device_put(piece, device), np.int32(start))
         jax.block_until_ready(buf)  # the staging array is refilled next
     return buf
 
@@ -797,6 +802,9 @@ def _fill_piece(staging: np.ndarray, host: Sequence[Any], g: Group, start: int, 
             flat.pop(k, None)
         k += 1
     staging[pos - start :] = 0
+
+
+_INT32_OFFSETS = int(np.iinfo(np.int32).max)  # the largest piece start an int32 index holds
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
@@ -1016,9 +1024,11 @@ def _replicated_explicitly(buf: Any) -> Any:
 # element ``zero`` of a constant ``[offset, 0]``, where ``zero`` is computed from the buffer's first
 # element (always 0, which XLA cannot know). XLA:CPU fuses scalar constants into a kernel but passes
 # an array constant in as an operand, so the fusions of one shape are identical again. The values
-# are the buffer's own elements (bit-identical), and the offsets are never out of range. (The offsets
-# used to leave one ``lax.cond`` as separate scalars: its thousands of outputs made XLA's ordering
-# analyses superlinear, 255 s of XLA at 10,000 tensors against 107 s now, 13.2 s against 10.7 s at 2,000.)
+# are the buffer's own elements (bit-identical), and the offsets are never out of range, so both
+# dynamic_slices skip the negative-index wrap-around (a compare, an add and a select per tensor
+# that XLA could not fold either). (The offsets used to leave one ``lax.cond`` as separate scalars,
+# with the wrap-around: grad of 10,000 tensors took 255 s of XLA, now 54-60 s against the tree's
+# 27 s; 2,000 tensors, 13.2 s, now 5-7 s against 2.3-3.2 s. ``bench --ops unpack``.)
 #
 # Under ``grad``, a dynamic_slice would transpose to a full-size zero buffer per tensor; the custom JVP
 # says the tangent is the same tensors cut by ``lax.split``, which JAX transposes to a concatenate: the

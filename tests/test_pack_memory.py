@@ -88,6 +88,32 @@ def test_values_are_the_numpy_concatenation_bit_for_bit(monkeypatch, dtype, leng
         np.testing.assert_array_equal(_bits(got), _bits(want))
 
 
+@pytest.mark.parametrize("x64", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.int8, jnp.bfloat16])
+def test_a_region_past_int32_offsets_is_written_with_int64_ones(monkeypatch, dtype, x64):
+    """Pieces starting past what an int32 index holds are written with int64 starts (x64 on for that
+    write alone), so a buffer of more than 2**31 elements is built in pieces too. The limit is lowered
+    here: the values, the dtype and the global x64 flag must not change."""
+    monkeypatch.setattr(packed_module, "PIECE", _C)
+    monkeypatch.setattr(packed_module, "_INT32_OFFSETS", 2 * _C)
+    starts = []
+    write = packed_module._write_piece
+    monkeypatch.setattr(packed_module, "_write_piece", lambda b, p, s: starts.append(s) or write(b, p, s))
+    for length in (3 * _C + 1, 5 * _C - 2):  # the last piece starts past the lowered limit
+        tree = _sized(length, dtype, seed=length)
+        with jax.enable_x64(x64):
+            packed = jforeach.pack(tree)
+            assert jax.config.jax_enable_x64 == x64  # (the write's x64 is its own)
+        (group,) = packed.layout.groups
+        assert packed.buffers[0].dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(_bits(packed.buffers[0]), _bits(_want(tree, group)))
+        assert {np.asarray(s).dtype for s in starts} == {np.dtype(np.int64)}, starts
+        starts.clear()
+        before = packed.buffers[0]
+        jforeach.mul_(packed, 1)  # and it donates
+        assert before.is_deleted() and packed.buffers[0].dtype == np.dtype(dtype)
+
+
 def test_groups_each_buffer_its_members(monkeypatch):
     monkeypatch.setattr(packed_module, "PIECE", _C)
     rng = np.random.default_rng(3)
