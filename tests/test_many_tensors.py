@@ -220,3 +220,40 @@ def test_offsets_past_int32_are_cut_at_constant_offsets(monkeypatch, limit):
         np.testing.assert_array_equal(np.asarray(got[k]), tree[k])
     grad = jax.grad(lambda q: sum(jnp.sum(x * x) for x in jax.tree.leaves(q.unpack())))(p)
     np.testing.assert_array_equal(np.asarray(grad.buffers[0])[:8], np.concatenate([2 * tree["a"], 2 * tree["b"]]))
+
+
+def _model_loss(t, x):
+    return jnp.sum(jnp.tanh(x @ t["w"].T) ** 2) + jnp.sum(t["b"] * jnp.sin(x))
+
+
+def _model(seed):
+    rng = np.random.default_rng(seed)
+    w, b = rng.standard_normal((3, 4)), rng.standard_normal(4)
+    tree = {"w": jnp.asarray(w, jnp.float32), "b": jnp.asarray(b, jnp.float32)}
+    return tree, jnp.asarray(rng.standard_normal((5, 4)), jnp.float32)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_per_example_gradients_through_unpack_are_the_trees(seed):
+    """vmap of grad with the parameters unbatched (per-example gradients, as DP-SGD takes them)."""
+    tree, xs = _model(seed)
+    packed = jforeach.pack(tree)
+    per = jax.jit(jax.vmap(jax.grad(lambda q, x: _model_loss(q.unpack(), x)), in_axes=(None, 0)))(packed, xs)
+    want = jax.vmap(jax.grad(_model_loss), in_axes=(None, 0))(tree, xs)
+    for i in range(xs.shape[0]):
+        row = jforeach.pack(jax.tree.map(lambda a, i=i: a[i], want))
+        assert row.layout == packed.layout
+        np.testing.assert_allclose(np.asarray(per.buffers[0][i]), np.asarray(row.buffers[0]), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_hessian_through_unpack_is_the_trees(seed):
+    tree, xs = _model(seed)
+    packed = jforeach.pack(tree)
+    got = jax.jit(jax.hessian(lambda q: _model_loss(q.unpack(), xs[0])))(packed)
+    flat = lambda t: jnp.concatenate([jnp.ravel(t["b"]), jnp.ravel(t["w"])])  # noqa: E731 - leaf order
+    unflat = lambda v: {"b": v[:4], "w": v[4:].reshape(3, 4)}  # noqa: E731
+    want = jax.hessian(lambda v: _model_loss(unflat(v), xs[0]))(flat(tree))
+    assert [g.dtype for g in packed.layout.groups] == [np.dtype(np.float32)]
+    # float32 both ways, the same arithmetic fused differently: a few ulps of the entries (order 1)
+    np.testing.assert_allclose(np.asarray(got.buffers[0].buffers[0]), np.asarray(want), rtol=1e-5, atol=1e-6)
