@@ -819,8 +819,8 @@ def _x64() -> bool:
 
 def _remember_numbers(value: list[Any] | tuple[Any, ...], form: tuple[Any, ...], host: np.ndarray) -> None:
     """Keep ``value`` (a list of Python floats, converted to ``host``) by identity, if equality is a
-    safe test of it (finite, non-integral floats; see ``_NUMBER_LISTS``). A list seen once more also
-    gets its device array, which the kernel then takes as it is."""
+    safe test of it (finite, non-integral floats; see ``_NUMBER_LISTS``). A kept list that comes again
+    also gets its device array (:func:`_send_numbers`), which the kernel then takes as it is."""
     global _numbers_held
     known = _NUMBER_LISTS.get(id(value))
     if known is not None and known.values == value and known.x64 is form[-1]:
