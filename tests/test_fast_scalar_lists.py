@@ -199,3 +199,36 @@ def test_mixed_number_types_on_a_packed_follow_each_tensors_entry(op, dtype):
         out = fn(packed, scalars)
         for g, t in zip(out.unpack(), results, strict=True):
             assert_matches(g, t, context=f"{op} {scalars!r} on {dtype} (trial {trial})")
+
+
+def test_a_list_first_kept_inside_set_mesh_does_not_place_later_results():
+    mesh = jax.make_mesh((1,), ("x",))
+    scalars = [0.8125, 0.40625]  # (values no other test uses)
+    with jax.set_mesh(mesh):
+        inside = [jnp.arange(4.0), jnp.arange(2.0)]
+        for _ in range(3):
+            jforeach.mul(inside, scalars)
+    for container in ("list", "packed"):
+        xs = [jnp.arange(4.0), jnp.arange(2.0)]
+        tensors = jforeach.pack(xs) if container == "packed" else xs
+        for _ in range(3):
+            out = jforeach.mul(tensors, scalars)
+            first = out.buffers[0] if container == "packed" else out[0]
+            assert not first.committed and isinstance(first.sharding, jax.sharding.SingleDeviceSharding)
+
+
+def test_a_call_inside_jit_keeps_no_tracer():
+    scalars = [0.375, 0.625]
+
+    @jax.jit
+    def step(xs):
+        return jforeach.mul(xs, scalars)
+
+    xs = [jnp.arange(3.0), jnp.arange(2.0)]
+    for _ in range(2):
+        got = step(xs)
+    assert not any(isinstance(a, jax.core.Tracer) for a in _engine._NUMBERS_ON_DEVICE.values())
+    for g, t in zip(got, torch._foreach_mul([to_torch(x) for x in xs], scalars), strict=True):
+        assert_matches(g, t)
+    for g, t in zip(jforeach.mul(xs, scalars), torch._foreach_mul([to_torch(x) for x in xs], scalars), strict=True):
+        assert_matches(g, t)  # and outside, after it
