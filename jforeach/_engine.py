@@ -718,13 +718,12 @@ def _call_form(op: Op, tensors: Any, operands: Sequence[Any], inplace: bool, alp
     for i, (value, spec) in enumerate(zip(operands, op.operands, strict=True)):
         kind = type(value)
         if kind is list or kind is tuple:
-            known = _NUMBER_LISTS.get(id(value))
-            if known is not None and not reduction and value == known.values and known.x64 is _x64():
-                key.append(known.form)  # (the same numbers, by value: see _remember_numbers)
+            types = set(map(type, value))
+            if types == _FLOATS and not reduction and (known := _kept_numbers(value, op)) is not None:
+                key.append(known.form)  # (the same numbers: see _NUMBER_LISTS)
                 payloads[i] = known.host
                 _send_numbers(known)
                 continue
-            types = set(map(type, value))
             if types <= concrete:
                 # all 0-d: perhaps a ScalarList or torch's list of 0-d tensors (_zero_dim_tensor_list)
                 if not types or reduction or kind is not container or len(value) != len(leaves):
@@ -798,19 +797,34 @@ class _Numbers(NamedTuple):
     x64: bool
     form: tuple[Any, ...]  # its part of the call's key
     host: np.ndarray  # the host array (_host_numbers)
+    tiny: bool  # a nonzero number below float32's smallest normal (pow takes the whole path for it)
     may_overflow: dict[bool, bool]  # _may_overflow_any's answers, by integral_target
 
 
-# Lists of numbers by identity, so that a ScalarList passed again (a list of learning rates, of
-# weight decays) is not read and converted again: ``value == known.values`` costs about 1 us for
-# 1,000 numbers where converting them costs about 25 us. Equality is a safe test only where no other
-# number equals one of them with another meaning: so only finite, non-integral floats are kept (an
-# int or a bool equals an integral float, 0.0 equals -0.0; NaN never equals itself). A list kept
-# twice is sent to the device once (_NUMBERS_ON_DEVICE, by the host array's identity).
+# Lists of Python floats by identity, so that a ScalarList passed again (a list of learning rates, of
+# weight decays) is not converted and sent again: its entries' types are read (every entry exactly a
+# float, as for any list) and ``value == known.values`` compares them (about 1 us for 1,000), where
+# converting and sending them costs about 40 us. Equality of floats is a safe test only where no
+# other float equals one with another meaning: so only finite, non-integral lists are kept (0.0
+# equals -0.0; NaN never equals itself). A kept list that comes again gets a device array
+# (_NUMBERS_ON_DEVICE, by the host array's identity).
 _NUMBER_LISTS: dict[int, _Numbers] = {}
 _NUMBERS_ON_DEVICE: dict[int, jax.Array] = {}
-_NUMBER_LISTS_BUDGET = 1 << 22  # numbers held in all; beyond it the lists are dropped and kept again
+_FLOATS = frozenset({float})
+_NUMBER_LISTS_BUDGET = 1 << 20  # numbers held in all, and lists at most: beyond, all are dropped
+_NUMBER_LISTS_MAX = 256
 _numbers_held = 0
+
+
+def _kept_numbers(value: list[Any] | tuple[Any, ...], op: Op) -> _Numbers | None:
+    """The kept entry of ``value`` (a list of Python floats) if its numbers are the same, under the
+    same x64 flag; not for pow where a number is tiny (:func:`_host_numbers` looks at those)."""
+    known = _NUMBER_LISTS.get(id(value))
+    if known is None or known.x64 is not _x64() or value != known.values:
+        return None
+    if known.tiny and op.name == "pow":
+        return None
+    return known
 
 
 def _x64() -> bool:
@@ -825,16 +839,20 @@ def _remember_numbers(value: list[Any] | tuple[Any, ...], form: tuple[Any, ...],
     known = _NUMBER_LISTS.get(id(value))
     if known is not None and known.values == value and known.x64 is form[-1]:
         return
+    if known is not None:  # another list at a reused address, or this one changed: its entry goes
+        del _NUMBER_LISTS[id(value)]
+        _NUMBERS_ON_DEVICE.pop(id(known.host), None)
+        _numbers_held -= len(known.host)
     with np.errstate(invalid="ignore"):
         if not (np.isfinite(host).all() and (host != np.rint(host)).all()):
             return
-    if _numbers_held + len(host) > _NUMBER_LISTS_BUDGET:
+    if _numbers_held + len(host) > _NUMBER_LISTS_BUDGET or len(_NUMBER_LISTS) >= _NUMBER_LISTS_MAX:
         _NUMBER_LISTS.clear()
         _NUMBERS_ON_DEVICE.clear()
         _numbers_held = 0
-    if known is not None:
-        _NUMBERS_ON_DEVICE.pop(id(known.host), None)
-    _NUMBER_LISTS[id(value)] = _Numbers(list(value) if type(value) is list else value, form[-1], form, host, {})
+    tiny = bool(np.any(np.abs(host) < _kernels.FLOAT32_TINY))  # (no zeros: they are integral)
+    values = list(value) if type(value) is list else value
+    _NUMBER_LISTS[id(value)] = _Numbers(values, form[-1], form, host, tiny, {})
     _numbers_held += len(host)
 
 

@@ -232,3 +232,76 @@ def test_a_call_inside_jit_keeps_no_tracer():
         assert_matches(g, t)
     for g, t in zip(jforeach.mul(xs, scalars), torch._foreach_mul([to_torch(x) for x in xs], scalars), strict=True):
         assert_matches(g, t)  # and outside, after it
+
+
+def _at_the_address_of(kept, other):
+    """Make ``other`` look, to the store, like a list at the address ``kept`` had (CPython reuses the
+    address of a freed list at once): its entry, filed under ``id(other)``."""
+    _engine._NUMBER_LISTS[id(other)] = _engine._NUMBER_LISTS[id(kept)]
+
+
+@pytest.mark.parametrize("shape", [(3,), (1,)])
+def test_a_list_of_arrays_at_a_kept_lists_address_is_a_tensor_list(shape):
+    """Arrays are never compared with kept numbers (one element arrays equal to them would have been
+    taken for them, longer ones raised "truth value ... ambiguous")."""
+    xs = [jnp.ones(shape, jnp.float16), jnp.ones(shape, jnp.float16)]
+    kept = [0.5, 1.25]
+    for _ in range(2):
+        jforeach.add(xs, kept)
+    others = [jnp.full(shape, 0.5, F32), jnp.full(shape, 1.25, F32)]
+    _at_the_address_of(kept, others)
+    got = jforeach.add(xs, others)
+    want = torch._foreach_add([to_torch(x) for x in xs], [to_torch(o) for o in others])
+    for g, t in zip(got, want, strict=True):
+        assert_matches(g, t)  # float32 results: a TensorList, not a ScalarList of float16 tensors
+
+
+@pytest.mark.parametrize("entry", [np.float64(0.5), np.float32(0.5), "fraction", "subclass"])
+def test_an_equal_number_of_another_type_is_not_the_kept_float(entry):
+    import fractions
+
+    class F(float):
+        pass
+
+    entry = {"fraction": fractions.Fraction(1, 2), "subclass": F(0.5)}.get(entry, entry)
+    xs = [jnp.ones(2, jnp.float16), jnp.ones(1, jnp.float16)]
+    scalars = [0.5, 1.25]
+    for _ in range(2):
+        jforeach.mul(xs, scalars)
+    scalars[0] = entry  # == 0.5
+    fresh = list(scalars)
+    got, error = _torch_or_error(jforeach.mul, xs, scalars)
+    want, fresh_error = _torch_or_error(jforeach.mul, xs, fresh)  # the whole path's answer
+    assert type(error) is type(fresh_error)
+    if error is None:
+        for g, w in zip(got, want, strict=True):
+            assert g.dtype == w.dtype and np.array_equal(np.asarray(g), np.asarray(w))
+
+
+def test_pow_with_tiny_exponents_of_a_list_kept_by_another_op():
+    with jax.enable_x64(True):
+        xs = [jnp.asarray([0.0, -2.0, 3.0], F32)]
+        scalars = [-1e-300]
+        for _ in range(2):
+            jforeach.mul(xs, scalars)  # kept (finite, non-integral) by mul
+        for _ in range(2):
+            jforeach.pow(xs, [0.5])  # pow's plan for one float
+        got = jforeach.pow(xs, scalars)
+        want = torch._foreach_pow([to_torch(x) for x in xs], scalars)
+        for g, t in zip(got, want, strict=True):
+            assert_matches(g, t)  # inf, nan, 1: a flushed exponent would give 1, 1, 1
+
+
+def test_a_training_loop_with_a_new_list_every_step():
+    params = [jnp.ones(3, F32), jnp.ones(2, F32)]
+    grads = [jnp.full(3, 0.1, F32), jnp.full(2, 0.1, F32)]
+    tp, tg = [to_torch(p) for p in params], [to_torch(g) for g in grads]
+    for step in range(20):
+        lrs = [0.01 * 0.9**step, 0.02 * 0.9**step]  # a new list each step, at a reused address
+        jforeach.mul_(params, lrs)
+        torch._foreach_mul_(tp, lrs)
+        del lrs
+        jforeach.add_(params, [g * 2 for g in grads])  # a new list of arrays, perhaps at that address
+        torch._foreach_add_(tp, [g * 2 for g in tg])
+        for p, t in zip(params, tp, strict=True):
+            assert_matches(p, t, context=f"step {step}")
