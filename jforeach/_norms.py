@@ -120,11 +120,12 @@ class Buffers:
 Reducer = Along | Segments | Buffers
 
 
-def power_sum(reducer: Reducer, ord: Any, *, literal_inf: bool = False) -> jax.Array:  # noqa: A002 - torch's name
+def power_sum(reducer: Reducer, ord: Any, *, literal: bool = False) -> jax.Array:  # noqa: A002 - torch's name
     """sum ``|x| ** ord`` of the magnitudes ``reducer`` holds, with the norm's special orders: 0
     counts non-zeros, +-inf take the largest / smallest magnitude.
 
-    ``literal_inf``: +-inf is the sum of ``|x| ** ord`` itself, as torch's ``_foreach_powsum`` takes it.
+    ``literal``: 0 and +-inf are the sum of ``|x| ** ord`` itself, as torch's ``_foreach_powsum`` takes
+    them (``0 ** 0`` is 1: order 0 counts every element).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -135,10 +136,10 @@ def power_sum(reducer: Reducer, ord: Any, *, literal_inf: bool = False) -> jax.A
       >>> power_sum(Buffers([a, jnp.array([1.0])]), 1)
       Array(8., dtype=float32)
     """
+    if literal and ord in (0, _INF, -_INF):
+        return reducer.sum(lambda a: a**ord)
     if ord == 0:
         return reducer.count_nonzero()
-    if literal_inf and ord in (_INF, -_INF):
-        return reducer.sum(lambda a: a**ord)
     if ord == _INF:
         return reducer.max(initial=0)
     if ord == -_INF:
@@ -169,7 +170,8 @@ class Reduction:
       name: The op's name, for messages.
       ordered: Whether it takes ``ord`` and ``dtype`` and reduces magnitudes (norm, powsum); False:
         the values themselves, by their maximum (max).
-      literal_inf: ``ord=+-inf`` is the sum of ``|x| ** ord`` itself (torch's ``_foreach_powsum``).
+      literal: ``ord`` 0 and +-inf are the sum of ``|x| ** ord`` itself (torch's ``_foreach_powsum``:
+        order 0 counts every element, +inf gives inf, -inf 0 or inf).
       root: The power sum is finished into a norm (:func:`norm_from_power_sum`).
       any_float_dtype: ``dtype=`` may be any floating dtype, of an integral tensor too (powsum).
       bool_orders: ``True`` / ``False`` are taken as the orders 1 / 0 (torch's powsum; its norm
@@ -185,7 +187,7 @@ class Reduction:
 
     name: str
     ordered: bool = True
-    literal_inf: bool = False
+    literal: bool = False
     root: bool = False
     any_float_dtype: bool = False
     bool_orders: bool = False
@@ -199,7 +201,7 @@ class Reduction:
         or its power sum of order ``ord`` (of magnitudes the caller took)."""
         if not self.ordered:
             return reducer.max()
-        return power_sum(reducer, ord, literal_inf=self.literal_inf)
+        return power_sum(reducer, ord, literal=self.literal)
 
     def finish(self, s: jax.Array, ord: Any = None) -> jax.Array:  # noqa: A002
         """The result from :meth:`reduce`'s (combined) values: a norm's root, else the values."""
@@ -225,5 +227,5 @@ class Reduction:
 
 
 NORM = Reduction("norm", root=True)
-POWSUM = Reduction("powsum", literal_inf=True, any_float_dtype=True, bool_orders=True)
+POWSUM = Reduction("powsum", literal=True, any_float_dtype=True, bool_orders=True)
 MAX = Reduction("max", ordered=False)

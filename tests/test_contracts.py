@@ -675,9 +675,16 @@ def test_bool_alpha_only_for_bool_results_like_torch(dtype):
         np.testing.assert_array_equal(np.asarray(got), want)
 
 
-def test_powsum_takes_infinite_orders_literally_like_torch():
-    arrays = [np.array([0.5, 2.0], np.float32), np.zeros(0, np.float32), np.array([1.0, 0.5], np.float32)]
-    for ord_ in (float("inf"), float("-inf"), -1.0):
+def test_powsum_takes_orders_zero_and_infinite_literally_like_torch():
+    """torch's powsum is the sum of |x| ** ord for every order: 0 counts every element (0 ** 0 = 1,
+    where the 0-norm counts non-zeros), +inf gives inf, -inf inf where an element is 0."""
+    arrays = [
+        np.array([0.5, 2.0], np.float32),
+        np.zeros(0, np.float32),
+        np.array([1.0, 0.5], np.float32),
+        np.array([0.0, -3.0, 0.0], np.float32),
+    ]
+    for ord_ in (float("inf"), float("-inf"), -1.0, 0, 0.0, False):
         want = [float(t) for t in torch._foreach_powsum([torch.tensor(a) for a in arrays], ord_)]
         got = [float(v) for v in jforeach.powsum([jnp.asarray(a) for a in arrays], ord_)]
         packed = [float(v) for v in jforeach.powsum(jforeach.pack([jnp.asarray(a) for a in arrays]), ord_).unpack()]

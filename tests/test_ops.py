@@ -368,7 +368,7 @@ def test_norm_dtype(out):
     check_all_dtypes("norm", ALL_DTYPES, lambda d: (*make(d), (2, jdt), lambda: (2, tdt)), context=f"dtype={out}")
 
 
-@pytest.mark.parametrize("ord_", [1, 2, 3, 0.5])
+@pytest.mark.parametrize("ord_", [1, 2, 3, 0.5, 0])
 def test_powsum(ord_):
     check_all_dtypes("powsum", ALL_DTYPES, lambda d: (*make(d), (ord_,), lambda: (ord_,)), context=f"ord={ord_}")
 
