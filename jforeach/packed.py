@@ -957,19 +957,28 @@ def _unpack(packed: Packed) -> Any:
     layout = packed.layout
     buffers = packed.buffers
     traced = _arrays.is_tracer(buffers)
-    if traced or not all(b.is_fully_addressable for b in buffers):
+    # a gradient's integer and bool buffers are numpy float0 arrays (``jax.grad(..., allow_int=True)``)
+    float0 = [isinstance(b, np.ndarray) and b.dtype == jax.dtypes.float0 for b in buffers]
+    arrays = [b for b, z in zip(buffers, float0, strict=True) if not z]
+    if traced or not all(b.is_fully_addressable for b in arrays):
         leaves = _slice_leaves(layout, buffers)
     else:
         # each tensor is copied out of the host view: on CPU the view is the buffer's own memory and
         # device_put would alias a slice of it, so the unpacked tree would hold the buffer and the next
         # in-place op on this Packed could not donate it (it silently allocated anew)
-        host = jax.device_get(list(buffers))
+        host = iter(jax.device_get(arrays))
         leaves_np: list[Any] = [None] * layout.num_tensors
-        for g, buf in zip(layout.groups, host, strict=True):
+        zeros: dict[int, np.ndarray] = {}  # the float0 tensors, as jax.grad gives them: host arrays
+        for g, is_float0 in zip(layout.groups, float0, strict=True):
+            buf = None if is_float0 else next(host)
             for m, off, size in zip(g.members, g.offsets, g.sizes, strict=True):
-                leaves_np[m] = np.array(buf[off : off + size]).reshape(layout.shapes[m])
+                if buf is None:
+                    zeros[m] = np.zeros(layout.shapes[m], jax.dtypes.float0)
+                else:
+                    leaves_np[m] = np.array(buf[off : off + size]).reshape(layout.shapes[m])
         del host
-        leaves = jax.device_put(leaves_np, _unpack_target(buffers))
+        placed = iter(jax.device_put([leaf for leaf in leaves_np if leaf is not None], _unpack_target(arrays)))
+        leaves = [zeros.get(m) if leaf is None else next(placed) for m, leaf in enumerate(leaves_np)]
     if packed._masked is not None:  # the tensors of masked-out groups: masked out in the tree too
         leaves = [optax.MaskedNode() if leaf is None else leaf for leaf in leaves]
     return jax.tree.unflatten(layout.treedef, leaves)

@@ -256,3 +256,16 @@ def test_hessian_through_unpack_is_the_trees(seed=1):
     assert [g.dtype for g in packed.layout.groups] == [np.dtype(np.float32)]
     # float32 both ways, the same arithmetic fused differently: a few ulps of the entries (order 1)
     np.testing.assert_allclose(np.asarray(got.buffers[0].buffers[0]), np.asarray(want), rtol=1e-5, atol=1e-6)
+
+
+def test_unpack_of_a_gradient_with_integer_tensors_outside_jit():
+    """``grad(..., allow_int=True)`` gives an integer or bool buffer as a numpy float0 array; unpack
+    gives each of its tensors as such an array, as the same grad of the tree does."""
+    tree = {"f": jnp.arange(3.0), "i": jnp.arange(4, dtype=jnp.int32).reshape(2, 2), "m": jnp.array([True, False])}
+    loss = lambda t: jnp.sum(t["f"] ** 2)  # noqa: E731
+    got = jax.grad(lambda p: loss(p.unpack()), allow_int=True)(jforeach.pack(tree)).unpack()
+    want = jax.grad(loss, allow_int=True)(tree)
+    assert set(got) == set(want)
+    for key in want:
+        assert got[key].dtype == want[key].dtype and got[key].shape == want[key].shape, key
+    np.testing.assert_array_equal(np.asarray(got["f"]), np.asarray(want["f"]))
