@@ -20,7 +20,9 @@ import numpy as np
 
 from . import _dtypes
 
-_NUMBER_TYPES = (numbers.Number, np.bool_)
+# torch's Scalar: Python bool, int, float and complex, and numpy's scalars (a Fraction or a Decimal is
+# a ``numbers.Number`` that torch's argument parser rejects)
+_NUMBER_TYPES = (bool, int, float, complex, np.number, np.bool_)
 
 
 CONCRETE: frozenset[type] = frozenset()  # concrete_types(), once known
@@ -40,6 +42,11 @@ def concrete_types() -> frozenset[type]:
 
 def is_number(value: object) -> bool:
     return isinstance(value, _NUMBER_TYPES) and not isinstance(value, jax.Array | np.ndarray)
+
+
+def is_other_number(value: object) -> bool:
+    """A ``numbers.Number`` torch does not take as a Scalar (a Fraction, a Decimal)."""
+    return isinstance(value, numbers.Number) and not is_number(value)
 
 
 def leaf_name(tree: Any, index: int) -> str:

@@ -78,7 +78,7 @@ def _describe(value: Any) -> str:
 def _classify(spec: Operand, value: Any, n: int, treedef: Any, packed: Any) -> tuple[Kind, Any]:
     """Decide which torch overload ``value`` is, and return (static kind, dynamic payload)."""
     allowed = spec.overloads
-    if isinstance(value, str | bytes) or value is None:
+    if isinstance(value, str | bytes) or value is None or _arrays.is_other_number(value):
         expected = " or ".join(_OVERLOAD_WORDS[o] for o in allowed)
         raise TypeError(f"{spec.name} must be {expected}; got {value!r}")
     is_array = isinstance(value, jax.Array | np.ndarray)
@@ -100,6 +100,10 @@ def _classify(spec: Operand, value: Any, n: int, treedef: Any, packed: Any) -> t
             and not (isinstance(value, Sequence) and _all_numbers_or_0d(value))
             and not (is_array and "Tensor" in allowed)
         ):
+            if isinstance(value, Sequence) and (odd := next(filter(_arrays.is_other_number, value), None)) is not None:
+                raise TypeError(
+                    f"{spec.name} holds a {type(odd).__name__}, not a number torch takes (bool, int, float, complex)"
+                )
             raise TypeError(
                 f"tensors is a Packed but {spec.name} is {_describe(value)}; "
                 "pack it with the same layout (`jforeach.pack`)"

@@ -305,3 +305,23 @@ def test_a_training_loop_with_a_new_list_every_step():
         torch._foreach_add_(tp, [g * 2 for g in tg])
         for p, t in zip(params, tp, strict=True):
             assert_matches(p, t, context=f"step {step}")
+
+
+@pytest.mark.parametrize("container", ["list", "packed"])
+@pytest.mark.parametrize("number", ["fraction", "decimal"])
+def test_numbers_torch_does_not_take_are_rejected_as_torch_rejects_them(number, container):
+    """torch's Scalar is a bool, int, float or complex (numpy's scalars too): a Fraction or a Decimal,
+    alone or in a list, is a TypeError there (jforeach took a list of them as complex numbers)."""
+    import decimal
+    import fractions
+
+    value = fractions.Fraction(5, 4) if number == "fraction" else decimal.Decimal("1.25")
+    xs = [jnp.ones(2, F32), jnp.ones(1, F32)]
+    tensors = jforeach.pack(xs) if container == "packed" else xs
+    for operand in (value, [0.5, value], [value, value]):
+        with pytest.raises(TypeError):
+            torch._foreach_mul([to_torch(x) for x in xs], operand)
+        with pytest.raises(TypeError, match=type(value).__name__):
+            jforeach.mul_(tensors, operand)
+        buffers = tensors.buffers if container == "packed" else tensors
+        assert not any(b.is_deleted() for b in buffers)
