@@ -793,7 +793,7 @@ _REDUCTIONS: list[Op] = [
         "reduction",
         _norms.POWSUM,
         (_ORD, _DTYPE),
-        accepts=REAL,  # integer and bool tensors need a floating dtype= (see _kernels.reduction_dtype)
+        accepts=ALL,  # integer and bool tensors need a floating dtype= (see _kernels.reduction_dtype); complex: |x|
         inplace=False,
         torch_name="torch.linalg.vector_norm",
         jnp_name="jax.numpy.sum",

@@ -836,3 +836,23 @@ def test_import_does_not_start_the_jax_backend():
     code = "import jforeach; from jax._src import xla_bridge; print(len(xla_bridge._backends))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "0", out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_powsum_of_complex_tensors_is_of_their_magnitudes_like_torch(dtype):
+    """torch's powsum takes complex tensors (the sum of |x| ** ord, in the real dtype)."""
+    rng = np.random.default_rng(7)
+    arrays = [
+        (rng.standard_normal(5) + 1j * rng.standard_normal(5)).astype(dtype),
+        np.zeros(0, dtype),
+        np.array([0j, 2 - 1j], dtype),
+    ]
+    for ord_ in (0, 1, 2, 3.5, float("inf"), float("-inf"), -1.5):
+        want = [t.numpy() for t in torch._foreach_powsum([torch.from_numpy(a.copy()) for a in arrays], ord_)]
+        got = jforeach.powsum([jnp.asarray(a) for a in arrays], ord_)
+        packed = jforeach.powsum(jforeach.pack([jnp.asarray(a) for a in arrays]), ord_).unpack()
+        for w, g, p in zip(want, got, packed, strict=True):
+            assert np.asarray(g).dtype == w.dtype == np.asarray(p).dtype, ord_
+            # a sum of a few powers of magnitudes: a few units in the last place of the real dtype
+            np.testing.assert_allclose(np.asarray(g), w, rtol=8 * np.finfo(w.dtype).eps, err_msg=str(ord_))
+            np.testing.assert_allclose(np.asarray(p), w, rtol=8 * np.finfo(w.dtype).eps, err_msg=str(ord_))
