@@ -798,11 +798,9 @@ class _Numbers(NamedTuple):
     """A list of Python floats the fast path saw, and what it made of them."""
 
     values: list[Any] | tuple[Any, ...]  # a copy: the same float objects
-    x64: bool
-    form: tuple[Any, ...]  # its part of the call's key
+    form: tuple[Any, ...]  # its part of the call's key (its last entry: the x64 flag)
     host: np.ndarray  # the host array (_host_numbers)
     tiny: bool  # a nonzero number below float32's smallest normal (pow takes the whole path for it)
-    may_overflow: dict[bool, bool]  # _may_overflow_any's answers, by integral_target
 
 
 # Lists of Python floats by identity, so that a ScalarList passed again (a list of learning rates, of
@@ -824,15 +822,11 @@ def _kept_numbers(value: list[Any] | tuple[Any, ...], op: Op) -> _Numbers | None
     """The kept entry of ``value`` (a list of Python floats) if its numbers are the same, under the
     same x64 flag; not for pow where a number is tiny (:func:`_host_numbers` looks at those)."""
     known = _NUMBER_LISTS.get(id(value))
-    if known is None or known.x64 is not _x64() or value != known.values:
+    if known is None or known.form[-1] != jax.config.read("jax_enable_x64") or value != known.values:
         return None
     if known.tiny and op.name == "pow":
         return None
     return known
-
-
-def _x64() -> bool:
-    return bool(jax.config.jax_enable_x64)  # type: ignore[attr-defined]
 
 
 def _remember_numbers(value: list[Any] | tuple[Any, ...], form: tuple[Any, ...], host: np.ndarray) -> None:
@@ -840,11 +834,8 @@ def _remember_numbers(value: list[Any] | tuple[Any, ...], form: tuple[Any, ...],
     safe test of it (finite, non-integral floats; see ``_NUMBER_LISTS``). A kept list that comes again
     also gets its device array (:func:`_send_numbers`), which the kernel then takes as it is."""
     global _numbers_held
-    known = _NUMBER_LISTS.get(id(value))
-    if known is not None and known.values == value and known.x64 is form[-1]:
-        return
+    known = _NUMBER_LISTS.pop(id(value), None)  # (a kept list that is the same was taken by _kept_numbers)
     if known is not None:  # another list at a reused address, or this one changed: its entry goes
-        del _NUMBER_LISTS[id(value)]
         _NUMBERS_ON_DEVICE.pop(id(known.host), None)
         _numbers_held -= len(known.host)
     with np.errstate(invalid="ignore"):
@@ -856,7 +847,7 @@ def _remember_numbers(value: list[Any] | tuple[Any, ...], form: tuple[Any, ...],
         _numbers_held = 0
     tiny = bool(np.any(np.abs(host) < _kernels.FLOAT32_TINY))  # (no zeros: they are integral)
     values = list(value) if type(value) is list else value
-    _NUMBER_LISTS[id(value)] = _Numbers(values, form[-1], form, host, tiny, {})
+    _NUMBER_LISTS[id(value)] = _Numbers(values, form, host, tiny)
     _numbers_held += len(host)
 
 
@@ -942,7 +933,7 @@ def _numbers_fit(op: Op, plan: _Plan, operands: Sequence[Any], payloads: Sequenc
             elif len(host) <= 16 and kind.number_dtype.kind == "f":
                 if not _floats_fit(operands[i], integral_target):
                     break
-            elif _may_overflow_kept(operands[i], host, integral_target):
+            elif _may_overflow_any(host, integral_target):
                 break
     else:
         return True
@@ -1405,17 +1396,6 @@ def _may_overflow_any(values: np.ndarray, integral_target: bool) -> bool:
     if integral_target:
         return not bool(np.all((values >= 0) & (values <= 127)))  # NaN too; uint8 rejects negative floats
     return bool(np.any(np.isfinite(values) & (np.abs(values) > _FLOAT16_MAX)))
-
-
-def _may_overflow_kept(value: Any, host: np.ndarray, integral_target: bool) -> bool:
-    """:func:`_may_overflow_any` of ``host``, the host array of the list ``value``: asked once for a kept list."""
-    known = _NUMBER_LISTS.get(id(value))
-    if known is None or known.host is not host:
-        return _may_overflow_any(host, integral_target)
-    answer = known.may_overflow.get(integral_target)
-    if answer is None:
-        answer = known.may_overflow[integral_target] = _may_overflow_any(host, integral_target)
-    return answer
 
 
 def _overflow_target(rule: str, out: np.dtype) -> np.dtype | None:

@@ -101,6 +101,35 @@ def result_dtype(op: Op, x_dtype: np.dtype, x_rank: Rank, args: Sequence[Arg]) -
 
 def apply_one(op: Op, x: jax.Array, args: Sequence[Arg], *, inplace: bool) -> jax.Array:
     """The op on one tensor, with torch's dtype rules; raises TypeError/ValueError while tracing."""
+    out_dtype = checked_result_dtype(op, x, args, inplace=inplace)
+    compute = _dtypes.opmath(out_dtype)
+    # torch casts dimensioned tensors to the common (result) dtype before its kernel computes in
+    # opmath: for a float16 result, an int32 70000 is inf before it is multiplied (0-d tensors are
+    # CPU scalars to its kernels, read in opmath)
+    rounded = compute != out_dtype
+    if op.operands_in_result_dtype:  # torch rounds them to a float16/bfloat16 result's dtype first
+        # (pow: a tiny exponent kept at float32's smallest normal by _keep_tiny_exponents rounds to 0)
+        untiny = op.name == "pow" and rounded
+        values = [convert(convert(_untiny(a.value) if untiny else a.value, out_dtype), compute) for a in args]
+    else:
+        values = [
+            convert(convert(a.value, out_dtype), compute)
+            if rounded and a.promotes and a.rank == Rank.DIMENSIONED
+            else convert(a.value, compute)
+            for a in args
+        ]
+    out = op.fn(convert(convert(x, out_dtype), compute) if rounded and x.ndim else convert(x, compute), *values)
+    if inplace:
+        if out.shape != x.shape:
+            raise ValueError(f"the result has shape {out.shape} but the tensor it is written into has shape {x.shape}")
+        return out.astype(x.dtype)
+    if op.name == "abs" and _dtypes.category(x.dtype) == 3:
+        return out  # torch's abs of complex is real
+    return out.astype(out_dtype)
+
+
+def checked_result_dtype(op: Op, x: jax.Array, args: Sequence[Arg], *, inplace: bool) -> np.dtype:
+    """The result dtype of ``op`` on ``x`` with these operands, after every check torch makes of them."""
     check_accepts(op, x.dtype, args)
     out_dtype = result_dtype(op, x.dtype, _dtypes.rank_of(x.ndim), args)
     if op.integral_divisor_pair and all(_dtypes.category(a.dtype) <= 1 for a in args if a.rank != Rank.NUMBER):
@@ -128,30 +157,7 @@ def apply_one(op: Op, x: jax.Array, args: Sequence[Arg], *, inplace: bool) -> ja
                 )
     if inplace and not _dtypes.can_cast(out_dtype, x.dtype):
         raise TypeError(f"result type {out_dtype.name} can't be cast to the input dtype {np.dtype(x.dtype).name}")
-    compute = _dtypes.opmath(out_dtype)
-    # torch casts dimensioned tensors to the common (result) dtype before its kernel computes in
-    # opmath: for a float16 result, an int32 70000 is inf before it is multiplied (0-d tensors are
-    # CPU scalars to its kernels, read in opmath)
-    rounded = compute != out_dtype
-    if op.operands_in_result_dtype:  # torch rounds them to a float16/bfloat16 result's dtype first
-        # (pow: a tiny exponent kept at float32's smallest normal by _keep_tiny_exponents rounds to 0)
-        untiny = op.name == "pow" and rounded
-        values = [convert(convert(_untiny(a.value) if untiny else a.value, out_dtype), compute) for a in args]
-    else:
-        values = [
-            convert(convert(a.value, out_dtype), compute)
-            if rounded and a.promotes and a.rank == Rank.DIMENSIONED
-            else convert(a.value, compute)
-            for a in args
-        ]
-    out = op.fn(convert(convert(x, out_dtype), compute) if rounded and x.ndim else convert(x, compute), *values)
-    if inplace:
-        if out.shape != x.shape:
-            raise ValueError(f"the result has shape {out.shape} but the tensor it is written into has shape {x.shape}")
-        return out.astype(x.dtype)
-    if op.name == "abs" and _dtypes.category(x.dtype) == 3:
-        return out  # torch's abs of complex is real
-    return out.astype(out_dtype)
+    return out_dtype
 
 
 def _untiny(value: Any) -> jax.Array:
@@ -345,16 +351,9 @@ def _check_each_entry(
     for j, kind in enumerate(kinds):
         if kind.overload != "ScalarList" or not isinstance(kind.number_dtype, tuple):
             continue
-        results = set()
-        for dtype in sorted({np.dtype(kind.number_dtype[m]) for m in group.members}, key=str):
-            each = [*args[:j], dataclasses.replace(args[j], dtype=dtype), *args[j + 1 :]]
-            check_accepts(op, x.dtype, each)
-            out_dtype = result_dtype(op, x.dtype, _dtypes.rank_of(x.ndim), each)
-            if inplace and not _dtypes.can_cast(out_dtype, x.dtype):
-                raise TypeError(
-                    f"result type {out_dtype.name} can't be cast to the input dtype {np.dtype(x.dtype).name}"
-                )
-            results.add(out_dtype)
+        own = sorted({np.dtype(kind.number_dtype[m]) for m in group.members}, key=str)
+        each = ([*args[:j], dataclasses.replace(args[j], dtype=dtype), *args[j + 1 :]] for dtype in own)
+        results = {checked_result_dtype(op, x, entry_args, inplace=inplace) for entry_args in each}
         if len(results) > 1:
             raise TypeError(
                 f"the numbers of {args[j].name} mix types that give the {np.dtype(x.dtype).name} tensors of one "

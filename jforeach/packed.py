@@ -8,6 +8,7 @@ not grow with the number of tensors. ``Packed`` is a pytree whose children are t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import gc
@@ -764,15 +765,14 @@ def _region_in_pieces(
     with jax.default_device(device):  # made there (``jnp.zeros(device=...)`` makes them here, then copies)
         buf = _zeros(n, g.dtype)
     flat: dict[int, np.ndarray] = {}  # members the pieces still read, raveled once
-    wide = n - c > _INT32_OFFSETS  # a region past int32 offsets: int64 ones, written with x64 on
+    # a region past int32 offsets takes int64 ones, written with x64 on (the buffer keeps its dtype)
+    wide = n - c > _INT32_LIMIT
+    index, x64 = (np.int64, functools.partial(jax.enable_x64, True)) if wide else (np.int32, contextlib.nullcontext)
     for start in range(0, n, c):
         start = min(start, n - c)
         _fill_piece(piece, host, g, lo + start, flat)
-        if wide:
-            with jax.enable_x64(True):  # (only the index is 64-bit: the buffer keeps its dtype)
-                buf = _write_piece(buf, jax.device_put(piece, device), np.int64(start))
-        else:
-            buf = _write_piece(buf, jax.device_put(piece, device), np.int32(start))
+        with x64():
+            buf = _write_piece(buf, jax.device_put(piece, device), index(start))
         jax.block_until_ready(buf)  # the staging array is refilled next
     return buf
 
@@ -802,9 +802,6 @@ def _fill_piece(staging: np.ndarray, host: Sequence[Any], g: Group, start: int, 
             flat.pop(k, None)
         k += 1
     staging[pos - start :] = 0
-
-
-_INT32_OFFSETS = int(np.iinfo(np.int32).max)  # the largest piece start an int32 index holds
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
@@ -967,18 +964,18 @@ def _unpack(packed: Packed) -> Any:
         # device_put would alias a slice of it, so the unpacked tree would hold the buffer and the next
         # in-place op on this Packed could not donate it (it silently allocated anew)
         host = iter(jax.device_get(arrays))
-        leaves_np: list[Any] = [None] * layout.num_tensors
-        zeros: dict[int, np.ndarray] = {}  # the float0 tensors, as jax.grad gives them: host arrays
+        leaves = [None] * layout.num_tensors
+        copies: dict[int, np.ndarray] = {}  # the tensors to place on the device (float0 ones stay host arrays)
         for g, is_float0 in zip(layout.groups, float0, strict=True):
             buf = None if is_float0 else next(host)
             for m, off, size in zip(g.members, g.offsets, g.sizes, strict=True):
                 if buf is None:
-                    zeros[m] = np.zeros(layout.shapes[m], jax.dtypes.float0)
+                    leaves[m] = np.zeros(layout.shapes[m], jax.dtypes.float0)
                 else:
-                    leaves_np[m] = np.array(buf[off : off + size]).reshape(layout.shapes[m])
+                    copies[m] = np.array(buf[off : off + size]).reshape(layout.shapes[m])
         del host
-        placed = iter(jax.device_put([leaf for leaf in leaves_np if leaf is not None], _unpack_target(arrays)))
-        leaves = [zeros.get(m) if leaf is None else next(placed) for m, leaf in enumerate(leaves_np)]
+        for m, leaf in zip(copies, jax.device_put(list(copies.values()), _unpack_target(arrays)), strict=True):
+            leaves[m] = leaf
     if packed._masked is not None:  # the tensors of masked-out groups: masked out in the tree too
         leaves = [optax.MaskedNode() if leaf is None else leaf for leaf in leaves]
     return jax.tree.unflatten(layout.treedef, leaves)
@@ -1041,8 +1038,9 @@ def _replicated_explicitly(buf: Any) -> Any:
 #
 # Under ``grad``, a dynamic_slice would transpose to a full-size zero buffer per tensor; the custom JVP
 # says the tangent is the same tensors cut by ``lax.split``, which JAX transposes to a concatenate: the
-# gradient is one buffer assembled once (in chunks of ``_SPLIT_CHUNK`` pieces, so that no kernel
-# concatenates thousands of operands). Forward mode (``jax.jvp``) evaluates the split.
+# gradient is one buffer assembled once (XLA merges nested concatenates into one, so the split is
+# not chunked: one concatenate of 2,001 operands at 2,000 tensors either way). Forward mode
+# (``jax.jvp``) evaluates the split.
 #
 # Measured alternatives (grad of sum(tanh(x) * x), XLA:CPU, jax 0.10.2; at 2,000 tensors the tree took
 # 1.9-3.4 s of XLA and 10-20 ms a step): offsets passed as program inputs, 6-8 s of XLA; the gradient
@@ -1054,9 +1052,6 @@ def _replicated_explicitly(buf: Any) -> Any:
 # buffers, concatenated: 9-10 s and a slower step; offsets XLA can fold (static slices, ``lax.split``
 # forward, an ``optimization_barrier``, one int32 vector sliced per tensor), 37-45 s: each tensor
 # becomes a kernel of its own again.
-_SPLIT_CHUNK = 64
-
-
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
 def _unpack_in_program(layout: Layout, buffers: Sequence[Any]) -> list[Any]:
     leaves: list[Any] = [None] * layout.num_tensors
@@ -1103,7 +1098,7 @@ def _opaque_offsets(buf: jax.Array, offsets: Sequence[int]) -> tuple[jax.Array, 
 
 
 def _split_leaves(layout: Layout, buffers: Sequence[Any]) -> list[Any]:
-    """The tensors cut by ``lax.split``: chunks of pieces first, then each chunk into its pieces."""
+    """The tensors (and the gaps between them) cut by one ``lax.split`` of each buffer."""
     leaves: list[Any] = [None] * layout.num_tensors
     for g, buf in zip(layout.groups, buffers, strict=True):
         if buf.dtype == jax.dtypes.float0:  # the tangent of an integer or bool buffer
@@ -1115,12 +1110,9 @@ def _split_leaves(layout: Layout, buffers: Sequence[Any]) -> list[Any]:
             # else tells XLA's propagation, as the cut of the forward pass is data-dependent
             buf = _arrays.constrain(buf, layout.sharding)
         sizes, owners = _split_sizes(g)
-        chunks = [range(i, min(i + _SPLIT_CHUNK, len(sizes))) for i in range(0, len(sizes), _SPLIT_CHUNK)]
-        for chunk, part in zip(chunks, jax.lax.split(buf, [sum(sizes[i] for i in c) for c in chunks]), strict=True):
-            for i, piece in zip(chunk, jax.lax.split(part, [sizes[i] for i in chunk]), strict=True):
-                owner = owners[i]
-                if owner is not None:
-                    leaves[owner] = piece.reshape(layout.shapes[owner])
+        for owner, piece in zip(owners, jax.lax.split(buf, sizes), strict=True):
+            if owner is not None:
+                leaves[owner] = piece.reshape(layout.shapes[owner])
     return leaves
 
 

@@ -95,7 +95,7 @@ def test_a_region_past_int32_offsets_is_written_with_int64_ones(monkeypatch, dty
     write alone), so a buffer of more than 2**31 elements is built in pieces too. The limit is lowered
     here: the values, the dtype and the global x64 flag must not change."""
     monkeypatch.setattr(packed_module, "PIECE", _C)
-    monkeypatch.setattr(packed_module, "_INT32_OFFSETS", 2 * _C)
+    monkeypatch.setattr(packed_module, "_INT32_LIMIT", 2 * _C)
     starts = []
     write = packed_module._write_piece
     monkeypatch.setattr(packed_module, "_write_piece", lambda b, p, s: starts.append(s) or write(b, p, s))
