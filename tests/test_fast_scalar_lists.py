@@ -256,14 +256,17 @@ def test_a_list_of_arrays_at_a_kept_lists_address_is_a_tensor_list(shape):
         assert_matches(g, t)  # float32 results: a TensorList, not a ScalarList of float16 tensors
 
 
-@pytest.mark.parametrize("entry", [np.float64(0.5), np.float32(0.5), "fraction", "subclass"])
+@pytest.mark.parametrize(
+    "entry", [np.float64(0.5), np.float32(0.5), "fraction", "subclass", 0.5 + 0j, np.complex64(0.5), "array"]
+)
 def test_an_equal_number_of_another_type_is_not_the_kept_float(entry):
     import fractions
 
     class F(float):
         pass
 
-    entry = {"fraction": fractions.Fraction(1, 2), "subclass": F(0.5)}.get(entry, entry)
+    others = {"fraction": fractions.Fraction(1, 2), "subclass": F(0.5), "array": jnp.float32(0.5)}
+    entry = others.get(entry, entry) if isinstance(entry, str) else entry
     xs = [jnp.ones(2, jnp.float16), jnp.ones(1, jnp.float16)]
     scalars = [0.5, 1.25]
     for _ in range(2):
