@@ -165,6 +165,14 @@ def zero_padding(group: Group, buffer: jax.Array, start: Any = None) -> jax.Arra
 _LAYOUTS: weakref.WeakValueDictionary[tuple, Layout] = weakref.WeakValueDictionary()
 
 
+def _unpickled_packed(children: Sequence[Any], layout: Layout) -> Packed:
+    """A Packed read from a pickle: its buffers as JAX unpickles arrays (uncommitted, on the default
+    device), or, where the layout is sharded, placed with the layout's sharding."""
+    if layout.sharding is not None:
+        children = [jax.device_put(b, layout.sharding) if isinstance(b, jax.Array) else b for b in children]
+    return Packed(children, layout)
+
+
 def _pickled_sharding(sharding: Any) -> Any:
     """A NamedSharding on a concrete Mesh as (device ids, axis names, axis types, spec, memory kind)."""
     if isinstance(sharding, jax.sharding.NamedSharding) and isinstance(sharding.mesh, jax.sharding.Mesh):
@@ -336,6 +344,12 @@ class Packed:
     @property
     def buffers(self) -> tuple[jax.Array, ...]:
         return self._buffers
+
+    def __reduce__(self) -> tuple:
+        # JAX pickles an array as its values, which come back on one device; a sharded layout's
+        # buffers are put back on its mesh (_unpickled_packed), else its ops would meet a mismatch
+        children, layout = self.tree_flatten()
+        return (_unpickled_packed, (tuple(children), layout))
 
     @property
     def num_tensors(self) -> int:

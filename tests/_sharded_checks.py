@@ -868,6 +868,7 @@ def check_sharded_checkpoint_round_trips():
     """orbax save/restore of a Packed sharded over 8 devices and its AdamW state (jforeach's and
     optax's): with a target, bit-exact, the same shardings and layout, the train step not compiled
     again; without one, bare buffers with their saved shardings, which the target's structure rebuilds."""
+    import pickle
     import tempfile
 
     import jax
@@ -899,9 +900,19 @@ def check_sharded_checkpoint_round_trips():
             assert _bits(restored) == saved, name
             _shardings_equal(restored, like, name)
             _assert_pieces(restored[0], 8, name)
+            # pickle: JAX brings arrays back on one device; a Packed's buffers come back on its layout's
+            # mesh, so that its ops and the step take it as it is (they raised a mesh mismatch)
+            unpickled = pickle.loads(pickle.dumps((p, s)))
+            assert _bits(unpickled) == saved, name
+            _shardings_equal(unpickled[0].buffers, p.buffers, f"{name}, pickled")
+            _assert_pieces(unpickled[0], 8, name)
+            np.testing.assert_array_equal(
+                np.asarray(jforeach.norm(unpickled[0]).buffers[0]), np.asarray(jforeach.norm(p).buffers[0])
+            )
             # the step compiled before the checkpoint runs the restored state: the same next step
             want = _bits(step(p, s))
             assert _bits(step(*restored)) == want and step._cache_size() == 1, (name, step._cache_size())
+            assert _bits(make_step()(*unpickled)) == want, name  # (its own step: the count comes back uncommitted)
 
             if k:
                 continue

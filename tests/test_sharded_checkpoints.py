@@ -41,8 +41,9 @@ def test_pickle_of_a_sharded_packed_and_of_its_structure():
     assert structure.layout is p.layout
     restored = pickle.loads(pickle.dumps(p))
     assert restored.layout is p.layout
-    placed = jax.device_put(restored, sharding)  # pickled arrays come back uncommitted, as on one device
-    assert placed.buffers[0].sharding.is_equivalent_to(sharding, 1)
+    # JAX's pickled arrays come back on one device; a sharded Packed's buffers, on its layout's sharding
+    assert restored.buffers[0].committed and restored.buffers[0].sharding.is_equivalent_to(sharding, 1)
+    placed = jax.device_put(restored, sharding)
     np.testing.assert_array_equal(np.asarray(placed.buffers[0]), np.asarray(p.buffers[0]))
     assert jax.tree.map(np.asarray, placed.unpack()).keys() == tree.keys()
 
