@@ -1379,8 +1379,10 @@ def _host_number(value: Any) -> Any:
 
 def _may_overflow(value: Any, integral_target: bool) -> bool:
     """Whether ``value`` could fail c10's check for some dtype (int8 and float16 are the narrowest)."""
-    if value is None or isinstance(value, bool | complex):
+    if value is None or isinstance(value, bool):
         return False
+    if isinstance(value, complex):
+        return True  # (rare: checked exactly; to a real dtype a nonzero imaginary part overflows)
     if isinstance(value, int):
         return not -127 <= value <= 127  # (-128 negated, as sub's alpha is, overflows int8)
     if integral_target:
@@ -1395,8 +1397,10 @@ def _may_overflow_any(values: np.ndarray, integral_target: bool) -> bool:
     """:func:`_may_overflow` for an array of host numbers (a ScalarList)."""
     if values.dtype.kind in "iu":
         return bool(np.any((values < -127) | (values > 127)))  # (-128 negated, as sub's alpha is, overflows)
+    if values.dtype.kind == "c":
+        return True  # (rare: checked exactly, as a complex number is)
     if values.dtype.kind != "f":
-        return False  # bool and complex numbers are not checked
+        return False  # bool numbers are not checked
     if integral_target:
         return not bool(np.all((values >= 0) & (values <= 127)))  # NaN too; uint8 rejects negative floats
     return bool(np.any(np.isfinite(values) & (np.abs(values) > _FLOAT16_MAX)))
@@ -1411,7 +1415,12 @@ def _overflow_target(rule: str, out: np.dtype) -> np.dtype | None:
 
 
 def _overflows(value: Any, dtype: np.dtype) -> bool:
-    """c10's ``overflows<dtype>(value)``, from an int64 (or uint64) or a double number."""
+    """c10's ``overflows<dtype>(value)``, from an int64 (or uint64), a double or a complex number: a
+    complex number overflows a real dtype when its imaginary part is not 0 (or its real part does)."""
+    if isinstance(value, complex):
+        if not jnp.issubdtype(dtype, jnp.complexfloating):
+            return value.imag != 0 or _overflows(value.real, dtype)
+        return _overflows(value.real, dtype) or _overflows(value.imag, dtype)  # (finfo: the part's)
     if _dtypes.category(dtype) == 1:
         info = np.iinfo(dtype)
         if isinstance(value, int):

@@ -143,6 +143,8 @@ def checked_result_dtype(op: Op, x: jax.Array, args: Sequence[Arg], *, inplace: 
     for a in args:
         if a.name == "alpha" and _dtypes.category(a.dtype) >= 2 > _dtypes.category(out_dtype):
             raise TypeError("for integral input tensors, alpha must not be a floating point number")
+        if a.name == "alpha" and _dtypes.category(a.dtype) == 3 > _dtypes.category(out_dtype):
+            raise TypeError("for non-complex input tensors, alpha must not be a complex number (as in torch)")
         if a.name == "alpha" and a.dtype == np.bool_ and out_dtype != np.bool_:
             raise TypeError("a bool alpha is only supported for bool results (as in torch)")
         if _dtypes.category(out_dtype) <= 1 and is_wide_int(a):
@@ -174,6 +176,8 @@ def convert(value: Any, dtype: np.dtype) -> jax.Array:
     if value.dtype == jnp.bool_ and dtype != np.bool_:
         # through uint8: XLA rewrites convert(bool) / y into a select that loses 0/0 = nan
         value = value.astype(jnp.uint8)
+    if jnp.iscomplexobj(value) and not jnp.issubdtype(dtype, jnp.complexfloating):
+        value = jnp.real(value)  # (a complex number to a real dtype: its imaginary part was checked to be 0)
     return value.astype(dtype)
 
 

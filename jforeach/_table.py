@@ -452,12 +452,27 @@ def _div(x, other):
 def _pow(x, exponent):
     if x.dtype == jnp.bool_:  # a bool tensor to a bool number (torch): x ** True is x, x ** False is True
         return x | ~exponent
+    if jnp.iscomplexobj(x):
+        return _complex_pow(x, exponent)
     if not jnp.issubdtype(x.dtype, jnp.integer):
         return jnp.power(x, exponent)
     # integers to negative powers, as torch: 1 and -1 keep magnitude 1, everything else truncates to 0
     x, exponent = jnp.broadcast_arrays(x, exponent)
     negative = jnp.where(x == 1, 1, jnp.where(x == -1, jnp.where(exponent % 2 == 0, 1, -1), 0)).astype(x.dtype)
     return jnp.where(exponent < 0, negative, _int_pow(x, jnp.maximum(exponent, 0)))
+
+
+def _complex_pow(x, exponent):
+    """``x ** exponent`` for complex ``x``; at a zero base torch's values (XLA's are NaN there, from
+    ``exp(exponent * log(0))``): 1 for a zero exponent, 0 for an exponent of positive real part,
+    ``inf+nanj`` for a negative real part, NaN for a nonzero imaginary exponent."""
+    x, exponent = jnp.broadcast_arrays(x, jnp.asarray(exponent, x.dtype))
+    re, im = jnp.real(exponent), jnp.imag(exponent)
+    nan, inf = jnp.nan, jnp.inf
+    at_zero = jnp.where(
+        (re == 0) & (im == 0), 1, jnp.where(re > 0, 0, jnp.where(re < 0, complex(inf, nan), complex(nan, nan)))
+    ).astype(x.dtype)
+    return jnp.where(x == 0, at_zero, jnp.power(x, exponent))
 
 
 def _int_pow(x, exponent):
@@ -589,6 +604,7 @@ _BINARY: list[Op] = [
         "clamp_min",
         _maximum,
         accepts=REAL,
+        result_accepts=REAL,  # a complex number or array operand: torch's clamp is not defined for complex
         number_result_accepts=NO_BOOL,
         jnp_name="jax.numpy.maximum",
         example=Example(_BINARY_TENSORS, "[1.5, 3.5]", "[Array([1.5, 2. ], dtype=float32), Array(3.5, dtype=float32)]"),
@@ -597,6 +613,7 @@ _BINARY: list[Op] = [
         "clamp_max",
         _minimum,
         accepts=REAL,
+        result_accepts=REAL,  # a complex number or array operand: torch's clamp is not defined for complex
         number_result_accepts=NO_BOOL,
         jnp_name="jax.numpy.minimum",
         example=Example(_BINARY_TENSORS, "[1.5, 3.5]", "[Array([1. , 1.5], dtype=float32), Array(3., dtype=float32)]"),
@@ -605,6 +622,7 @@ _BINARY: list[Op] = [
         "maximum",
         _maximum,
         accepts=REAL,
+        result_accepts=REAL,  # a complex number or array operand: torch's clamp is not defined for complex
         number_result_accepts=NO_BOOL,
         example=Example(
             _BINARY_TENSORS,
@@ -616,6 +634,7 @@ _BINARY: list[Op] = [
         "minimum",
         _minimum,
         accepts=REAL,
+        result_accepts=REAL,  # a complex number or array operand: torch's clamp is not defined for complex
         number_result_accepts=NO_BOOL,
         example=Example(
             _BINARY_TENSORS,

@@ -15,9 +15,15 @@ DTYPES = {
     "int64": (jnp.int64, torch.int64),
     "bool": (jnp.bool_, torch.bool),
 }
+COMPLEX_DTYPES = {  # not in DTYPES: test_ops's matrix is real; complex operands have tests of their own
+    "complex64": (jnp.complex64, torch.complex64),
+    "complex128": (jnp.complex128, torch.complex128),
+}
 TOLERANCE = {  # rtol, atol: about two units in the last place
     "float32": (2e-6, 1e-6),
     "float64": (1e-13, 1e-14),
+    "complex64": (2e-6, 1e-6),
+    "complex128": (1e-13, 1e-14),
     "bfloat16": (1.6e-2, 1e-2),
     "float16": (2e-3, 1e-3),
 }
@@ -42,7 +48,7 @@ def jax_dtype_name(x) -> str:
 
 
 def torch_dtype_name(t: torch.Tensor) -> str:
-    return {v[1]: k for k, v in DTYPES.items()}[t.dtype]
+    return {v[1]: k for k, v in {**DTYPES, **COMPLEX_DTYPES}.items()}[t.dtype]
 
 
 def assert_matches(got, want: torch.Tensor, *, rtol=None, atol=None, context=""):
@@ -54,9 +60,10 @@ def assert_matches(got, want: torch.Tensor, *, rtol=None, atol=None, context="")
     w = to_numpy(want)
     if name in TOLERANCE:
         r, a = TOLERANCE[name]
+        wide = np.complex128 if name.startswith("complex") else np.float64
         np.testing.assert_allclose(
-            g.astype(np.float64),
-            w.astype(np.float64),
+            g.astype(wide),
+            w.astype(wide),
             rtol=rtol or r,
             atol=atol or a,
             equal_nan=True,

@@ -490,3 +490,57 @@ def test_reduced_precision_erf_is_within_torchs_bound(dtype):
     true = np.array([math.erf(v) for v in np.asarray(x).astype(np.float64)])
     true_ulp = np.abs(true) * float(jnp.finfo(jdt).eps) + float(jnp.finfo(jdt).smallest_normal)
     assert (np.abs(got - true) <= true_ulp).all()  # and jforeach's is erf within an ulp
+
+
+_COMPLEX_OPERANDS = ("a complex number", "a ScalarList with a complex entry", "complex64 tensors")
+
+
+@pytest.mark.parametrize("name", BINARY_OPS)
+@pytest.mark.parametrize("dtype", ["float32", "int32", "complex64"])
+def test_complex_operands_as_torch(name, dtype):
+    """A complex number, a ScalarList holding one, or complex tensors, on real and complex tensors:
+    torch's values and dtypes, or an error where torch raises (clamp_min and maximum took a complex
+    number and gave complex results, where torch's clamp is not defined for complex)."""
+    rng = np.random.default_rng(7)
+    jdt = jnp.complex64 if dtype == "complex64" else DTYPES[dtype][0]
+    xs = [jnp.asarray(rng.uniform(0.5, 3.0, s) + (0.25j if dtype == "complex64" else 0), jdt) for s in SHAPES]
+    others = [jnp.asarray(rng.uniform(0.5, 3.0, s) - 0.5j, jnp.complex64) for s in SHAPES]
+    for form in _COMPLEX_OPERANDS:
+        if form == "a complex number":
+            jax_args, torch_args = (1.5 - 0.5j,), lambda: (1.5 - 0.5j,)
+        elif form == "a ScalarList with a complex entry":
+            jax_args, torch_args = ([1.5 - 0.5j, 2.0],), lambda: ([1.5 - 0.5j, 2.0],)
+        else:
+            jax_args, torch_args = (others,), lambda: ([to_torch(o) for o in others],)
+        run_both_ways(
+            name, xs, lambda: [to_torch(x) for x in xs], jax_args, torch_args, f"{name} on {dtype} with {form}"
+        )
+
+
+@pytest.mark.parametrize("name", ["addcmul", "addcdiv", "lerp", "add", "sub"])
+@pytest.mark.parametrize("dtype", ["float32", "complex64"])
+@pytest.mark.parametrize("number", [0.3 - 0.2j, 0.3 + 0j, "list"])
+def test_complex_value_weight_and_alpha_as_torch(name, dtype, number):
+    """A complex ``value`` (addcmul, addcdiv), ``weight`` (lerp) or ``alpha`` (add, sub), or a ScalarList
+    with a complex entry: torch converts value and weight to the result dtype with c10's overflow
+    check, which a nonzero imaginary part fails on real tensors (jforeach dropped it), and rejects a
+    complex alpha for real results even when its imaginary part is 0 (jforeach took it)."""
+    rng = np.random.default_rng(11)
+    jdt = jnp.complex64 if dtype == "complex64" else jnp.float32
+    shift = 0.25j if dtype == "complex64" else 0.0
+    xs, t1, t2 = ([jnp.asarray(rng.uniform(0.5, 3.0, s) + shift, jdt) for s in SHAPES] for _ in "abc")
+    number = [0.3 - 0.2j, 0.5] if number == "list" else number
+    torch_lists = lambda *lists: [[to_torch(t) for t in ts] for ts in lists]  # noqa: E731
+    if name == "lerp":
+        args, torch_args, kwargs = (t1, number), lambda: (*torch_lists(t1), number), {}
+    elif name in ("add", "sub"):
+        if isinstance(number, list):
+            return  # alpha is one number
+        args, torch_args, kwargs = (t1,), lambda: tuple(torch_lists(t1)), {"alpha": number}
+    elif isinstance(number, list):
+        args, torch_args, kwargs = (t1, t2, number), lambda: (*torch_lists(t1, t2), number), {}
+    else:
+        args, torch_args, kwargs = (t1, t2), lambda: tuple(torch_lists(t1, t2)), {"value": number}
+    run_both_ways(
+        name, xs, lambda: [to_torch(x) for x in xs], args, torch_args, f"{name} {dtype} {number}", kwargs, kwargs
+    )
