@@ -982,6 +982,9 @@ def _fast_call(op: Op, tensors: Any, operands: Sequence[Any], inplace: bool, alp
             payload = payloads[i]
             if not donated.isdisjoint(map(id, payload)) if type(payload) is list else id(payload) in donated:
                 return _MISS, key
+        for i in plan.numbers:  # a 0-d array taken as a number may be one of the donated tensors
+            if id(payloads[i]) in donated:
+                return _MISS, key
         if plan.pinned and _pinned_shardings(op, leaves) != plan.shardings:
             return _MISS, key
     if plan.converts:

@@ -372,3 +372,19 @@ def test_released_kernels_are_made_again():
     jforeach.mul_(xs, 3.0)
     for g, w in zip(xs, want, strict=True):
         np.testing.assert_allclose(np.asarray(g), w)
+
+
+@pytest.mark.parametrize("weak", [True, False])
+def test_a_0d_tensor_that_is_also_the_number_operand_of_its_own_in_place_call(weak, capfd):
+    """``add_([a, b], a)`` with a 0-d ``a``: torch's values on every call, and the plan sees the
+    aliasing before it runs (it used to hand XLA the donated buffer twice, which XLA refused, logging
+    an error, before the whole path ran)."""
+    for _ in range(3):
+        a = jnp.asarray(2.0) if weak else jnp.asarray(2.0, jnp.float32)
+        xs = [a, jnp.arange(3.0)]
+        want = [to_torch(x) for x in xs]
+        torch._foreach_add_(want, want[0])
+        jforeach.add_(xs, a)
+        for g, w in zip(xs, want, strict=True):
+            assert_matches(g, w)
+    assert "previously donated" not in capfd.readouterr().err
