@@ -289,7 +289,7 @@ def apply_all(
                 else:
                     out.append(_reduce_buffer(op, x, layout, i, segments[i], statics))
                 continue
-            start = None if layout is None else _piece_start(layout, i, x)
+            start = None if layout is None else piece_start(layout, i, x)
             args = _args_for(op, kinds, payloads, i, group, segments[i], start, x)
             if group is not None:
                 _check_each_entry(op, x, kinds, args, group, inplace)
@@ -396,7 +396,7 @@ def prepare_payloads(
     return [*payloads, segments]
 
 
-def _piece_start(layout: Layout, index: int, x: Any) -> Any:
+def piece_start(layout: Layout, index: int, x: Any) -> Any:
     """Inside ``jax.shard_map``, where ``x`` is this device's piece of a sharded buffer: the index
     of its first element in the whole buffer (a traced number). None for a whole buffer."""
     group = layout.groups[index]
@@ -422,7 +422,7 @@ def _reduce_buffer(op: Op, x: Any, layout: Layout, index: int, seg: Any, statics
         return _segment_reduce(op, x, group, seg, statics)
     axes = packed.spec_axes(layout.sharding)
     if _arrays.in_shard_map():
-        if _piece_start(layout, index, x) is None:  # the whole buffer on every device
+        if piece_start(layout, index, x) is None:  # the whole buffer on every device
             return _segment_reduce(op, x, group, seg, statics)
         return _reduce_pieces(op, x, group, statics, axes, pieces)
     body = functools.partial(_reduce_pieces, op, group=group, statics=statics, axes=axes, pieces=pieces)

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jforeach import _api, _arrays, _dtypes, _norms, packed
+from jforeach import _api, _arrays, _dtypes, _kernels, _norms, packed
 
 __all__ = [
     "ClipByNormState",
@@ -364,14 +364,29 @@ def _packed_total_norm(updates: Any, norm_type: float) -> jax.Array:
     For ``ord > 0`` the norm of the per-tensor norms is the norm of all elements, so the buffers
     are reduced whole: per-tensor reductions of big tensors cost XLA:CPU far more than one pass (a
     ResNet-50-like Packed: 33 ms vs 3 ms). A sharded layout's padding is masked out: jforeach ops
-    keep it zero, but code mapping over the buffers directly may not.
+    keep it zero, but code mapping over the buffers directly may not. Inside ``jax.shard_map``, a
+    buffer that arrived as this device's piece is reduced here and combined over its mesh axes
+    (a sum of powers, or the largest magnitude for ``inf``), as :func:`jforeach.norm` combines its
+    per-tensor norms.
     """
+    layout = updates.layout
     dtype = jnp.result_type(*updates.buffers)  # the dtype torch's norm of norms has
-    buffers = [
-        jnp.abs(packed.zero_padding(g, b).astype(jnp.promote_types(b.dtype, jnp.float32)))
-        for g, b in zip(updates.layout.groups, updates.buffers, strict=True)
-    ]
-    total = _norms.power_sum(_norms.Buffers(buffers), norm_type)
+    whole: list[jax.Array] = []
+    pieces: list[jax.Array] = []
+    for i, (g, b) in enumerate(zip(layout.groups, updates.buffers, strict=True)):
+        start = _kernels.piece_start(layout, i, b) if _arrays.in_shard_map() else None
+        magnitudes = jnp.abs(packed.zero_padding(g, b, start).astype(jnp.promote_types(b.dtype, jnp.float32)))
+        (whole if start is None else pieces).append(magnitudes)
+    totals = [_norms.power_sum(_norms.Buffers(whole), norm_type)] if whole else []
+    if pieces:
+        axes = packed.spec_axes(layout.sharding)
+        local = _norms.power_sum(_norms.Buffers(pieces), norm_type)
+        if norm_type == math.inf:  # (XLA's max may drop a NaN: any device's NaN makes it NaN)
+            nan = jax.lax.psum(jnp.isnan(local).astype(np.int32), axes) > 0
+            totals.append(jnp.where(nan, jnp.nan, jax.lax.pmax(local, axes)))
+        else:
+            totals.append(jax.lax.psum(local, axes))
+    total = _norms.max_with_nan(jnp.stack(totals)) if norm_type == math.inf else sum(totals[1:], totals[0])
     return _norms.norm_from_power_sum(total, norm_type).astype(dtype)
 
 

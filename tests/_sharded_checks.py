@@ -458,6 +458,26 @@ def check_todays_meshes_shard_map():
         got = jax.jit(jax.shard_map(reduce, mesh=explicit, in_specs=(spec,), out_specs=scalar_spec))(sp)
         _assert_tree_equal(got.unpack(), reduce(plain).unpack(), rtol=2e-7)
 
+    # the total norm of clipping combines the pieces too (each device clipped by its own piece's norm)
+    nan_tree = {**tree, "w": np.where(np.arange(91).reshape(13, 7) == 40, np.float32(np.nan), tree["w"])}
+    with_nan = jforeach.pack(nan_tree, sharding=NamedSharding(explicit, P("data")))
+    for norm_type in (2.0, 3.0, float("inf")):
+        tx = jforeach.transforms.clip_by_norm(0.5, norm_type)
+
+        def clip(g, tx=tx):
+            updates, state = tx.update(g, tx.init(g))
+            return updates, optax.tree_utils.tree_get(state, "total_norm")
+
+        for p, ref in ((sp, plain), (with_nan, jforeach.pack(nan_tree))):
+            clipped, total = jax.jit(jax.shard_map(clip, mesh=explicit, in_specs=(spec,), out_specs=(spec, P())))(p)
+            want_clipped, want_total = clip(ref)
+            _assert_tree_equal(total, want_total, rtol=2e-6)
+            _assert_tree_equal(clipped.unpack(), want_clipped.unpack(), rtol=2e-6)
+        total_fn = jax.shard_map(
+            lambda g, n=norm_type: jforeach.clip_grad_norm_(g, 0.5, n), mesh=explicit, in_specs=(spec,), out_specs=P()
+        )
+        _assert_tree_equal(jax.jit(total_fn)(sp), clip(plain)[1], rtol=2e-6)
+
     opt = jforeach.optim.adamw(lr=1e-2)
     state = opt.init(sp)
     state_spec = jax.tree.map(lambda x: P("data") if x.ndim == 1 and x.shape == sp.buffers[0].shape else P(), state)
