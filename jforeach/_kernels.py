@@ -563,14 +563,19 @@ def _reduce_pieces(
 
     branches = [functools.partial(branch, i) for i in range(pieces)]
     values = jax.lax.switch(jax.lax.axis_index(axes), branches, x)
+    return op.reduction.finish(all_reduce(values, axes, combine), finish).astype(out_dtype)
+
+
+def all_reduce(values: jax.Array, axes: tuple[str, ...], combine: str) -> jax.Array:
+    """``values`` combined over the mesh ``axes`` (inside shard_map): their ``"sum"``, ``"max"`` or
+    ``"min"``; for max and min, NaN where any device holds one (XLA's max may drop it)."""
     if combine == "sum":
-        out = jax.lax.psum(values, axes)
-    else:
-        wire = values.astype(np.int8) if dtype == np.bool_ else values
-        out = (jax.lax.pmax if combine == "max" else jax.lax.pmin)(wire, axes).astype(dtype)
-        if jnp.issubdtype(dtype, jnp.inexact):  # a NaN in any piece (XLA's max may drop it)
-            out = jnp.where(jax.lax.psum(jnp.isnan(values).astype(np.int32), axes) > 0, jnp.nan, out)
-    return op.reduction.finish(out, finish).astype(out_dtype)
+        return jax.lax.psum(values, axes)
+    wire = values.astype(np.int8) if values.dtype == np.bool_ else values
+    out = (jax.lax.pmax if combine == "max" else jax.lax.pmin)(wire, axes).astype(values.dtype)
+    if jnp.issubdtype(values.dtype, jnp.inexact):
+        out = jnp.where(jax.lax.psum(jnp.isnan(values).astype(np.int32), axes) > 0, jnp.nan, out)
+    return out
 
 
 def _lowest(dtype: np.dtype) -> Any:

@@ -381,11 +381,7 @@ def _packed_total_norm(updates: Any, norm_type: float) -> jax.Array:
     if pieces:
         axes = packed.spec_axes(layout.sharding)
         local = _norms.power_sum(_norms.Buffers(pieces), norm_type)
-        if norm_type == math.inf:  # (XLA's max may drop a NaN: any device's NaN makes it NaN)
-            nan = jax.lax.psum(jnp.isnan(local).astype(np.int32), axes) > 0
-            totals.append(jnp.where(nan, jnp.nan, jax.lax.pmax(local, axes)))
-        else:
-            totals.append(jax.lax.psum(local, axes))
+        totals.append(_kernels.all_reduce(local, axes, "max" if norm_type == math.inf else "sum"))
     total = _norms.max_with_nan(jnp.stack(totals)) if norm_type == math.inf else sum(totals[1:], totals[0])
     return _norms.norm_from_power_sum(total, norm_type).astype(dtype)
 

@@ -47,8 +47,11 @@ def jax_dtype_name(x) -> str:
     return np.dtype(x.dtype).name
 
 
+_TORCH_NAMES = {v[1]: k for k, v in {**DTYPES, **COMPLEX_DTYPES}.items()}
+
+
 def torch_dtype_name(t: torch.Tensor) -> str:
-    return {v[1]: k for k, v in {**DTYPES, **COMPLEX_DTYPES}.items()}[t.dtype]
+    return _TORCH_NAMES[t.dtype]
 
 
 def assert_matches(got, want: torch.Tensor, *, rtol=None, atol=None, context=""):
